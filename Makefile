@@ -1,0 +1,47 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+export FLASK_APP := app
+
+.PHONY: run dev test lint install install-dev calibrate
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+# Serve on http://127.0.0.1:$(PORT) under gunicorn, SQLite in instance/, worker in-process.
+run: install
+	$(BIN)/flask db upgrade
+	$(BIN)/flask moderation bootstrap
+	@echo "serving on http://127.0.0.1:$(PORT)/  (Ctrl-C stops)"
+	PORT=$(PORT) exec $(BIN)/gunicorn -c config/gunicorn.conf.py 'app:create_app()'
+
+# Flask's reloading development server; the worker runs beside it.
+dev: install
+	$(BIN)/flask db upgrade
+	$(BIN)/flask moderation bootstrap
+	$(BIN)/flask moderation worker & trap 'kill %1' EXIT; \
+	  MODERATION_WORKER_IN_PROCESS=false $(BIN)/flask run --debug --port $(PORT)
+
+test: install-dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy moderation app.py
+
+calibrate: install
+	$(BIN)/python bench/calibrate_lite.py

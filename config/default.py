@@ -1,0 +1,62 @@
+"""Committed defaults. Every key can be overridden by an environment variable
+``MODERATION_<KEY>`` (values are parsed as JSON when they look like JSON), and tests
+pass a mapping to ``create_app``. Secrets never live here."""
+
+# SQLite in the instance folder unless MODERATION_DATABASE_URL says otherwise.
+DATABASE_URL = "sqlite:///moderation.db"
+
+# Signs sessions and keys the hash of client IPs. Set MODERATION_SECRET_KEY in
+# production; when unset, a random key is generated once into instance/secret_key.
+SECRET_KEY = None
+
+# Which scorer scores comments: "lite" (embedded, offline). Detoxify and ONNX come later.
+SCORER = "lite"
+
+# How long the submit request may spend scoring inline before answering `pending`.
+SCORE_BUDGET_MS = 300
+
+# The worker thread inside the web process (`make run`). Production runs
+# `flask moderation worker` processes instead and sets this to false.
+WORKER_IN_PROCESS = True
+WORKER_BATCH_SIZE = 32
+WORKER_POLL_SECONDS = 0.5
+# A claimed comment goes back to the pool when its worker has not finished it by then.
+WORKER_LEASE_SECONDS = 60
+# After this many failed scoring attempts a comment is held for a moderator.
+WORKER_MAX_ATTEMPTS = 5
+
+# Largest request body accepted (413 above it). Field limits live in moderation/api/schemas.py.
+MAX_CONTENT_LENGTH = 64 * 1024
+
+# Number of reverse proxies in front of the service whose X-Forwarded-For is trusted.
+TRUSTED_PROXIES = 0
+
+# The demo site `make run` creates.
+DEMO_SITE_SLUG = "demo"
+DEMO_SITE_ORIGINS = ["http://localhost:*", "http://127.0.0.1:*"]
+
+# Suspect words a new site starts with. The lite model under-scores threats ("I will
+# find you and hurt you" ≈ 0.44) and identity attacks; these send such comments to a
+# moderator instead of letting them through. Sites edit their own list.
+DEFAULT_SUSPECT_WORDS = [
+    "kill",
+    "killed",
+    "murder",
+    "shoot",
+    "stab",
+    "hurt you",
+    "find you",
+    "beat you",
+    "rape",
+    "burn",
+    "lynch",
+    "hang",
+    "die",
+    "subhuman",
+    "vermin",
+    "go back to",
+]
+
+# Replies nest at most this deep (deeper chains would only be unreadable, and JSON
+# encoders have recursion limits).
+MAX_REPLY_DEPTH = 200

@@ -1,0 +1,16 @@
+"""gunicorn settings for `make run`: one process (SQLite, and the scoring worker runs as a
+thread of it), several request threads."""
+
+import os
+
+bind = f"127.0.0.1:{os.environ.get('PORT', '5000')}"
+workers = 1
+threads = 8
+accesslog = "-"
+graceful_timeout = 10
+
+
+def post_worker_init(worker):  # noqa: ANN001 - gunicorn's hook signature
+    from moderation.setup import start_in_process_worker
+
+    start_in_process_worker(worker.wsgi)

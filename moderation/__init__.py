@@ -1,0 +1,1 @@
+"""Self-hosted comment moderation: threaded comments, toxicity scoring, a review queue."""

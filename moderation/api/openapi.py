@@ -1,0 +1,166 @@
+"""The OpenAPI 3.1 document of the public API, generated from the pydantic models that
+validate requests, so the document and the implementation share one source."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic.json_schema import models_json_schema
+
+from moderation.api import schemas
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
+
+
+def _json(ref: str, description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}},
+    }
+
+
+def _body(ref: str) -> dict[str, Any]:
+    return {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}},
+    }
+
+
+SITE = {"name": "site", "in": "path", "required": True, "schema": {"type": "string"}}
+COMMENT_ID = {"name": "comment_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+BAD_BODY = {
+    "400": _problem("malformed JSON"),
+    "413": _problem("request body over 64 KiB"),
+    "415": _problem("not application/json"),
+    "422": _problem("invalid fields, listed in `errors`"),
+}
+
+
+def build_document(server_url: str) -> dict[str, Any]:
+    _, definitions = models_json_schema(
+        [
+            (m, "validation" if m in (schemas.CommentIn, schemas.FlagIn) else "serialization")
+            for m in (
+                schemas.CommentIn,
+                schemas.FlagIn,
+                schemas.CommentOut,
+                schemas.CommentNode,
+                schemas.ThreadPageOut,
+                schemas.FlagOut,
+                schemas.CountsOut,
+                schemas.HealthOut,
+                schemas.Problem,
+            )
+        ],
+        ref_template="#/components/schemas/{model}",
+    )
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Comment moderation API",
+            "version": "1",
+            "description": "What a blog front-end calls to post and read comments. "
+            "Errors are RFC 9457 problem details.",
+        },
+        "servers": [{"url": server_url}],
+        "paths": {
+            "/healthz": {
+                "get": {
+                    "operationId": "healthz",
+                    "summary": "200 when the database answers",
+                    "responses": {
+                        "200": _json("HealthOut", "healthy"),
+                        "503": _problem("database unreachable"),
+                    },
+                }
+            },
+            "/api/v1/sites/{site}/comments": {
+                "parameters": [SITE],
+                "post": {
+                    "operationId": "createComment",
+                    "summary": "Submit a comment or a reply (parent_id)",
+                    "requestBody": _body("CommentIn"),
+                    "responses": {
+                        "201": _json("CommentOut", "stored and visible now"),
+                        "202": _json("CommentOut", "stored; pending scoring or held"),
+                        "403": _problem("browser origin not allowed for this site"),
+                        "404": _problem("unknown site"),
+                        "409": _problem("reply under a hidden comment, or thread closed"),
+                        **BAD_BODY,
+                    },
+                },
+                "get": {
+                    "operationId": "listComments",
+                    "summary": "A thread's visible comments as a tree, oldest first",
+                    "parameters": [
+                        {"name": "thread", "in": "query", "required": True,
+                         "schema": {"type": "string"}},
+                        {"name": "limit", "in": "query", "required": False,
+                         "schema": {"type": "integer", "minimum": 1, "maximum": 500,
+                                    "default": 50},
+                         "description": "top-level comments per page"},
+                        {"name": "cursor", "in": "query", "required": False,
+                         "schema": {"type": "string"}},
+                    ],  # fmt: skip
+                    "responses": {
+                        "200": _json("ThreadPageOut", "one page of the thread"),
+                        "404": _problem("unknown site or thread"),
+                        "422": _problem("bad query parameter"),
+                    },
+                },
+            },
+            "/api/v1/comments/{comment_id}": {
+                "parameters": [COMMENT_ID],
+                "get": {
+                    "operationId": "getComment",
+                    "responses": {
+                        "200": _json("CommentOut", "the comment"),
+                        "404": _problem("no such visible comment"),
+                    },
+                },
+            },
+            "/api/v1/comments/{comment_id}/flags": {
+                "parameters": [COMMENT_ID],
+                "post": {
+                    "operationId": "flagComment",
+                    "summary": "Report a comment to the moderators",
+                    "requestBody": _body("FlagIn"),
+                    "responses": {
+                        "201": _json("FlagOut", "report stored"),
+                        "404": _problem("no such visible comment"),
+                        **BAD_BODY,
+                    },
+                },
+            },
+            "/api/v1/sites/{site}/counts": {
+                "parameters": [SITE],
+                "get": {
+                    "operationId": "threadCounts",
+                    "parameters": [
+                        {"name": "thread", "in": "query", "required": True,
+                         "schema": {"type": "array", "items": {"type": "string"}},
+                         "style": "form", "explode": True},
+                    ],  # fmt: skip
+                    "responses": {
+                        "200": _json("CountsOut", "visible comments per thread key"),
+                        "404": _problem("unknown site"),
+                        "422": _problem("no thread given"),
+                    },
+                },
+            },
+            "/api/v1/openapi.json": {
+                "get": {
+                    "operationId": "openapi",
+                    "responses": {"200": {"description": "this document"}},
+                }
+            },
+        },
+        "components": {"schemas": definitions["$defs"]},
+    }

@@ -1,0 +1,200 @@
+"""The tables. Moderation state is an explicit status plus append-only decision rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from moderation.db import db
+from moderation.types import (
+    Actor,
+    CommentStatus,
+    FlagReason,
+    ModerationMode,
+    Role,
+    UTCDateTime,
+    enum_column,
+    utcnow,
+)
+
+
+class Site(db.Model):
+    __tablename__ = "site"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True, comment="used in API paths")
+    name: Mapped[str] = mapped_column(String(200))
+    allowed_origins: Mapped[list[str]] = mapped_column(
+        JSON, default=list, comment="origins that may call the API from a browser; '*' port wildcard"
+    )
+    moderation_mode: Mapped[ModerationMode] = mapped_column(
+        enum_column(ModerationMode), default=ModerationMode.POST
+    )
+    thresholds: Mapped[dict[str, Any]] = mapped_column(
+        JSON,
+        default=dict,
+        comment="per label {hold, hide} overriding the scorer's defaults; null turns one off",
+    )
+    banned_words: Mapped[list[str]] = mapped_column(JSON, default=list)
+    suspect_words: Mapped[list[str]] = mapped_column(JSON, default=list)
+    flags_to_hold: Mapped[int] = mapped_column(
+        Integer, default=3, comment="reader flags that send a visible comment back to review"
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    threads: Mapped[list[Thread]] = relationship(back_populates="site")
+
+
+class Thread(db.Model):
+    __tablename__ = "thread"
+    __table_args__ = (UniqueConstraint("site_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255), comment="the page's id on the blog, e.g. its path")
+    url: Mapped[str | None] = mapped_column(String(2048))
+    title: Mapped[str | None] = mapped_column(String(300))
+    closed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    site: Mapped[Site] = relationship(back_populates="threads")
+
+
+class Comment(db.Model):
+    __tablename__ = "comment"
+    __table_args__ = (
+        # The reader API pages top-level comments of a thread, then loads their subtrees.
+        Index("ix_comment_thread_root", "thread_id", "root_id", "id"),
+        # The worker claims pending comments oldest first; the queue lists by status.
+        Index("ix_comment_status_id", "status", "id"),
+        Index("ix_comment_status_created", "status", "created_at"),
+        CheckConstraint("depth >= 0", name="depth_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("thread.id", ondelete="CASCADE"))
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("comment.id", ondelete="CASCADE"), index=True
+    )
+    root_id: Mapped[int | None] = mapped_column(
+        Integer, comment="id of the top-level comment of this branch; null for top-level ones"
+    )
+    depth: Mapped[int] = mapped_column(Integer, default=0, comment="0 for top-level comments")
+    author_name: Mapped[str] = mapped_column(String(100))
+    author_email: Mapped[str | None] = mapped_column(
+        String(254), comment="never exposed by the public API"
+    )
+    ip_hash: Mapped[str | None] = mapped_column(String(64), comment="HMAC of the client IP")
+    body: Mapped[str] = mapped_column(Text, comment="the Markdown the reader wrote")
+    body_html: Mapped[str] = mapped_column(Text, comment="sanitized HTML rendered from body")
+    status: Mapped[CommentStatus] = mapped_column(
+        enum_column(CommentStatus), default=CommentStatus.PENDING
+    )
+    top_score: Mapped[float | None] = mapped_column(
+        Float, comment="highest label probability of the current score, for queue ordering"
+    )
+    claimed_by: Mapped[str | None] = mapped_column(
+        String(128), comment="the worker claim scoring this comment now"
+    )
+    claimed_until: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, comment="lease end; after it another worker may claim the comment"
+    )
+    score_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    thread: Mapped[Thread] = relationship()
+    parent: Mapped[Comment | None] = relationship(remote_side=[id])
+    scores: Mapped[list[Score]] = relationship(
+        back_populates="comment", order_by="Score.id", passive_deletes=True
+    )
+    actions: Mapped[list[ModerationAction]] = relationship(
+        back_populates="comment", order_by="ModerationAction.id", passive_deletes=True
+    )
+    flags: Mapped[list[Flag]] = relationship(
+        back_populates="comment", order_by="Flag.id", passive_deletes=True
+    )
+
+
+class Score(db.Model):
+    __tablename__ = "score"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comment_id: Mapped[int] = mapped_column(
+        ForeignKey("comment.id", ondelete="CASCADE"), index=True
+    )
+    scorer: Mapped[str] = mapped_column(String(64), comment="scorer name, e.g. lite")
+    scorer_version: Mapped[str] = mapped_column(String(200))
+    labels: Mapped[dict[str, float]] = mapped_column(JSON, comment="label -> probability 0..1")
+    duration_ms: Mapped[float] = mapped_column(
+        Float, comment="model time for this comment's batch, divided by its size"
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    comment: Mapped[Comment] = relationship(back_populates="scores")
+
+
+class ModerationAction(db.Model):
+    """Append-only: every status change of a comment, by whom and why."""
+
+    __tablename__ = "moderation_action"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comment_id: Mapped[int] = mapped_column(
+        ForeignKey("comment.id", ondelete="CASCADE"), index=True
+    )
+    actor: Mapped[Actor] = mapped_column(enum_column(Actor))
+    moderator_id: Mapped[int | None] = mapped_column(
+        ForeignKey("moderator.id", ondelete="SET NULL"), index=True
+    )
+    from_status: Mapped[CommentStatus | None] = mapped_column(
+        enum_column(CommentStatus, "from_status")
+    )
+    to_status: Mapped[CommentStatus] = mapped_column(enum_column(CommentStatus, "to_status"))
+    reason: Mapped[str] = mapped_column(Text, comment="human-readable why")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    comment: Mapped[Comment] = relationship(back_populates="actions")
+    moderator: Mapped[Moderator | None] = relationship()
+
+
+class Flag(db.Model):
+    """A reader's report of a comment."""
+
+    __tablename__ = "flag"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comment_id: Mapped[int] = mapped_column(
+        ForeignKey("comment.id", ondelete="CASCADE"), index=True
+    )
+    reason: Mapped[FlagReason] = mapped_column(enum_column(FlagReason))
+    note: Mapped[str | None] = mapped_column(Text)
+    ip_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    comment: Mapped[Comment] = relationship(back_populates="flags")
+
+
+class Moderator(db.Model):
+    __tablename__ = "moderator"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(enum_column(Role), default=Role.MODERATOR)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,55 @@
+"""Reader reports. Enough of them send a visible comment back to the moderators."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from moderation.models import Flag, ModerationAction
+from moderation.services.comments import get_visible_comment
+from moderation.types import Actor, CommentStatus, FlagReason
+
+
+def flag_comment(
+    session: Session,
+    comment_id: int,
+    reason: FlagReason,
+    note: str | None,
+    ip_hash: str | None,
+    now: datetime,
+) -> Flag:
+    """Record a reader's report of a visible comment. When the reports since the last
+    moderator decision reach the site's ``flags_to_hold``, the comment goes back to
+    ``held`` (a moderator who approved it already saw the earlier ones)."""
+    comment = get_visible_comment(session, comment_id)
+    flag = Flag(comment=comment, reason=reason, note=note, ip_hash=ip_hash, created_at=now)
+    session.add(flag)
+    session.flush()
+
+    last_decision = session.scalar(
+        select(func.max(ModerationAction.created_at)).where(
+            ModerationAction.comment_id == comment.id,
+            ModerationAction.actor == Actor.MODERATOR,
+        )
+    )
+    recent = select(func.count(Flag.id)).where(Flag.comment_id == comment.id)
+    if last_decision is not None:
+        recent = recent.where(Flag.created_at > last_decision)
+    count = session.scalar(recent) or 0
+    threshold = comment.thread.site.flags_to_hold
+    if threshold and count >= threshold:
+        comment.status = CommentStatus.HELD
+        session.add(
+            ModerationAction(
+                comment=comment,
+                actor=Actor.SYSTEM,
+                from_status=CommentStatus.VISIBLE,
+                to_status=CommentStatus.HELD,
+                reason=f"reported by readers {count} times (site holds at {threshold})",
+                created_at=now,
+            )
+        )
+        session.flush()
+    return flag

@@ -1,0 +1,290 @@
+"""Scoring pending comments: claim a batch with a lease, score it, apply the policy.
+
+A claim is a conditional UPDATE (on PostgreSQL over ``SELECT ... FOR UPDATE SKIP LOCKED``
+so many workers share the queue without waiting on each other). Recording a result is
+another conditional UPDATE that succeeds only while the comment is still pending *and*
+still ours, so a comment is scored exactly once even when a lease runs out and another
+worker takes it over. A worker that dies leaves its claims to expire; nothing is lost."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from moderation.models import Comment, ModerationAction, Score
+from moderation.scoring import Scorer
+from moderation.services import policy
+from moderation.types import Actor, CommentStatus, utcnow
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def _claimable(now: datetime):  # type: ignore[no-untyped-def]
+    return (
+        Comment.status == CommentStatus.PENDING,
+        or_(Comment.claimed_until.is_(None), Comment.claimed_until < now),
+    )
+
+
+def claim_batch(
+    session: Session, worker_id: str, batch_size: int, lease_seconds: float, now: datetime
+) -> tuple[str, list[Comment]]:
+    """Claim up to ``batch_size`` pending comments, oldest first, for ``lease_seconds``.
+    Returns the claim token and the claimed comments. The caller commits."""
+    token = f"{worker_id}/{uuid.uuid4().hex[:8]}"
+    candidates = (
+        select(Comment.id)
+        .where(*_claimable(now))
+        .order_by(Comment.id)
+        .limit(batch_size)
+        .with_for_update(skip_locked=True)
+    )
+    session.execute(
+        update(Comment)
+        .where(Comment.id.in_(candidates.scalar_subquery()), *_claimable(now))
+        .values(
+            claimed_by=token,
+            claimed_until=now + timedelta(seconds=lease_seconds),
+            score_attempts=Comment.score_attempts + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    claimed = session.scalars(
+        select(Comment).where(Comment.claimed_by == token).order_by(Comment.id)
+    ).all()
+    return token, list(claimed)
+
+
+def record_scores(
+    session: Session,
+    comment: Comment,
+    scores: dict[str, float],
+    scorer: Scorer,
+    duration_ms: float,
+    now: datetime,
+    claim_token: str | None = None,
+) -> policy.Decision | None:
+    """Store ``scores`` for a pending comment and move it to the status the site's policy
+    decides. With ``claim_token`` only while that claim still holds the comment.
+    Returns None, changing nothing, when someone else finished the comment first."""
+    decision = policy.decide(
+        comment.thread.site, comment.body, scores, scorer.default_thresholds
+    )
+    conditions = [Comment.id == comment.id, Comment.status == CommentStatus.PENDING]
+    if claim_token is not None:
+        conditions.append(Comment.claimed_by == claim_token)
+    result = session.execute(
+        update(Comment)
+        .where(*conditions)
+        .values(
+            status=decision.status,
+            claimed_by=None,
+            claimed_until=None,
+            top_score=max(scores.values(), default=None),
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    session.add_all(
+        [
+            Score(
+                comment_id=comment.id,
+                scorer=scorer.name,
+                scorer_version=scorer.version,
+                labels=scores,
+                duration_ms=duration_ms,
+                created_at=now,
+            ),
+            ModerationAction(
+                comment_id=comment.id,
+                actor=Actor.SYSTEM,
+                from_status=CommentStatus.PENDING,
+                to_status=decision.status,
+                reason=decision.reason,
+                created_at=now,
+            ),
+        ]
+    )
+    session.flush()
+    session.refresh(comment)
+    return decision
+
+
+def _give_up_or_release(
+    session: Session, comments: Sequence[Comment], token: str, max_attempts: int, now: datetime,
+    error: str,
+) -> None:
+    for comment in comments:
+        if comment.score_attempts >= max_attempts:
+            result = session.execute(
+                update(Comment)
+                .where(Comment.id == comment.id, Comment.claimed_by == token)
+                .values(status=CommentStatus.HELD, claimed_by=None, claimed_until=None)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount == 1:  # type: ignore[attr-defined]
+                session.add(
+                    ModerationAction(
+                        comment_id=comment.id,
+                        actor=Actor.SYSTEM,
+                        from_status=CommentStatus.PENDING,
+                        to_status=CommentStatus.HELD,
+                        reason=f"scoring failed {comment.score_attempts} times ({error}); "
+                        "held for a moderator",
+                        created_at=now,
+                    )
+                )
+        else:
+            session.execute(
+                update(Comment)
+                .where(Comment.id == comment.id, Comment.claimed_by == token)
+                .values(claimed_by=None, claimed_until=None)
+                .execution_options(synchronize_session=False)
+            )
+    session.flush()
+
+
+@dataclass
+class BatchResult:
+    claimed: int
+    scored: int
+    failed: int = 0
+
+
+def process_batch(
+    session: Session,
+    scorer: Scorer,
+    worker_id: str,
+    *,
+    batch_size: int,
+    lease_seconds: float,
+    max_attempts: int,
+    clock: Clock = utcnow,
+) -> BatchResult:
+    """Claim, score and decide one batch, committing the claim and then the results."""
+    token, comments = claim_batch(session, worker_id, batch_size, lease_seconds, clock())
+    session.commit()
+    if not comments:
+        return BatchResult(0, 0)
+    started = time.perf_counter()
+    try:
+        results = scorer.score([c.body for c in comments])
+    except Exception as exc:  # a model failure must not strand the batch
+        log.exception("scoring a batch of %d comments failed", len(comments))
+        _give_up_or_release(session, comments, token, max_attempts, clock(), repr(exc)[:200])
+        session.commit()
+        return BatchResult(len(comments), 0, failed=len(comments))
+    per_comment_ms = (time.perf_counter() - started) * 1000 / len(comments)
+    scored = 0
+    now = clock()
+    for comment, scores in zip(comments, results, strict=True):
+        if record_scores(session, comment, scores, scorer, per_comment_ms, now, token):
+            scored += 1
+    session.commit()
+    return BatchResult(len(comments), scored)
+
+
+class Worker:
+    """The loop around ``process_batch``. ``stop()`` (or SIGTERM, in the CLI) lets the
+    current batch finish, then the loop returns."""
+
+    def __init__(
+        self,
+        session: Session,
+        scorer: Scorer,
+        *,
+        batch_size: int,
+        lease_seconds: float,
+        poll_seconds: float,
+        max_attempts: int,
+        worker_id: str | None = None,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.session = session
+        self.scorer = scorer
+        self.batch_size = batch_size
+        self.lease_seconds = lease_seconds
+        self.poll_seconds = poll_seconds
+        self.max_attempts = max_attempts
+        self.worker_id = worker_id or new_worker_id()
+        self.clock = clock
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def run(self, once: bool = False) -> int:
+        """Process batches until stopped (or, with ``once``, until the queue is empty).
+        Returns how many comments this worker scored."""
+        total = 0
+        while not self._stop.is_set():
+            try:
+                result = process_batch(
+                    self.session,
+                    self.scorer,
+                    self.worker_id,
+                    batch_size=self.batch_size,
+                    lease_seconds=self.lease_seconds,
+                    max_attempts=self.max_attempts,
+                    clock=self.clock,
+                )
+            except Exception:  # the database went away, say: wait and try again
+                log.exception("worker %s: batch failed; retrying", self.worker_id)
+                self.session.rollback()
+                self._stop.wait(self.poll_seconds * 4)
+                continue
+            total += result.scored
+            if result.claimed == 0:
+                if once:
+                    break
+                self._stop.wait(self.poll_seconds)
+        return total
+
+
+# Inline scoring runs the model in this pool so the request can stop waiting when its
+# budget runs out; the comment then stays pending and the worker scores it.
+_inline_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="inline-score")
+
+
+def score_inline(
+    session: Session, comment: Comment, scorer: Scorer, budget_ms: float, clock: Clock = utcnow
+) -> policy.Decision | None:
+    """Try to score a just-committed comment within ``budget_ms``. Returns the decision,
+    or None when the budget ran out or the model failed (the worker takes over)."""
+    if budget_ms <= 0:
+        return None
+    started = time.perf_counter()
+    future = _inline_pool.submit(scorer.score, [comment.body])
+    try:
+        [scores] = future.result(timeout=budget_ms / 1000)
+    except FutureTimeout:
+        return None
+    except Exception:
+        log.exception("inline scoring of comment %s failed; the worker will retry", comment.id)
+        return None
+    duration_ms = (time.perf_counter() - started) * 1000
+    return record_scores(session, comment, scores, scorer, duration_ms, clock())

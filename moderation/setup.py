@@ -1,0 +1,122 @@
+"""Binding the extensions, blueprints and commands to an application (``init_app``)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, render_template, request
+from flask_migrate import Migrate
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from moderation.db import db, engine_options, normalize_database_url
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+migrate = Migrate()
+log = logging.getLogger("moderation")
+
+
+def _secret_key(app: Flask) -> str:
+    """MODERATION_SECRET_KEY, or a random key kept in the instance folder so sessions
+    and IP hashes stay stable across restarts of a local install."""
+    configured = app.config.get("SECRET_KEY")
+    if configured:
+        return str(configured)
+    path = Path(app.instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def init_app(app: Flask) -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config["SECRET_KEY"] = _secret_key(app)
+    url = normalize_database_url(
+        app.config.get("SQLALCHEMY_DATABASE_URI") or app.config["DATABASE_URL"]
+    )
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(url))
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
+
+    if app.config["TRUSTED_PROXIES"]:
+        proxies = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+        )
+
+    from moderation.scoring import load_scorer
+
+    app.extensions["moderation.scorer"] = load_scorer(app.config["SCORER"])
+
+    from moderation.api.views import bp as api_bp
+    from moderation.api.views import health_bp
+
+    app.register_blueprint(health_bp)
+    app.register_blueprint(api_bp)
+
+    from moderation.cli import moderation_cli
+
+    app.cli.add_command(moderation_cli)
+
+    @app.get("/")
+    def index() -> str:
+        scorer = app.extensions["moderation.scorer"]
+        return render_template("index.html", scorer=scorer)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Any:
+        from moderation.api.problems import problem
+
+        if request.path.startswith(("/api/", "/healthz")):
+            return problem(error.code or 500, error.description or error.name)
+        return error
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; "
+            "frame-ancestors 'none'",
+        )
+        return response
+
+
+def start_in_process_worker(app: Flask) -> threading.Thread | None:
+    """Start the scoring worker as a daemon thread of this process (``make run``).
+    Returns the thread, or None when WORKER_IN_PROCESS is off."""
+    if not app.config["WORKER_IN_PROCESS"]:
+        return None
+    from moderation.services.worker import Worker
+
+    def run() -> None:
+        with app.app_context():
+            worker = Worker(
+                db.session,
+                app.extensions["moderation.scorer"],
+                batch_size=app.config["WORKER_BATCH_SIZE"],
+                lease_seconds=app.config["WORKER_LEASE_SECONDS"],
+                poll_seconds=app.config["WORKER_POLL_SECONDS"],
+                max_attempts=app.config["WORKER_MAX_ATTEMPTS"],
+            )
+            app.extensions["moderation.worker"] = worker
+            log.info("in-process scoring worker %s started", worker.worker_id)
+            worker.run()
+
+    thread = threading.Thread(target=run, name="scoring-worker", daemon=True)
+    thread.start()
+    return thread
