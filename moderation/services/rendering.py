@@ -7,7 +7,8 @@ import nh3
 from markdown_it import MarkdownIt
 
 _markdown = (
-    MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    MarkdownIt("commonmark", {"html": False, "linkify": True, "typographer": False})
+    .enable("linkify")
     # Images are tracking pixels and layout hazards in comments; headings and tables
     # let one comment shout over the page.
     .disable(["image", "heading", "lheading", "html_block", "html_inline"])

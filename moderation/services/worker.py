@@ -50,16 +50,22 @@ def claim_batch(
     """Claim up to ``batch_size`` pending comments, oldest first, for ``lease_seconds``.
     Returns the claim token and the claimed comments. The caller commits."""
     token = f"{worker_id}/{uuid.uuid4().hex[:8]}"
-    candidates = (
+    # Two statements on purpose: PostgreSQL may re-run an IN (SELECT ... LIMIT) subquery
+    # for each row it updates, and would then claim far more than batch_size rows. The
+    # row locks of FOR UPDATE SKIP LOCKED last until the claim commits; on SQLite, where
+    # there are none, the conditional UPDATE keeps two claimers from sharing a comment.
+    candidate_ids = session.scalars(
         select(Comment.id)
         .where(*_claimable(now))
         .order_by(Comment.id)
         .limit(batch_size)
         .with_for_update(skip_locked=True)
-    )
+    ).all()
+    if not candidate_ids:
+        return token, []
     session.execute(
         update(Comment)
-        .where(Comment.id.in_(candidates.scalar_subquery()), *_claimable(now))
+        .where(Comment.id.in_(candidate_ids), *_claimable(now))
         .values(
             claimed_by=token,
             claimed_until=now + timedelta(seconds=lease_seconds),
@@ -68,7 +74,10 @@ def claim_batch(
         .execution_options(synchronize_session=False)
     )
     claimed = session.scalars(
-        select(Comment).where(Comment.claimed_by == token).order_by(Comment.id)
+        select(Comment)
+        .where(Comment.claimed_by == token)
+        .order_by(Comment.id)
+        .execution_options(populate_existing=True)
     ).all()
     return token, list(claimed)
 

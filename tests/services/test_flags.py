@@ -1,0 +1,59 @@
+"""Reader reports send a visible comment back to the moderators."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.orm import Session
+
+from moderation.models import Comment, ModerationAction, Site
+from moderation.services import comments, flags
+from moderation.services.errors import NotFound
+from moderation.types import Actor, CommentStatus, FlagReason, utcnow
+
+
+def visible(session: Session, site: Site) -> Comment:
+    comment = comments.submit(session, site_slug=site.slug, thread_key="t", author_name="A",
+                              body="borderline", now=utcnow())  # fmt: skip
+    comment.status = CommentStatus.VISIBLE
+    session.commit()
+    return comment
+
+
+def report(session: Session, comment: Comment, reason: FlagReason = FlagReason.ABUSIVE) -> None:
+    flags.flag_comment(session, comment.id, reason, "note", None, utcnow())
+    session.commit()
+
+
+def test_the_third_flag_holds_a_visible_comment(session: Session, site: Site) -> None:
+    comment = visible(session, site)
+    report(session, comment)
+    report(session, comment, FlagReason.SPAM)
+    assert comment.status == CommentStatus.VISIBLE
+    report(session, comment)
+    assert comment.status == CommentStatus.HELD
+    action = comment.actions[-1]
+    assert action.actor == Actor.SYSTEM
+    assert action.reason == "reported by readers 3 times (site holds at 3)"
+    assert [f.reason for f in comment.flags] == ["abusive", "spam", "abusive"]
+
+
+def test_flags_before_a_moderators_approval_do_not_count_again(session: Session, site: Site) -> None:
+    comment = visible(session, site)
+    for _ in range(3):
+        report(session, comment)
+    # A moderator looked at it and approved it.
+    comment.status = CommentStatus.VISIBLE
+    session.add(ModerationAction(comment=comment, actor=Actor.MODERATOR,
+                                 from_status=CommentStatus.HELD, to_status=CommentStatus.VISIBLE,
+                                 reason="fine", created_at=utcnow()))  # fmt: skip
+    session.commit()
+    report(session, comment)
+    assert comment.status == CommentStatus.VISIBLE
+
+
+def test_readers_cannot_flag_what_they_cannot_see(session: Session, site: Site) -> None:
+    comment = visible(session, site)
+    comment.status = CommentStatus.HELD
+    session.commit()
+    with pytest.raises(NotFound):
+        flags.flag_comment(session, comment.id, FlagReason.SPAM, None, None, utcnow())

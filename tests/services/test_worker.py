@@ -1,0 +1,149 @@
+"""The scoring pipeline in one process: claims, leases, exactly-once results, failures,
+and the inline budget. (tests/test_worker_processes.py kills real worker processes.)"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from moderation.models import Comment, ModerationAction, Score, Site
+from moderation.runtime import get_scorer
+from moderation.services import comments, worker
+from moderation.types import Actor, CommentStatus, utcnow
+
+
+def pending(session: Session, site: Site, bodies: Sequence[str]) -> list[Comment]:
+    made = [
+        comments.submit(session, site_slug=site.slug, thread_key="t", author_name="A",
+                        body=body, now=utcnow())  # fmt: skip
+        for body in bodies
+    ]
+    session.commit()
+    return made
+
+
+def run_once(session: Session, **kwargs: object) -> worker.BatchResult:
+    options: dict[str, object] = {"batch_size": 10, "lease_seconds": 60, "max_attempts": 3}
+    options.update(kwargs)
+    return worker.process_batch(session, get_scorer(), "w1", **options)  # type: ignore[arg-type]
+
+
+def test_worker_scores_and_decides_pending_comments(session: Session, site: Site) -> None:
+    clean, toxic = pending(session, site, ["What a thoughtful post, thanks", "fuck you idiot"])
+    result = run_once(session)
+    assert (result.claimed, result.scored) == (2, 2)
+    session.expire_all()
+    assert clean.status == CommentStatus.VISIBLE
+    assert toxic.status == CommentStatus.HELD
+    [score] = toxic.scores
+    assert score.scorer == "lite"
+    assert score.scorer_version.startswith("alt-profanity-check==")
+    assert set(score.labels) == {"toxicity"}
+    assert toxic.top_score == score.labels["toxicity"] > 0.9
+    [action] = toxic.actions
+    assert (action.actor, action.from_status, action.to_status) == (
+        Actor.SYSTEM, CommentStatus.PENDING, CommentStatus.HELD)  # fmt: skip
+    assert action.reason.startswith("toxicity 1.00 ≥ hold threshold")
+    assert toxic.claimed_by is None and toxic.claimed_until is None
+
+
+def test_claims_take_the_oldest_first_in_batches(session: Session, site: Site) -> None:
+    made = pending(session, site, [f"comment {i}" for i in range(25)])
+    token, claimed = worker.claim_batch(session, "w1", 10, 60, utcnow())
+    session.commit()
+    assert [c.id for c in claimed] == [c.id for c in made[:10]]
+    _, second = worker.claim_batch(session, "w2", 10, 60, utcnow())
+    assert [c.id for c in second] == [c.id for c in made[10:20]]
+
+
+def test_a_claim_held_by_a_dead_worker_is_taken_over_after_its_lease(
+    session: Session, site: Site
+) -> None:
+    [comment] = pending(session, site, ["hello there"])
+    now = utcnow()
+    dead_token, [claimed] = worker.claim_batch(session, "dead", 10, 30, now)
+    session.commit()
+    # Within the lease nobody else may take it.
+    assert worker.claim_batch(session, "live", 10, 30, now + timedelta(seconds=29))[1] == []
+    live_token, [taken] = worker.claim_batch(session, "live", 10, 30, now + timedelta(seconds=31))
+    session.commit()
+    assert taken.id == comment.id
+    scorer = get_scorer()
+    assert worker.record_scores(session, taken, {"toxicity": 0.1}, scorer, 1.0, utcnow(),
+                                live_token) is not None  # fmt: skip
+    # The dead worker wakes up late: its result is dropped, nothing is scored twice.
+    assert worker.record_scores(session, claimed, {"toxicity": 0.9}, scorer, 1.0, utcnow(),
+                                dead_token) is None  # fmt: skip
+    session.commit()
+    assert session.scalar(select(func.count(Score.id))) == 1
+    session.refresh(comment)
+    assert comment.status == CommentStatus.VISIBLE
+
+
+class BrokenScorer:
+    name = "broken"
+    version = "0"
+    labels = ("toxicity",)
+    default_thresholds: dict[str, object] = {}
+
+    def score(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        raise RuntimeError("model file is corrupt")
+
+
+def test_a_failing_model_releases_the_batch_then_holds_it_for_review(
+    session: Session, site: Site
+) -> None:
+    [comment] = pending(session, site, ["anything"])
+    broken = BrokenScorer()
+    for attempt in range(1, 3):
+        result = worker.process_batch(session, broken, "w", batch_size=5, lease_seconds=60,
+                                      max_attempts=3)  # fmt: skip
+        assert result.failed == 1
+        session.refresh(comment)
+        assert (comment.status, comment.claimed_by, comment.score_attempts) == (
+            CommentStatus.PENDING, None, attempt)  # fmt: skip
+    worker.process_batch(session, broken, "w", batch_size=5, lease_seconds=60, max_attempts=3)
+    session.refresh(comment)
+    assert comment.status == CommentStatus.HELD
+    assert "scoring failed 3 times" in comment.actions[-1].reason
+
+
+def test_inline_scoring_gives_up_when_the_budget_runs_out(session: Session, site: Site) -> None:
+    release = threading.Event()
+
+    class SlowScorer:
+        name = "slow"
+        version = "1"
+        labels = ("toxicity",)
+        default_thresholds = get_scorer().default_thresholds
+
+        def score(self, texts: Sequence[str]) -> list[dict[str, float]]:
+            release.wait(5)
+            return [{"toxicity": 0.0} for _ in texts]
+
+    [comment] = pending(session, site, ["hi"])
+    assert worker.score_inline(session, comment, SlowScorer(), budget_ms=50) is None
+    release.set()
+    session.commit()
+    session.refresh(comment)
+    assert comment.status == CommentStatus.PENDING
+    assert session.scalar(select(func.count(Score.id))) == 0
+    # The worker finishes the job.
+    assert run_once(session).scored == 1
+
+
+def test_worker_loop_drains_the_queue_and_stops(session: Session, site: Site) -> None:
+    pending(session, site, [f"note {i}" for i in range(23)])
+    loop = worker.Worker(session, get_scorer(), batch_size=5, lease_seconds=60,
+                         poll_seconds=0.01, max_attempts=3)  # fmt: skip
+    assert loop.run(once=True) == 23
+    statuses = session.scalars(select(Comment.status)).all()
+    assert set(statuses) == {CommentStatus.VISIBLE}
+    actions = session.scalar(
+        select(func.count(ModerationAction.id)).where(ModerationAction.actor == Actor.SYSTEM)
+    )
+    assert actions == 23
