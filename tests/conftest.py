@@ -60,7 +60,7 @@ def _reset_postgres(app: Flask) -> None:
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
-def test_config(database_url: str, **overrides: Any) -> dict[str, Any]:
+def app_config(database_url: str, **overrides: Any) -> dict[str, Any]:
     config: dict[str, Any] = {
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": database_url,
@@ -88,7 +88,7 @@ def database_url(backend: str, tmp_path: Path) -> str:
 
 @pytest.fixture
 def app(database_url: str, backend: str) -> Iterator[Flask]:
-    app = create_app(test_config(database_url))
+    app = create_app(app_config(database_url))
     with app.app_context():
         if backend == "postgresql":
             _reset_postgres(app)
