@@ -15,7 +15,7 @@ class LiteScorer:
     labels = ("toxicity",)
     # Calibrated on the labelled Jigsaw rows of shared/data/toxicity with
     # bench/calibrate_lite.py; README ("The lite scorer") gives precision and recall.
-    default_thresholds = {"toxicity": LabelThresholds(hold=0.5, hide=None)}
+    default_thresholds = {"toxicity": LabelThresholds(hold=0.35, hide=None)}
 
     def __init__(self) -> None:
         # Imported here so that choosing another scorer never loads scikit-learn.
