@@ -51,7 +51,9 @@ def davidson_rows() -> tuple[list[str], list[bool]]:
     return [r["tweet"] for r in records], [r["class"] != "2" for r in records]
 
 
-def precision_recall(scores: list[float], truth: list[bool], threshold: float) -> tuple[float, float]:
+def precision_recall(
+    scores: list[float], truth: list[bool], threshold: float
+) -> tuple[float, float]:
     flagged = [s >= threshold for s in scores]
     true_pos = sum(f and t for f, t in zip(flagged, truth, strict=True))
     precision = true_pos / max(sum(flagged), 1)
@@ -60,9 +62,9 @@ def precision_recall(scores: list[float], truth: list[bool], threshold: float) -
 
 
 def main() -> None:
+    from config.default import DEFAULT_SUSPECT_WORDS
     from moderation.scoring.lite import LiteScorer
     from moderation.services.policy import find_words
-    from config.default import DEFAULT_SUSPECT_WORDS
 
     scorer = LiteScorer()
     rows = jigsaw_rows()
@@ -81,8 +83,10 @@ def main() -> None:
     default = scorer.default_thresholds["toxicity"].hold
     assert default is not None
     p, r = precision_recall(scores, toxic, default)
-    print(f"\nbest F1 at {best[1]:.2f}; default hold threshold {default:.2f}: "
-          f"precision {p:.3f}, recall {r:.3f}")  # fmt: skip
+    print(
+        f"\nbest F1 at {best[1]:.2f}; default hold threshold {default:.2f}: "
+        f"precision {p:.3f}, recall {r:.3f}"
+    )
 
     print("\nrecall per label at the default threshold (score only / with suspect words):")
     for label in LABELS[1:]:
@@ -93,17 +97,23 @@ def main() -> None:
         with_words = sum(
             s >= default or bool(find_words(r.text, DEFAULT_SUSPECT_WORDS)) for r, s in positives
         )
-        print(f"  {label:14s} {len(positives):3d} rows: {by_score / len(positives):.2f} / "
-              f"{with_words / len(positives):.2f}")  # fmt: skip
+        print(
+            f"  {label:14s} {len(positives):3d} rows: {by_score / len(positives):.2f} / "
+            f"{with_words / len(positives):.2f}"
+        )
     davidson_texts, davidson_truth = davidson_rows()
     davidson_scores = [s["toxicity"] for s in scorer.score(davidson_texts)]
     p, r = precision_recall(davidson_scores, davidson_truth, default)
-    print(f"\nDavidson tweets ({len(davidson_texts)}, hate or offensive vs neither) at "
-          f"{default:.2f}: precision {p:.3f}, recall {r:.3f} (training data: optimistic)")  # fmt: skip
+    print(
+        f"\nDavidson tweets ({len(davidson_texts)}, hate or offensive vs neither) at "
+        f"{default:.2f}: precision {p:.3f}, recall {r:.3f} (training data: optimistic)"
+    )
 
     threat = "I will find you and hurt you"
-    print(f"\n{threat!r} scores {scorer.score([threat])[0]['toxicity']:.2f}; suspect words "
-          f"found: {find_words(threat, DEFAULT_SUSPECT_WORDS)}")  # fmt: skip
+    print(
+        f"\n{threat!r} scores {scorer.score([threat])[0]['toxicity']:.2f}; suspect words "
+        f"found: {find_words(threat, DEFAULT_SUSPECT_WORDS)}"
+    )
 
 
 if __name__ == "__main__":

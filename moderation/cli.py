@@ -11,7 +11,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from moderation.db import db
+from moderation.db import current_session, db
 
 moderation_cli = AppGroup("moderation", help="Comment moderation: bootstrap and workers.")
 
@@ -27,14 +27,14 @@ def bootstrap() -> None:
 
     config = current_app.config
     site, created = ensure_site(
-        db.session,
+        current_session(),
         config["DEMO_SITE_SLUG"],
         "Demo blog",
         allowed_origins=config["DEMO_SITE_ORIGINS"],
         suspect_words=config["DEFAULT_SUSPECT_WORDS"],
     )
     email = config.get("ADMIN_EMAIL") or "admin@localhost"
-    _, generated = ensure_admin(db.session, email, config.get("ADMIN_PASSWORD"))
+    _, generated = ensure_admin(current_session(), email, config.get("ADMIN_PASSWORD"))
     db.session.commit()
     if created:
         click.echo(f"created site {site.slug!r}")
@@ -61,7 +61,7 @@ def worker_command(
 
     config = current_app.config
     worker = Worker(
-        db.session,
+        current_session(),
         get_scorer(),
         batch_size=batch_size or config["WORKER_BATCH_SIZE"],
         lease_seconds=lease_seconds or config["WORKER_LEASE_SECONDS"],
@@ -75,7 +75,9 @@ def worker_command(
 
     signal.signal(signal.SIGTERM, graceful)
     signal.signal(signal.SIGINT, graceful)
-    click.echo(f"worker {worker.worker_id} (pid {os.getpid()}) scoring with {worker.scorer.version}")
+    click.echo(
+        f"worker {worker.worker_id} (pid {os.getpid()}) scoring with {worker.scorer.version}"
+    )
     sys.stdout.flush()
     scored = worker.run(once=once)
     click.echo(f"worker {worker.worker_id}: scored {scored} comments, exiting")

@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from moderation.db import db
+from moderation.db import Base
 from moderation.types import (
     Actor,
     CommentStatus,
@@ -32,14 +32,16 @@ from moderation.types import (
 )
 
 
-class Site(db.Model):
+class Site(Base):
     __tablename__ = "site"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(64), unique=True, comment="used in API paths")
     name: Mapped[str] = mapped_column(String(200))
     allowed_origins: Mapped[list[str]] = mapped_column(
-        JSON, default=list, comment="origins that may call the API from a browser; '*' port wildcard"
+        JSON,
+        default=list,
+        comment="origins that may call the API from a browser; '*' port wildcard",
     )
     moderation_mode: Mapped[ModerationMode] = mapped_column(
         enum_column(ModerationMode), default=ModerationMode.POST
@@ -59,13 +61,15 @@ class Site(db.Model):
     threads: Mapped[list[Thread]] = relationship(back_populates="site")
 
 
-class Thread(db.Model):
+class Thread(Base):
     __tablename__ = "thread"
     __table_args__ = (UniqueConstraint("site_id", "key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"))
-    key: Mapped[str] = mapped_column(String(255), comment="the page's id on the blog, e.g. its path")
+    key: Mapped[str] = mapped_column(
+        String(255), comment="the page's id on the blog, e.g. its path"
+    )
     url: Mapped[str | None] = mapped_column(String(2048))
     title: Mapped[str | None] = mapped_column(String(300))
     closed: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -74,7 +78,7 @@ class Thread(db.Model):
     site: Mapped[Site] = relationship(back_populates="threads")
 
 
-class Comment(db.Model):
+class Comment(Base):
     __tablename__ = "comment"
     __table_args__ = (
         # The reader API pages top-level comments of a thread, then loads their subtrees.
@@ -130,7 +134,7 @@ class Comment(db.Model):
     )
 
 
-class Score(db.Model):
+class Score(Base):
     __tablename__ = "score"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -148,7 +152,7 @@ class Score(db.Model):
     comment: Mapped[Comment] = relationship(back_populates="scores")
 
 
-class ModerationAction(db.Model):
+class ModerationAction(Base):
     """Append-only: every status change of a comment, by whom and why."""
 
     __tablename__ = "moderation_action"
@@ -172,7 +176,7 @@ class ModerationAction(db.Model):
     moderator: Mapped[Moderator | None] = relationship()
 
 
-class Flag(db.Model):
+class Flag(Base):
     """A reader's report of a comment."""
 
     __tablename__ = "flag"
@@ -189,7 +193,7 @@ class Flag(db.Model):
     comment: Mapped[Comment] = relationship(back_populates="flags")
 
 
-class Moderator(db.Model):
+class Moderator(Base):
     __tablename__ = "moderator"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -14,7 +14,7 @@ from flask_migrate import Migrate
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from moderation.db import db, engine_options, normalize_database_url
+from moderation.db import current_session, db, engine_options, normalize_database_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 migrate = Migrate()
@@ -38,7 +38,9 @@ def _secret_key(app: Flask) -> str:
 
 def init_app(app: Flask) -> None:
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
 
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config["SECRET_KEY"] = _secret_key(app)
@@ -106,7 +108,7 @@ def start_in_process_worker(app: Flask) -> threading.Thread | None:
     def run() -> None:
         with app.app_context():
             worker = Worker(
-                db.session,
+                current_session(),
                 app.extensions["moderation.scorer"],
                 batch_size=app.config["WORKER_BATCH_SIZE"],
                 lease_seconds=app.config["WORKER_LEASE_SECONDS"],

@@ -100,14 +100,30 @@ def build_document(server_url: str) -> dict[str, Any]:
                     "operationId": "listComments",
                     "summary": "A thread's visible comments as a tree, oldest first",
                     "parameters": [
-                        {"name": "thread", "in": "query", "required": True,
-                         "schema": {"type": "string"}},
-                        {"name": "limit", "in": "query", "required": False,
-                         "schema": {"type": "integer", "minimum": 1, "maximum": 500,
-                                    "default": 50},
-                         "description": "top-level comments per page"},
-                        {"name": "cursor", "in": "query", "required": False,
-                         "schema": {"type": "string"}},
+                        {
+                            "name": "thread",
+                            "in": "query",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "required": False,
+                            "schema": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": 500,
+                                "default": 50,
+                            },
+                            "description": "top-level comments per page",
+                        },
+                        {
+                            "name": "cursor",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string"},
+                        },
                     ],  # fmt: skip
                     "responses": {
                         "200": _json("ThreadPageOut", "one page of the thread"),
@@ -144,9 +160,14 @@ def build_document(server_url: str) -> dict[str, Any]:
                 "get": {
                     "operationId": "threadCounts",
                     "parameters": [
-                        {"name": "thread", "in": "query", "required": True,
-                         "schema": {"type": "array", "items": {"type": "string"}},
-                         "style": "form", "explode": True},
+                        {
+                            "name": "thread",
+                            "in": "query",
+                            "required": True,
+                            "schema": {"type": "array", "items": {"type": "string"}},
+                            "style": "form",
+                            "explode": True,
+                        },
                     ],  # fmt: skip
                     "responses": {
                         "200": _json("CountsOut", "visible comments per thread key"),

@@ -34,9 +34,9 @@ class CommentIn(BaseModel):
         ]
         | None
     ) = Field(default=None, description="never shown publicly")
-    body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)] = (
-        Field(description="Markdown: emphasis, links, lists, quotes, code")
-    )
+    body: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)
+    ] = Field(description="Markdown: emphasis, links, lists, quotes, code")
 
 
 class FlagIn(BaseModel):

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from moderation.api.problems import problem
 from moderation.api.schemas import CommentIn, FlagIn
-from moderation.db import db
+from moderation.db import current_session, db
 from moderation.models import Comment, Site
 from moderation.runtime import get_scorer
 from moderation.services import comments, flags, sites, threads, worker
@@ -236,10 +236,10 @@ def healthz() -> Any:
 
 @bp.post("/sites/<site>/comments")
 def create_comment(site: str) -> Any:
-    sites.get_site(db.session, site)  # an unknown site is a 404 whatever the body says
+    sites.get_site(current_session(), site)  # an unknown site is a 404 whatever the body says
     data = parse_body(CommentIn)
     comment = comments.submit(
-        db.session,
+        current_session(),
         site_slug=site,
         thread_key=data.thread,
         thread_url=data.thread_url,
@@ -255,7 +255,7 @@ def create_comment(site: str) -> Any:
     # Committed before anything else can fail: a 201/202 always means the comment is stored.
     db.session.commit()
     decision = worker.score_inline(
-        db.session, comment, get_scorer(), current_app.config["SCORE_BUDGET_MS"]
+        current_session(), comment, get_scorer(), current_app.config["SCORE_BUDGET_MS"]
     )
     if decision is not None:
         db.session.commit()
@@ -266,7 +266,7 @@ def create_comment(site: str) -> Any:
 
 @bp.get("/sites/<site>/comments")
 def list_comments(site: str) -> Any:
-    site_row = sites.get_site(db.session, site)
+    site_row = sites.get_site(current_session(), site)
     key = request.args.get("thread", "").strip()
     if not key:
         message = "is required: the thread's key"
@@ -276,7 +276,9 @@ def list_comments(site: str) -> Any:
     limit = _int_arg("limit", 50, 1, 500)
     cursor = request.args.get("cursor")
     after_id = _decode_cursor(cursor) if cursor else None
-    page = threads.tree(db.session, threads.get_thread(db.session, site_row, key), limit, after_id)
+    page = threads.tree(
+        current_session(), threads.get_thread(current_session(), site_row, key), limit, after_id
+    )
     return {
         "thread": {
             "key": page.thread.key,
@@ -291,15 +293,15 @@ def list_comments(site: str) -> Any:
 
 @bp.get("/comments/<int:comment_id>")
 def get_comment(comment_id: int) -> Any:
-    return comment_json(comments.get_visible_comment(db.session, comment_id))
+    return comment_json(comments.get_visible_comment(current_session(), comment_id))
 
 
 @bp.post("/comments/<int:comment_id>/flags")
 def flag_comment(comment_id: int) -> Any:
-    comments.get_visible_comment(db.session, comment_id)
+    comments.get_visible_comment(current_session(), comment_id)
     data = parse_body(FlagIn)
     flag = flags.flag_comment(
-        db.session,
+        current_session(),
         comment_id,
         data.reason,
         data.note or None,
@@ -317,7 +319,7 @@ def flag_comment(comment_id: int) -> Any:
 
 @bp.get("/sites/<site>/counts")
 def thread_counts(site: str) -> Any:
-    site_row = sites.get_site(db.session, site)
+    site_row = sites.get_site(current_session(), site)
     keys = [k for k in request.args.getlist("thread") if k.strip()]
     if not keys:
         message = "is required, once per thread: ?thread=a&thread=b"
@@ -326,10 +328,8 @@ def thread_counts(site: str) -> Any:
         )
     if len(keys) > 200:
         message = "at most 200 threads per request"
-        raise ApiProblem(
-            problem(422, message, errors=[{"field": "thread", "message": message}])
-        )
-    return {"counts": threads.counts(db.session, site_row, keys)}
+        raise ApiProblem(problem(422, message, errors=[{"field": "thread", "message": message}]))
+    return {"counts": threads.counts(current_session(), site_row, keys)}
 
 
 @bp.get("/openapi.json")

@@ -4,7 +4,7 @@ It produces one label, ``toxicity``."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib.metadata import version as package_version
 
 from moderation.scoring import LabelThresholds
@@ -12,10 +12,12 @@ from moderation.scoring import LabelThresholds
 
 class LiteScorer:
     name = "lite"
-    labels = ("toxicity",)
+    labels: tuple[str, ...] = ("toxicity",)
     # Calibrated on the labelled Jigsaw rows of shared/data/toxicity with
     # bench/calibrate_lite.py; README ("The lite scorer") gives precision and recall.
-    default_thresholds = {"toxicity": LabelThresholds(hold=0.35, hide=None)}
+    default_thresholds: Mapping[str, LabelThresholds] = {
+        "toxicity": LabelThresholds(hold=0.35, hide=None)
+    }
 
     def __init__(self) -> None:
         # Imported here so that choosing another scorer never loads scikit-learn.

@@ -40,11 +40,14 @@ def get_thread(session: Session, site: Site, key: str) -> Thread:
 
 
 def visible_count(session: Session, thread_id: int) -> int:
-    return session.scalar(
-        select(func.count())
-        .select_from(Comment)
-        .where(Comment.thread_id == thread_id, Comment.status == CommentStatus.VISIBLE)
-    ) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Comment)
+            .where(Comment.thread_id == thread_id, Comment.status == CommentStatus.VISIBLE)
+        )
+        or 0
+    )
 
 
 def tree(session: Session, thread: Thread, limit: int, after_id: int | None = None) -> ThreadPage:
@@ -118,7 +121,9 @@ def counts(session: Session, site: Site, keys: Sequence[str]) -> dict[str, int]:
     result = {key: 0 for key in keys}
     rows = session.execute(
         select(Thread.key, func.count(Comment.id))
-        .join(Comment, and_(Comment.thread_id == Thread.id, Comment.status == CommentStatus.VISIBLE))
+        .join(
+            Comment, and_(Comment.thread_id == Thread.id, Comment.status == CommentStatus.VISIBLE)
+        )
         .where(Thread.site_id == site.id, Thread.key.in_(list(keys)))
         .group_by(Thread.key)
     )

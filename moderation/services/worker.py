@@ -94,9 +94,7 @@ def record_scores(
     """Store ``scores`` for a pending comment and move it to the status the site's policy
     decides. With ``claim_token`` only while that claim still holds the comment.
     Returns None, changing nothing, when someone else finished the comment first."""
-    decision = policy.decide(
-        comment.thread.site, comment.body, scores, scorer.default_thresholds
-    )
+    decision = policy.decide(comment.thread.site, comment.body, scores, scorer.default_thresholds)
     conditions = [Comment.id == comment.id, Comment.status == CommentStatus.PENDING]
     if claim_token is not None:
         conditions.append(Comment.claimed_by == claim_token)
@@ -140,7 +138,11 @@ def record_scores(
 
 
 def _give_up_or_release(
-    session: Session, comments: Sequence[Comment], token: str, max_attempts: int, now: datetime,
+    session: Session,
+    comments: Sequence[Comment],
+    token: str,
+    max_attempts: int,
+    now: datetime,
     error: str,
 ) -> None:
     for comment in comments:

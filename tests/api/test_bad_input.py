@@ -48,58 +48,134 @@ CASES: list[tuple[str, Case, int, str | None]] = [
     ("unknown site", lambda c, i: post_json(c, "/api/v1/sites/nope/comments", GOOD), 404, None),
     ("unknown comment", lambda c, i: c.get("/api/v1/comments/999999"), 404, None),
     ("hidden comment", lambda c, i: c.get(f"/api/v1/comments/{i['hidden']}"), 404, None),
-    ("flag unknown comment",
-     lambda c, i: post_json(c, "/api/v1/comments/999999/flags", {"reason": "spam"}), 404, None),
+    (
+        "flag unknown comment",
+        lambda c, i: post_json(c, "/api/v1/comments/999999/flags", {"reason": "spam"}),
+        404,
+        None,
+    ),
     ("unknown thread", lambda c, i: c.get(COMMENTS + "?thread=nope"), 404, None),
-    ("not JSON", lambda c, i: post_raw(c, COMMENTS, "author_name=a&body=b",
-                                       "application/x-www-form-urlencoded"), 415, None),
-    ("malformed JSON", lambda c, i: post_raw(c, COMMENTS, '{"thread": "post-1",',
-                                             "application/json"), 400, None),
+    (
+        "not JSON",
+        lambda c, i: post_raw(
+            c, COMMENTS, "author_name=a&body=b", "application/x-www-form-urlencoded"
+        ),
+        415,
+        None,
+    ),
+    (
+        "malformed JSON",
+        lambda c, i: post_raw(c, COMMENTS, '{"thread": "post-1",', "application/json"),
+        400,
+        None,
+    ),
     ("JSON that is not an object", lambda c, i: post_json(c, COMMENTS, [GOOD]), 400, None),
-    ("missing author", lambda c, i: post_json(c, COMMENTS, {"thread": "t", "body": "b"}),
-     422, "author_name"),
-    ("empty author", lambda c, i: post_json(c, COMMENTS, {**GOOD, "author_name": "   "}),
-     422, "author_name"),
-    ("missing body", lambda c, i: post_json(c, COMMENTS, {"thread": "t", "author_name": "a"}),
-     422, "body"),
+    (
+        "missing author",
+        lambda c, i: post_json(c, COMMENTS, {"thread": "t", "body": "b"}),
+        422,
+        "author_name",
+    ),
+    (
+        "empty author",
+        lambda c, i: post_json(c, COMMENTS, {**GOOD, "author_name": "   "}),
+        422,
+        "author_name",
+    ),
+    (
+        "missing body",
+        lambda c, i: post_json(c, COMMENTS, {"thread": "t", "author_name": "a"}),
+        422,
+        "body",
+    ),
     ("empty body", lambda c, i: post_json(c, COMMENTS, {**GOOD, "body": "\n \t"}), 422, "body"),
-    ("body over 10,000 characters",
-     lambda c, i: post_json(c, COMMENTS, {**GOOD, "body": "x" * 10_001}), 422, "body"),
-    ("author name over 100 characters",
-     lambda c, i: post_json(c, COMMENTS, {**GOOD, "author_name": "n" * 101}), 422, "author_name"),
-    ("bad email", lambda c, i: post_json(c, COMMENTS, {**GOOD, "author_email": "not-an-email"}),
-     422, "author_email"),
-    ("unknown field", lambda c, i: post_json(c, COMMENTS, {**GOOD, "is_admin": True}),
-     422, "is_admin"),
-    ("request over 64 KiB",
-     lambda c, i: post_raw(c, COMMENTS, json.dumps({**GOOD, "body": "x" * 70_000}),
-                           "application/json"), 413, None),
-    ("parent in another thread",
-     lambda c, i: post_json(c, COMMENTS, {**GOOD, "parent_id": i["other"]}), 422, "parent_id"),
-    ("parent does not exist",
-     lambda c, i: post_json(c, COMMENTS, {**GOOD, "parent_id": 999999}), 422, "parent_id"),
-    ("parent hidden", lambda c, i: post_json(c, COMMENTS, {**GOOD, "parent_id": i["hidden"]}),
-     409, "parent_id"),
-    ("unknown flag reason",
-     lambda c, i: post_json(c, f"/api/v1/comments/{i['visible']}/flags", {"reason": "ugly"}),
-     422, "reason"),
-    ("flag note too long",
-     lambda c, i: post_json(c, f"/api/v1/comments/{i['visible']}/flags",
-                            {"reason": "spam", "note": "n" * 1001}), 422, "note"),
+    (
+        "body over 10,000 characters",
+        lambda c, i: post_json(c, COMMENTS, {**GOOD, "body": "x" * 10_001}),
+        422,
+        "body",
+    ),
+    (
+        "author name over 100 characters",
+        lambda c, i: post_json(c, COMMENTS, {**GOOD, "author_name": "n" * 101}),
+        422,
+        "author_name",
+    ),
+    (
+        "bad email",
+        lambda c, i: post_json(c, COMMENTS, {**GOOD, "author_email": "not-an-email"}),
+        422,
+        "author_email",
+    ),
+    (
+        "unknown field",
+        lambda c, i: post_json(c, COMMENTS, {**GOOD, "is_admin": True}),
+        422,
+        "is_admin",
+    ),
+    (
+        "request over 64 KiB",
+        lambda c, i: post_raw(
+            c, COMMENTS, json.dumps({**GOOD, "body": "x" * 70_000}), "application/json"
+        ),
+        413,
+        None,
+    ),
+    (
+        "parent in another thread",
+        lambda c, i: post_json(c, COMMENTS, {**GOOD, "parent_id": i["other"]}),
+        422,
+        "parent_id",
+    ),
+    (
+        "parent does not exist",
+        lambda c, i: post_json(c, COMMENTS, {**GOOD, "parent_id": 999999}),
+        422,
+        "parent_id",
+    ),
+    (
+        "parent hidden",
+        lambda c, i: post_json(c, COMMENTS, {**GOOD, "parent_id": i["hidden"]}),
+        409,
+        "parent_id",
+    ),
+    (
+        "unknown flag reason",
+        lambda c, i: post_json(c, f"/api/v1/comments/{i['visible']}/flags", {"reason": "ugly"}),
+        422,
+        "reason",
+    ),
+    (
+        "flag note too long",
+        lambda c, i: post_json(
+            c, f"/api/v1/comments/{i['visible']}/flags", {"reason": "spam", "note": "n" * 1001}
+        ),
+        422,
+        "note",
+    ),
     ("limit out of range", lambda c, i: c.get(COMMENTS + "?thread=post-1&limit=501"), 422, "limit"),
-    ("cursor we never gave", lambda c, i: c.get(COMMENTS + "?thread=post-1&cursor=%%%"),
-     422, "cursor"),
+    (
+        "cursor we never gave",
+        lambda c, i: c.get(COMMENTS + "?thread=post-1&cursor=%%%"),
+        422,
+        "cursor",
+    ),
     ("thread missing from listing", lambda c, i: c.get(COMMENTS), 422, "thread"),
     ("counts without threads", lambda c, i: c.get("/api/v1/sites/blog/counts"), 422, "thread"),
-]  # fmt: skip
+]
 
 
-@pytest.mark.parametrize(("case", "status", "field"), [(c[1], c[2], c[3]) for c in CASES],
-                         ids=[c[0] for c in CASES])  # fmt: skip
+@pytest.mark.parametrize(
+    ("case", "status", "field"), [(c[1], c[2], c[3]) for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_rejected_request_explains_itself_and_changes_nothing(
-    client: FlaskClient, session: Session, existing: dict[str, int],
-    case: Case, status: int, field: str | None,
-) -> None:  # fmt: skip
+    client: FlaskClient,
+    session: Session,
+    existing: dict[str, int],
+    case: Case,
+    status: int,
+    field: str | None,
+) -> None:
     before = database_state(session)
     response = case(client, existing)
     assert response.status_code == status, response.get_data(as_text=True)

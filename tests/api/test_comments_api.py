@@ -25,12 +25,24 @@ def test_health_check_answers_when_the_database_does(client: FlaskClient) -> Non
 
 
 def test_a_clean_comment_is_visible_at_once_with_201(client: FlaskClient, site: Site) -> None:
-    response = submit(client, thread_url="https://blog.example/p/42", thread_title="Post 42",
-                      author_email="ada@example.org")  # fmt: skip
+    response = submit(
+        client,
+        thread_url="https://blog.example/p/42",
+        thread_title="Post 42",
+        author_email="ada@example.org",
+    )
     assert response.status_code == 201
     body = response.json
-    assert set(body) == {"id", "site", "thread", "parent_id", "author_name", "body_html",
-                         "status", "created_at"}  # fmt: skip
+    assert set(body) == {
+        "id",
+        "site",
+        "thread",
+        "parent_id",
+        "author_name",
+        "body_html",
+        "status",
+        "created_at",
+    }
     assert body["status"] == "visible"
     assert body["site"] == "blog" and body["thread"] == "post-42"
     assert body["body_html"] == "<p>Lovely post.</p>"
@@ -41,8 +53,9 @@ def test_a_clean_comment_is_visible_at_once_with_201(client: FlaskClient, site: 
     assert "ada@example.org" not in fetched.get_data(as_text=True)
 
 
-def test_a_toxic_comment_is_held_with_202_and_not_shown(client: FlaskClient, site: Site,
-                                                        session: Session) -> None:  # fmt: skip
+def test_a_toxic_comment_is_held_with_202_and_not_shown(
+    client: FlaskClient, site: Site, session: Session
+) -> None:
     response = submit(client, body="shut up you fucking moron")
     assert response.status_code == 202
     assert response.json["status"] == "held"
@@ -62,8 +75,9 @@ def test_when_the_budget_is_zero_the_comment_waits_for_the_worker(
     assert response.json["status"] == "pending"
 
 
-def test_a_thread_is_a_tree_with_replies_and_tombstones(client: FlaskClient, site: Site,
-                                                        session: Session) -> None:  # fmt: skip
+def test_a_thread_is_a_tree_with_replies_and_tombstones(
+    client: FlaskClient, site: Site, session: Session
+) -> None:
     top = submit(client, body="top").json
     reply = submit(client, body="reply", parent_id=top["id"]).json
     deeper = submit(client, body="deeper", parent_id=reply["id"]).json
@@ -126,8 +140,9 @@ def test_flagging_a_comment_three_times_takes_it_out_of_the_thread(
 ) -> None:
     comment_id = submit(client).json["id"]
     for reason in ("spam", "abusive", "other"):
-        response = client.post(f"/api/v1/comments/{comment_id}/flags",
-                               json={"reason": reason, "note": "see rule 3"})  # fmt: skip
+        response = client.post(
+            f"/api/v1/comments/{comment_id}/flags", json={"reason": reason, "note": "see rule 3"}
+        )
         assert response.status_code == 201
         assert response.json["reason"] == reason
     assert client.get(f"/api/v1/comments/{comment_id}").status_code == 404
@@ -135,11 +150,14 @@ def test_flagging_a_comment_three_times_takes_it_out_of_the_thread(
     assert comment is not None and comment.status == CommentStatus.HELD
 
 
-def test_client_ips_are_stored_only_as_a_keyed_hash(client: FlaskClient, site: Site,
-                                                    session: Session) -> None:  # fmt: skip
-    response = client.post("/api/v1/sites/blog/comments",
-                           json={"thread": "t", "author_name": "A", "body": "hi"},
-                           environ_base={"REMOTE_ADDR": "203.0.113.9"})  # fmt: skip
+def test_client_ips_are_stored_only_as_a_keyed_hash(
+    client: FlaskClient, site: Site, session: Session
+) -> None:
+    response = client.post(
+        "/api/v1/sites/blog/comments",
+        json={"thread": "t", "author_name": "A", "body": "hi"},
+        environ_base={"REMOTE_ADDR": "203.0.113.9"},
+    )
     comment = session.get(Comment, response.json["id"])
     assert comment is not None and comment.ip_hash is not None
     assert "203.0.113.9" not in comment.ip_hash and len(comment.ip_hash) == 64

@@ -15,8 +15,9 @@ PREFLIGHT = {
 
 
 def test_preflight_from_an_allowed_origin_is_answered(client: FlaskClient, site: Site) -> None:
-    response = client.options("/api/v1/sites/blog/comments",
-                              headers={"Origin": "https://blog.example", **PREFLIGHT})  # fmt: skip
+    response = client.options(
+        "/api/v1/sites/blog/comments", headers={"Origin": "https://blog.example", **PREFLIGHT}
+    )
     assert response.status_code == 200
     assert response.headers["Access-Control-Allow-Origin"] == "https://blog.example"
     assert "POST" in response.headers["Access-Control-Allow-Methods"]
@@ -26,8 +27,11 @@ def test_preflight_from_an_allowed_origin_is_answered(client: FlaskClient, site:
 
 def test_an_allowed_origin_can_post_and_read(client: FlaskClient, site: Site) -> None:
     headers = {"Origin": "https://blog.example"}
-    posted = client.post("/api/v1/sites/blog/comments", headers=headers,
-                         json={"thread": "t", "author_name": "A", "body": "hi"})  # fmt: skip
+    posted = client.post(
+        "/api/v1/sites/blog/comments",
+        headers=headers,
+        json={"thread": "t", "author_name": "A", "body": "hi"},
+    )
     assert posted.status_code == 201
     assert posted.headers["Access-Control-Allow-Origin"] == "https://blog.example"
     read = client.get(f"/api/v1/comments/{posted.json['id']}", headers=headers)
@@ -41,8 +45,11 @@ def test_another_origin_gets_no_cors_headers_and_cannot_post(
     evil = {"Origin": "https://evil.example"}
     preflight = client.options("/api/v1/sites/blog/comments", headers={**evil, **PREFLIGHT})
     assert "Access-Control-Allow-Origin" not in preflight.headers
-    posted = client.post("/api/v1/sites/blog/comments", headers=evil,
-                         json={"thread": "t", "author_name": "A", "body": "hi"})  # fmt: skip
+    posted = client.post(
+        "/api/v1/sites/blog/comments",
+        headers=evil,
+        json={"thread": "t", "author_name": "A", "body": "hi"},
+    )
     assert posted.status_code == 403
     assert posted.mimetype == "application/problem+json"
     assert "Access-Control-Allow-Origin" not in posted.headers
@@ -53,16 +60,23 @@ def test_an_origin_allowed_for_one_site_is_not_allowed_for_another(
     client: FlaskClient, site: Site, session: Session
 ) -> None:
     make_site(session, "news", allowed_origins=["https://news.example"])
-    response = client.options("/api/v1/sites/news/comments",
-                              headers={"Origin": "https://blog.example", **PREFLIGHT})  # fmt: skip
+    response = client.options(
+        "/api/v1/sites/news/comments", headers={"Origin": "https://blog.example", **PREFLIGHT}
+    )
     assert "Access-Control-Allow-Origin" not in response.headers
 
 
-def test_a_port_wildcard_allows_any_port_of_that_host(client: FlaskClient, session: Session) -> None:
+def test_a_port_wildcard_allows_any_port_of_that_host(
+    client: FlaskClient, session: Session
+) -> None:
     make_site(session, "demo", allowed_origins=["http://localhost:*"])
-    for origin, allowed in (("http://localhost:8123", True), ("http://localhost:3000", True),
-                            ("http://localhost.evil.example", False),
-                            ("https://localhost:8123", False)):  # fmt: skip
-        response = client.options("/api/v1/sites/demo/comments",
-                                  headers={"Origin": origin, **PREFLIGHT})  # fmt: skip
+    for origin, allowed in (
+        ("http://localhost:8123", True),
+        ("http://localhost:3000", True),
+        ("http://localhost.evil.example", False),
+        ("https://localhost:8123", False),
+    ):
+        response = client.options(
+            "/api/v1/sites/demo/comments", headers={"Origin": origin, **PREFLIGHT}
+        )
         assert (response.headers.get("Access-Control-Allow-Origin") == origin) is allowed, origin

@@ -40,12 +40,14 @@ def _schema(document: dict, name: str) -> dict:  # type: ignore[type-arg]
 
 def test_responses_match_their_documented_schemas(client: FlaskClient, site: Site) -> None:
     document = client.get("/api/v1/openapi.json").json
-    created = client.post("/api/v1/sites/blog/comments",
-                          json={"thread": "t", "author_name": "A", "body": "hi"})  # fmt: skip
+    created = client.post(
+        "/api/v1/sites/blog/comments", json={"thread": "t", "author_name": "A", "body": "hi"}
+    )
     jsonschema.validate(created.json, _schema(document, "CommentOut"))
-    reply = client.post("/api/v1/sites/blog/comments",
-                        json={"thread": "t", "author_name": "B", "body": "yo",
-                              "parent_id": created.json["id"]})  # fmt: skip
+    reply = client.post(
+        "/api/v1/sites/blog/comments",
+        json={"thread": "t", "author_name": "B", "body": "yo", "parent_id": created.json["id"]},
+    )
     assert reply.status_code == 201
     listing = client.get("/api/v1/sites/blog/comments?thread=t").json
     jsonschema.validate(listing, _schema(document, "ThreadPageOut"))

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from moderation.scoring import ScorerUnavailable, load_scorer
-
 import pytest
+
+from moderation.scoring import ScorerUnavailable, load_scorer
 
 
 def test_lite_scores_abuse_high_and_friendly_text_low() -> None:
     scorer = load_scorer("lite")
     friendly, abusive = scorer.score(
-        ["Thanks for the write-up, the second chart cleared it up for me.",
-         "shut up you stupid fucking idiot"]  # fmt: skip
+        [
+            "Thanks for the write-up, the second chart cleared it up for me.",
+            "shut up you stupid fucking idiot",
+        ]
     )
     assert friendly["toxicity"] < 0.2
     assert abusive["toxicity"] > 0.9

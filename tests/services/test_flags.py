@@ -12,8 +12,14 @@ from moderation.types import Actor, CommentStatus, FlagReason, utcnow
 
 
 def visible(session: Session, site: Site) -> Comment:
-    comment = comments.submit(session, site_slug=site.slug, thread_key="t", author_name="A",
-                              body="borderline", now=utcnow())  # fmt: skip
+    comment = comments.submit(
+        session,
+        site_slug=site.slug,
+        thread_key="t",
+        author_name="A",
+        body="borderline",
+        now=utcnow(),
+    )
     comment.status = CommentStatus.VISIBLE
     session.commit()
     return comment
@@ -37,15 +43,24 @@ def test_the_third_flag_holds_a_visible_comment(session: Session, site: Site) ->
     assert [f.reason for f in comment.flags] == ["abusive", "spam", "abusive"]
 
 
-def test_flags_before_a_moderators_approval_do_not_count_again(session: Session, site: Site) -> None:
+def test_flags_before_a_moderators_approval_do_not_count_again(
+    session: Session, site: Site
+) -> None:
     comment = visible(session, site)
     for _ in range(3):
         report(session, comment)
     # A moderator looked at it and approved it.
     comment.status = CommentStatus.VISIBLE
-    session.add(ModerationAction(comment=comment, actor=Actor.MODERATOR,
-                                 from_status=CommentStatus.HELD, to_status=CommentStatus.VISIBLE,
-                                 reason="fine", created_at=utcnow()))  # fmt: skip
+    session.add(
+        ModerationAction(
+            comment=comment,
+            actor=Actor.MODERATOR,
+            from_status=CommentStatus.HELD,
+            to_status=CommentStatus.VISIBLE,
+            reason="fine",
+            created_at=utcnow(),
+        )
+    )
     session.commit()
     report(session, comment)
     assert comment.status == CommentStatus.VISIBLE

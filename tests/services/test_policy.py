@@ -63,13 +63,17 @@ def test_thresholds_for_labels_of_a_richer_model_apply_too() -> None:
 
 
 def test_premoderation_holds_everything_and_says_so() -> None:
-    decision = decide(site(moderation_mode=ModerationMode.PRE), "lovely", {"toxicity": 0.0}, DEFAULTS)
+    decision = decide(
+        site(moderation_mode=ModerationMode.PRE), "lovely", {"toxicity": 0.0}, DEFAULTS
+    )
     assert decision.status == CommentStatus.HELD
     assert decision.reason.startswith("premoderation")
 
 
 def test_a_banned_word_hides_the_comment_whatever_the_score() -> None:
-    decision = decide(site(banned_words=["Spamco"]), "buy at SPAMCO now", {"toxicity": 0.0}, DEFAULTS)
+    decision = decide(
+        site(banned_words=["Spamco"]), "buy at SPAMCO now", {"toxicity": 0.0}, DEFAULTS
+    )
     assert decision.status == CommentStatus.HIDDEN
     assert decision.reason == "banned word: 'spamco'"
 
@@ -90,9 +94,7 @@ def test_words_match_whole_words_only() -> None:
 
 
 def test_every_rule_that_fires_is_named() -> None:
-    busy = site(
-        moderation_mode=ModerationMode.PRE, banned_words=["scam"], suspect_words=["hurt"]
-    )
+    busy = site(moderation_mode=ModerationMode.PRE, banned_words=["scam"], suspect_words=["hurt"])
     decision = decide(busy, "scam, and I'll hurt you", {"toxicity": 0.9}, DEFAULTS)
     assert decision.status == CommentStatus.HIDDEN
     assert decision.reasons == (

@@ -13,8 +13,14 @@ from moderation.services.errors import Conflict, Invalid
 from moderation.types import CommentStatus, utcnow
 
 
-def post(session: Session, site: Site, body: str = "hello", parent: Comment | None = None,
-         thread: str = "post-1", status: CommentStatus = CommentStatus.VISIBLE) -> Comment:  # fmt: skip
+def post(
+    session: Session,
+    site: Site,
+    body: str = "hello",
+    parent: Comment | None = None,
+    thread: str = "post-1",
+    status: CommentStatus = CommentStatus.VISIBLE,
+) -> Comment:
     comment = comments.submit(
         session,
         site_slug=site.slug,
@@ -29,17 +35,19 @@ def post(session: Session, site: Site, body: str = "hello", parent: Comment | No
     return comment
 
 
-def page(session: Session, site: Site, key: str = "post-1", limit: int = 50,
-         after: int | None = None) -> threads.ThreadPage:  # fmt: skip
+def page(
+    session: Session, site: Site, key: str = "post-1", limit: int = 50, after: int | None = None
+) -> threads.ThreadPage:
     return threads.tree(session, threads.get_thread(session, site, key), limit, after)
 
 
 def shape(nodes: list[threads.Node]) -> list[object]:
     return [
-        (n.comment.body if not n.tombstone else "†", shape(n.replies)) if n.replies else
-        (n.comment.body if not n.tombstone else "†")
+        (n.comment.body if not n.tombstone else "†", shape(n.replies))
+        if n.replies
+        else (n.comment.body if not n.tombstone else "†")
         for n in nodes
-    ]  # fmt: skip
+    ]
 
 
 def test_a_ten_deep_reply_chain_comes_back_nested_ten_deep(session: Session, site: Site) -> None:
@@ -136,9 +144,16 @@ def test_closed_threads_take_no_new_comments(session: Session, site: Site) -> No
 
 def test_thread_keeps_the_url_and_title_it_was_created_with(session: Session, site: Site) -> None:
     for title in ("First title", "Changed"):
-        comments.submit(session, site_slug=site.slug, thread_key="t", author_name="A", body="b",
-                        now=utcnow() + timedelta(seconds=1), thread_title=title,
-                        thread_url="https://blog.example/t")  # fmt: skip
+        comments.submit(
+            session,
+            site_slug=site.slug,
+            thread_key="t",
+            author_name="A",
+            body="b",
+            now=utcnow() + timedelta(seconds=1),
+            thread_title=title,
+            thread_url="https://blog.example/t",
+        )
     session.commit()
     thread = threads.get_thread(session, site, "t")
     assert (thread.title, thread.url) == ("First title", "https://blog.example/t")

@@ -18,8 +18,9 @@ from moderation.types import Actor, CommentStatus, utcnow
 
 def pending(session: Session, site: Site, bodies: Sequence[str]) -> list[Comment]:
     made = [
-        comments.submit(session, site_slug=site.slug, thread_key="t", author_name="A",
-                        body=body, now=utcnow())  # fmt: skip
+        comments.submit(
+            session, site_slug=site.slug, thread_key="t", author_name="A", body=body, now=utcnow()
+        )
         for body in bodies
     ]
     session.commit()
@@ -46,7 +47,10 @@ def test_worker_scores_and_decides_pending_comments(session: Session, site: Site
     assert toxic.top_score == score.labels["toxicity"] > 0.9
     [action] = toxic.actions
     assert (action.actor, action.from_status, action.to_status) == (
-        Actor.SYSTEM, CommentStatus.PENDING, CommentStatus.HELD)  # fmt: skip
+        Actor.SYSTEM,
+        CommentStatus.PENDING,
+        CommentStatus.HELD,
+    )
     assert action.reason.startswith("toxicity 1.00 ≥ hold threshold")
     assert toxic.claimed_by is None and toxic.claimed_until is None
 
@@ -73,11 +77,15 @@ def test_a_claim_held_by_a_dead_worker_is_taken_over_after_its_lease(
     session.commit()
     assert taken.id == comment.id
     scorer = get_scorer()
-    assert worker.record_scores(session, taken, {"toxicity": 0.1}, scorer, 1.0, utcnow(),
-                                live_token) is not None  # fmt: skip
+    assert (
+        worker.record_scores(session, taken, {"toxicity": 0.1}, scorer, 1.0, utcnow(), live_token)
+        is not None
+    )
     # The dead worker wakes up late: its result is dropped, nothing is scored twice.
-    assert worker.record_scores(session, claimed, {"toxicity": 0.9}, scorer, 1.0, utcnow(),
-                                dead_token) is None  # fmt: skip
+    assert (
+        worker.record_scores(session, claimed, {"toxicity": 0.9}, scorer, 1.0, utcnow(), dead_token)
+        is None
+    )
     session.commit()
     assert session.scalar(select(func.count(Score.id))) == 1
     session.refresh(comment)
@@ -100,12 +108,16 @@ def test_a_failing_model_releases_the_batch_then_holds_it_for_review(
     [comment] = pending(session, site, ["anything"])
     broken = BrokenScorer()
     for attempt in range(1, 3):
-        result = worker.process_batch(session, broken, "w", batch_size=5, lease_seconds=60,
-                                      max_attempts=3)  # fmt: skip
+        result = worker.process_batch(
+            session, broken, "w", batch_size=5, lease_seconds=60, max_attempts=3
+        )
         assert result.failed == 1
         session.refresh(comment)
         assert (comment.status, comment.claimed_by, comment.score_attempts) == (
-            CommentStatus.PENDING, None, attempt)  # fmt: skip
+            CommentStatus.PENDING,
+            None,
+            attempt,
+        )
     worker.process_batch(session, broken, "w", batch_size=5, lease_seconds=60, max_attempts=3)
     session.refresh(comment)
     assert comment.status == CommentStatus.HELD
@@ -138,8 +150,9 @@ def test_inline_scoring_gives_up_when_the_budget_runs_out(session: Session, site
 
 def test_worker_loop_drains_the_queue_and_stops(session: Session, site: Site) -> None:
     pending(session, site, [f"note {i}" for i in range(23)])
-    loop = worker.Worker(session, get_scorer(), batch_size=5, lease_seconds=60,
-                         poll_seconds=0.01, max_attempts=3)  # fmt: skip
+    loop = worker.Worker(
+        session, get_scorer(), batch_size=5, lease_seconds=60, poll_seconds=0.01, max_attempts=3
+    )
     assert loop.run(once=True) == 23
     statuses = session.scalars(select(Comment.status)).all()
     assert set(statuses) == {CommentStatus.VISIBLE}
