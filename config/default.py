@@ -9,8 +9,22 @@ DATABASE_URL = "sqlite:///moderation.db"
 # production; when unset, a random key is generated once into instance/secret_key.
 SECRET_KEY = None
 
-# Which scorer scores comments: "lite" (embedded, offline). Detoxify and ONNX come later.
-SCORER = "lite"
+# Which scorer scores comments: "auto" (the ONNX model if ONNX_MODEL_DIR is set, else
+# Detoxify if its weights can be had, else "lite" with a warning), "lite" (embedded,
+# offline), "detoxify" or "onnx". An explicit name fails at start-up rather than fall back.
+SCORER = "auto"
+# Detoxify: model type (original, unbiased, multilingual, original-small, unbiased-small).
+# Offline, the operator supplies the checkpoint (.ckpt, a pickle: only this file is loaded)
+# and the base model's config.json + tokenizer files.
+DETOXIFY_MODEL = "original"
+DETOXIFY_CHECKPOINT = None
+DETOXIFY_CONFIG_DIR = None
+DETOXIFY_DEVICE = "cpu"
+# A folder written by `flask moderation model export-onnx --out DIR [--int8]`.
+ONNX_MODEL_DIR = None
+# Texts per model call (length buckets) and onnxruntime threads (None: all cores).
+SCORER_BATCH_SIZE = 32
+SCORER_THREADS = None
 
 # How long the submit request may spend scoring inline before answering `pending`.
 SCORE_BUDGET_MS = 300

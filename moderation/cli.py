@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -12,6 +15,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from moderation.db import current_session, db
+from moderation.models import Comment
 
 moderation_cli = AppGroup("moderation", help="Comment moderation: bootstrap and workers.")
 
@@ -48,14 +52,23 @@ def bootstrap() -> None:
 
 @moderation_cli.command("worker")
 @click.option("--batch", "batch_size", type=int, default=None, help="comments per claim")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=1,
+              help="worker processes to run (each loads the model)")  # fmt: skip
 @click.option("--lease", "lease_seconds", type=float, default=None, help="claim lease (s)")
 @click.option("--poll", "poll_seconds", type=float, default=None, help="idle wait (s)")
 @click.option("--once", is_flag=True, help="exit when no pending comment is left")
 def worker_command(
-    batch_size: int | None, lease_seconds: float | None, poll_seconds: float | None, once: bool
+    batch_size: int | None,
+    concurrency: int,
+    lease_seconds: float | None,
+    poll_seconds: float | None,
+    once: bool,
 ) -> None:
-    """Score pending comments in this process until SIGTERM/SIGINT (the current batch
-    finishes first). Run as many as you need against PostgreSQL."""
+    """Score pending comments until SIGTERM/SIGINT (the current batch finishes first).
+    Run as many as you need, on as many machines, against PostgreSQL."""
+    if concurrency > 1:
+        _supervise(concurrency, batch_size, lease_seconds, poll_seconds, once)
+        return
     from moderation.runtime import get_scorer
     from moderation.services.worker import Worker
 
@@ -81,3 +94,156 @@ def worker_command(
     sys.stdout.flush()
     scored = worker.run(once=once)
     click.echo(f"worker {worker.worker_id}: scored {scored} comments, exiting")
+
+
+def _supervise(
+    concurrency: int,
+    batch_size: int | None,
+    lease_seconds: float | None,
+    poll_seconds: float | None,
+    once: bool,
+) -> None:
+    """Run ``concurrency`` single worker processes; pass SIGTERM/SIGINT on to them and wait.
+    A child that dies (not by our signal) is restarted, so one crash does not shrink
+    the pool. Each child gets an equal share of the cores for the model's threads."""
+    args = [sys.executable, "-m", "flask", "moderation", "worker"]
+    for flag, value in (("--batch", batch_size), ("--lease", lease_seconds),
+                        ("--poll", poll_seconds)):  # fmt: skip
+        if value is not None:
+            args += [flag, str(value)]
+    if once:
+        args.append("--once")
+    env = dict(os.environ)
+    env.setdefault("MODERATION_SCORER_THREADS", str(max(1, (os.cpu_count() or 1) // concurrency)))
+    stopping = False
+
+    def forward(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    children = [subprocess.Popen(args, env=env) for _ in range(concurrency)]  # noqa: S603
+    click.echo(f"supervising {concurrency} workers: {', '.join(str(c.pid) for c in children)}")
+    while True:
+        alive = [c for c in children if c.poll() is None]
+        if not alive and (stopping or once):
+            break
+        for index, child in enumerate(children):
+            code = child.poll()
+            if code is not None and code != 0 and not stopping:
+                click.echo(f"worker pid {child.pid} exited with {code}; restarting", err=True)
+                time.sleep(1)
+                children[index] = subprocess.Popen(args, env=env)  # noqa: S603
+        time.sleep(0.2)
+    failed = [c.returncode for c in children if c.returncode]
+    if failed:
+        raise SystemExit(1)
+
+
+@moderation_cli.command("rescore")
+@click.option("--site", "site_slug", default=None, help="only this site")
+@click.option("--since", type=click.DateTime(), default=None, help="only comments since (UTC)")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(["visible", "held", "hidden"]),
+    help="only comments with this status (repeatable; default all three)",
+)
+@click.option("--batch", "batch_size", type=click.IntRange(1, 10_000), default=64)
+@click.option("--limit", type=int, default=None, help="stop after this many (resume later)")
+def rescore_command(
+    site_slug: str | None,
+    since: datetime | None,
+    statuses: tuple[str, ...],
+    batch_size: int,
+    limit: int | None,
+) -> None:
+    """Re-score stored comments with the current model, in batches with a progress bar.
+
+    Resumable: comments whose current score already comes from this model are skipped,
+    so an interrupted run continues where it stopped. The policy is re-applied only to
+    comments no moderator decided (and readers' reports did not hold)."""
+    from tqdm import tqdm
+
+    from moderation.runtime import get_scorer
+    from moderation.services.rescoring import (
+        RESCORABLE,
+        count_to_rescore,
+        rescore_batch,
+        rescore_query,
+    )
+    from moderation.types import CommentStatus, utcnow
+
+    scorer = get_scorer()
+    session = current_session()
+    query = rescore_query(
+        scorer,
+        site_slug=site_slug,
+        since=since.replace(tzinfo=UTC) if since else None,
+        statuses=[CommentStatus(s) for s in statuses] or list(RESCORABLE),
+    )
+    total = count_to_rescore(session, query)
+    if limit is not None:
+        total = min(total, limit)
+    click.echo(f"re-scoring {total} comments with {scorer.name} {scorer.version}")
+    scored = changed = 0
+    last_id = 0
+    with tqdm(total=total, unit="comment", file=sys.stderr) as bar:
+        while scored < total:
+            ids = session.scalars(
+                query.where(Comment.id > last_id).limit(min(batch_size, total - scored))
+            ).all()
+            if not ids:
+                break
+            result = rescore_batch(session, scorer, ids, utcnow())
+            session.commit()  # each batch is durable: an interrupted run resumes after it
+            last_id = ids[-1]
+            scored += result.scored
+            changed += result.changed
+            bar.update(result.scored)
+    click.echo(f"re-scored {scored} comments; {changed} changed status")
+
+
+model_cli = AppGroup("model", help="The scoring model: export it for the fast path.")
+moderation_cli.add_command(model_cli)
+
+
+@model_cli.command("export-onnx")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="folder to write (model, tokenizer, moderation-model.json)",
+)
+@click.option("--int8", is_flag=True, help="dynamic int8 quantization (smaller, faster)")
+def export_onnx_command(out_dir: str, int8: bool) -> None:
+    """Export the configured Detoxify model to ONNX for the `onnx` scorer
+    (MODERATION_SCORER=onnx MODERATION_ONNX_MODEL_DIR=DIR)."""
+    from moderation.scoring import load_scorer
+    from moderation.scoring.detoxify import DetoxifyScorer
+    from moderation.scoring.export import export_onnx
+    from moderation.scoring.onnx import OnnxScorer
+
+    source = load_scorer("detoxify", current_app.config)
+    if not isinstance(source, DetoxifyScorer):  # load_scorer("detoxify") always is one
+        raise click.ClickException("the configured model is not a Detoxify model")
+    click.echo(f"exporting {source.version}{' with int8 quantization' if int8 else ''}")
+    model_file = export_onnx(source, out_dir, int8=int8)
+    exported = OnnxScorer(out_dir)
+    samples = ["Thanks, this was a helpful post.", "you are an idiot",
+               "I will find you and hurt you " * 3]  # fmt: skip
+    difference = max(
+        abs(a[label] - b[label])
+        for a, b in zip(source.score(samples), exported.score(samples), strict=True)
+        for label in a
+    )
+    size = model_file.stat().st_size / 1e6
+    click.echo(f"wrote {model_file} ({size:.1f} MB); largest difference from the torch model "
+               f"on {len(samples)} samples: {difference:.4f}")  # fmt: skip
+    click.echo(f"use it: MODERATION_SCORER=onnx MODERATION_ONNX_MODEL_DIR={out_dir}")

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -135,7 +136,19 @@ class Comment(Base):
 
 
 class Score(Base):
+    """One scoring of a comment. Re-scoring with a newer model supersedes the previous row
+    rather than overwrite it; the database keeps at most one current row per comment."""
+
     __tablename__ = "score"
+    __table_args__ = (
+        Index(
+            "uq_score_current",
+            "comment_id",
+            unique=True,
+            sqlite_where=text("superseded_at IS NULL"),
+            postgresql_where=text("superseded_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     comment_id: Mapped[int] = mapped_column(
@@ -148,6 +161,9 @@ class Score(Base):
         Float, comment="model time for this comment's batch, divided by its size"
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    superseded_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, comment="when a re-score replaced this one; null for the current score"
+    )
 
     comment: Mapped[Comment] = relationship(back_populates="scores")
 

@@ -5,9 +5,19 @@ from __future__ import annotations
 
 from flask import current_app
 
-from moderation.scoring import Scorer
+from moderation.scoring import Scorer, ScorerSlot
+
+
+def _slot() -> ScorerSlot:
+    slot: ScorerSlot = current_app.extensions["moderation.scorer"]
+    return slot
 
 
 def get_scorer() -> Scorer:
-    scorer: Scorer = current_app.extensions["moderation.scorer"]
-    return scorer
+    """The configured scorer, loaded on first use (ScorerUnavailable if it cannot run)."""
+    return _slot().get().scorer
+
+
+def get_scorer_warning() -> str | None:
+    """Why the service scores with a weaker model than configured, for moderator pages."""
+    return _slot().get().warning

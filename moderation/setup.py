@@ -59,9 +59,9 @@ def init_app(app: Flask) -> None:
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
         )
 
-    from moderation.scoring import load_scorer
+    from moderation.scoring import ScorerSlot
 
-    app.extensions["moderation.scorer"] = load_scorer(app.config["SCORER"])
+    app.extensions["moderation.scorer"] = ScorerSlot(app.config)
 
     from moderation.api.views import bp as api_bp
     from moderation.api.views import health_bp
@@ -75,8 +75,11 @@ def init_app(app: Flask) -> None:
 
     @app.get("/")
     def index() -> str:
-        scorer = app.extensions["moderation.scorer"]
-        return render_template("index.html", scorer=scorer)
+        from moderation.runtime import get_scorer, get_scorer_warning
+
+        return render_template(
+            "index.html", scorer=get_scorer(), scorer_warning=get_scorer_warning()
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Any:
@@ -98,18 +101,30 @@ def init_app(app: Flask) -> None:
         return response
 
 
+def load_scorer_now(app: Flask) -> None:
+    """Load the configured scorer (servers and workers call this at start-up)."""
+    with app.app_context():
+        from moderation.runtime import get_scorer, get_scorer_warning
+
+        scorer = get_scorer()
+        log.info("scoring with %s (%s)", scorer.name, scorer.version)
+        if warning := get_scorer_warning():
+            log.warning(warning)
+
+
 def start_in_process_worker(app: Flask) -> threading.Thread | None:
     """Start the scoring worker as a daemon thread of this process (``make run``).
     Returns the thread, or None when WORKER_IN_PROCESS is off."""
     if not app.config["WORKER_IN_PROCESS"]:
         return None
+    from moderation.runtime import get_scorer
     from moderation.services.worker import Worker
 
     def run() -> None:
         with app.app_context():
             worker = Worker(
                 current_session(),
-                app.extensions["moderation.scorer"],
+                get_scorer(),
                 batch_size=app.config["WORKER_BATCH_SIZE"],
                 lease_seconds=app.config["WORKER_LEASE_SECONDS"],
                 poll_seconds=app.config["WORKER_POLL_SECONDS"],

@@ -66,6 +66,8 @@ def app_config(database_url: str, **overrides: Any) -> dict[str, Any]:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SECRET_KEY": "test-secret",
         "WORKER_IN_PROCESS": False,
+        # Most tests use the embedded model; tests/scoring builds Detoxify-format ones.
+        "SCORER": "lite",
         # Generous so that the lite scorer always finishes inline on a loaded machine;
         # tests of the budget set their own.
         "SCORE_BUDGET_MS": 5000,
@@ -143,3 +145,12 @@ def database_state(session: Session) -> dict[str, list[tuple[Any, ...]]]:
 
 def table_names(session: Session) -> set[str]:
     return set(inspect(session.get_bind()).get_table_names())
+
+
+@pytest.fixture(scope="session")
+def tiny_detoxify(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A trained 2-layer Detoxify-format checkpoint and its config folder (see
+    tests/tiny_detoxify.py)."""
+    from tests.tiny_detoxify import build_tiny_detoxify
+
+    return build_tiny_detoxify(tmp_path_factory.mktemp("detoxify"))

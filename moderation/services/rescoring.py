@@ -1,0 +1,125 @@
+"""Re-scoring stored comments with the current model (after a model upgrade, say)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, and_, exists, func, select, update
+from sqlalchemy.orm import Session
+
+from moderation.models import Comment, Flag, ModerationAction, Score, Site, Thread
+from moderation.scoring import Scorer
+from moderation.services import policy
+from moderation.types import Actor, CommentStatus
+
+RESCORABLE = (CommentStatus.VISIBLE, CommentStatus.HELD, CommentStatus.HIDDEN)
+
+
+@dataclass
+class RescoreResult:
+    scored: int = 0
+    changed: int = 0
+
+
+def rescore_query(
+    scorer: Scorer,
+    *,
+    site_slug: str | None = None,
+    since: datetime | None = None,
+    statuses: Sequence[CommentStatus] = RESCORABLE,
+) -> Select[int]:
+    """Ids of the comments still to re-score, oldest first: those matching the filters
+    whose current score is not from ``scorer``'s version. Because finished comments drop
+    out, an interrupted run resumes where it stopped. Pending comments are the worker's."""
+    already = exists().where(
+        Score.comment_id == Comment.id,
+        Score.superseded_at.is_(None),
+        Score.scorer_version == scorer.version,
+    )
+    query = (
+        select(Comment.id)
+        .where(Comment.status.in_([s for s in statuses if s != CommentStatus.PENDING]), ~already)
+        .order_by(Comment.id)
+    )
+    if site_slug is not None:
+        query = query.join(Thread, Thread.id == Comment.thread_id).join(
+            Site, and_(Site.id == Thread.site_id, Site.slug == site_slug)
+        )
+    if since is not None:
+        query = query.where(Comment.created_at >= since)
+    return query
+
+
+def count_to_rescore(session: Session, query: Select[int]) -> int:
+    return session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+
+
+def _decided_by_people(session: Session, comment: Comment) -> bool:
+    """A moderator's decision, or readers' reports that put it on hold, stand: the model
+    does not overturn people."""
+    moderated = session.scalar(
+        select(exists().where(
+            ModerationAction.comment_id == comment.id, ModerationAction.actor == Actor.MODERATOR
+        ))
+    )  # fmt: skip
+    if moderated:
+        return True
+    flags = session.scalar(select(func.count(Flag.id)).where(Flag.comment_id == comment.id)) or 0
+    threshold = comment.thread.site.flags_to_hold
+    return bool(threshold) and flags >= threshold
+
+
+def rescore_batch(
+    session: Session, scorer: Scorer, comment_ids: Sequence[int], now: datetime
+) -> RescoreResult:
+    """Score these comments again; the new Score supersedes the current one. The policy is
+    re-applied, with a ModerationAction for each change, only where no person decided."""
+    comments = session.scalars(
+        select(Comment).where(Comment.id.in_(comment_ids)).order_by(Comment.id)
+    ).all()
+    result = RescoreResult()
+    if not comments:
+        return result
+    started = time.perf_counter()
+    all_scores = scorer.score([c.body for c in comments])
+    per_comment_ms = (time.perf_counter() - started) * 1000 / len(comments)
+    for comment, scores in zip(comments, all_scores, strict=True):
+        session.execute(
+            update(Score)
+            .where(Score.comment_id == comment.id, Score.superseded_at.is_(None))
+            .values(superseded_at=now)
+        )
+        session.add(
+            Score(
+                comment_id=comment.id,
+                scorer=scorer.name,
+                scorer_version=scorer.version,
+                labels=scores,
+                duration_ms=per_comment_ms,
+                created_at=now,
+            )
+        )
+        comment.top_score = max(scores.values(), default=None)
+        result.scored += 1
+        if _decided_by_people(session, comment):
+            continue
+        decision = policy.decide(comment.thread.site, comment.body, scores,
+                                 scorer.default_thresholds)  # fmt: skip
+        if decision.status != comment.status:
+            session.add(
+                ModerationAction(
+                    comment_id=comment.id,
+                    actor=Actor.SYSTEM,
+                    from_status=comment.status,
+                    to_status=decision.status,
+                    reason=f"re-scored with {scorer.name} {scorer.version}: {decision.reason}",
+                    created_at=now,
+                )
+            )
+            comment.status = decision.status
+            result.changed += 1
+    session.flush()
+    return result
