@@ -47,7 +47,7 @@ def pytest_report_header() -> str:
 _pg_schema_ready = False
 
 
-def _reset_postgres(app: Flask) -> None:
+def _reset_postgres() -> None:
     """First use: rebuild the schema from the models. Then: empty every table."""
     global _pg_schema_ready
     with db.engine.begin() as conn:
@@ -88,14 +88,19 @@ def database_url(backend: str, tmp_path: Path) -> str:
     return normalize_database_url(PG_URL)
 
 
+def reset_database(backend: str) -> None:
+    """An empty schema for the app in context: built from the models."""
+    if backend == "postgresql":
+        _reset_postgres()
+    else:
+        db.create_all()
+
+
 @pytest.fixture
 def app(database_url: str, backend: str) -> Iterator[Flask]:
     app = create_app(app_config(database_url))
     with app.app_context():
-        if backend == "postgresql":
-            _reset_postgres(app)
-        else:
-            db.create_all()
+        reset_database(backend)
         yield app
         db.session.remove()
         db.engine.dispose()
