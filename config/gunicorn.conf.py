@@ -8,6 +8,9 @@ workers = 1
 threads = 8
 accesslog = "-"
 graceful_timeout = 10
+# `make run` does not use gunicorn's control socket; a shared default path would let two
+# instances on one machine replace each other's.
+control_socket_disable = True
 
 
 def post_worker_init(worker):  # noqa: ANN001 - gunicorn's hook signature

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -29,10 +30,18 @@ def _secret_key(app: Flask) -> str:
         return str(configured)
     path = Path(app.instance_path) / "secret_key"
     if not path.exists():
+        # Written aside, then linked into place: two processes starting at once (make dev)
+        # both end up with the one complete key, never an empty or half-written file.
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secret_key.")
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_urlsafe(48))
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(temporary)
     return path.read_text().strip()
 
 

@@ -71,7 +71,10 @@ class Server:
         return self.log_path.read_text(errors="replace")
 
     def describe(self) -> str:
-        return f"`make run` (returncode {self.proc.poll()}):\n{self.output()[-6000:]}"
+        output = self.output()
+        if len(output) > 8000:  # start-up and the latest lines; the access log fills the middle
+            output = f"{output[:4000]}\n[...]\n{output[-4000:]}"
+        return f"`make run` (returncode {self.proc.poll()}):\n{output}"
 
     def wait_healthy(self) -> Response:
         deadline = time.monotonic() + STARTUP_SECONDS
@@ -128,6 +131,8 @@ def start_server(tmp_path: Path) -> Iterator[StartServer]:
             MODERATION_SCORE_BUDGET_MS="0",
             MODERATION_SECRET_KEY="serve-test-secret",
             PYTHONUNBUFFERED="1",
+            # gunicorn's control socket goes here, not to a path shared with other servers.
+            XDG_RUNTIME_DIR=str(tmp_path),
         )
         log_path = tmp_path / f"{name}.log"
         with log_path.open("wb") as log:

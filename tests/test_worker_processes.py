@@ -140,11 +140,18 @@ def held_claims(worker: WorkerProcess) -> list[int]:
     ]
 
 
+def assert_alive(workers: Sequence[WorkerProcess]) -> None:
+    """Fail at once, with its output, when a worker has exited that should be running."""
+    for worker in workers:
+        assert worker.proc.poll() is None, f"worker exited unexpectedly:\n{worker.describe()}"
+
+
 def wait_stopped(worker: WorkerProcess) -> None:
     """Until the kernel reports ``worker`` stopped (state T) after SIGSTOP."""
     deadline = time.monotonic() + 10
     stat = Path(f"/proc/{worker.pid}/stat")
     while stat.read_text().rpartition(")")[2].split()[0] not in ("T", "t"):
+        assert_alive([worker])
         assert time.monotonic() < deadline, f"SIGSTOP did not stop {worker.describe()}"
         time.sleep(0.01)
 
@@ -155,6 +162,7 @@ def stop_while_holding_claims(
     """SIGSTOP the first of ``workers`` seen holding claims, at a moment when it still
     holds them (checked after it stopped). Returns it, stopped, and the held comment ids."""
     while time.monotonic() < deadline:
+        assert_alive(workers)
         for worker in workers:
             if not held_claims(worker):
                 continue
@@ -196,6 +204,7 @@ def wait_until_nothing_pending(workers: Sequence[WorkerProcess], seconds: float)
         )
         if left == 0:
             return
+        assert_alive(workers)
         if time.monotonic() > deadline:
             details = "\n".join(w.describe() for w in workers)
             pytest.fail(f"{left} comments still pending after {seconds} s:\n{details}")

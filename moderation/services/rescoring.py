@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from moderation.models import Comment, Flag, ModerationAction, Score, Site, Thread
 from moderation.scoring import Scorer
 from moderation.services import policy
+from moderation.services.worker import new_score
 from moderation.types import Actor, CommentStatus
 
 RESCORABLE = (CommentStatus.VISIBLE, CommentStatus.HELD, CommentStatus.HIDDEN)
@@ -92,16 +93,7 @@ def rescore_batch(
             .where(Score.comment_id == comment.id, Score.superseded_at.is_(None))
             .values(superseded_at=now)
         )
-        session.add(
-            Score(
-                comment_id=comment.id,
-                scorer=scorer.name,
-                scorer_version=scorer.version,
-                labels=scores,
-                duration_ms=per_comment_ms,
-                created_at=now,
-            )
-        )
+        session.add(new_score(comment.id, scorer, scores, per_comment_ms, now))
         comment.top_score = max(scores.values(), default=None)
         result.scored += 1
         if _decided_by_people(session, comment):

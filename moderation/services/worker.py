@@ -82,6 +82,20 @@ def claim_batch(
     return token, list(claimed)
 
 
+def new_score(
+    comment_id: int, scorer: Scorer, scores: dict[str, float], duration_ms: float, now: datetime
+) -> Score:
+    """The Score row for one model result, naming the scorer and its exact version."""
+    return Score(
+        comment_id=comment_id,
+        scorer=scorer.name,
+        scorer_version=scorer.version,
+        labels=scores,
+        duration_ms=duration_ms,
+        created_at=now,
+    )
+
+
 def record_scores(
     session: Session,
     comment: Comment,
@@ -114,14 +128,7 @@ def record_scores(
         return None
     session.add_all(
         [
-            Score(
-                comment_id=comment.id,
-                scorer=scorer.name,
-                scorer_version=scorer.version,
-                labels=scores,
-                duration_ms=duration_ms,
-                created_at=now,
-            ),
+            new_score(comment.id, scorer, scores, duration_ms, now),
             ModerationAction(
                 comment_id=comment.id,
                 actor=Actor.SYSTEM,
