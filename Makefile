@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := app
 
-.PHONY: run dev test lint install install-dev calibrate
+.PHONY: run dev test lint install install-dev calibrate chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,11 @@ dev: install
 	$(BIN)/flask moderation worker & trap 'kill %1' EXIT; \
 	  MODERATION_WORKER_IN_PROCESS=false $(BIN)/flask run --debug --port $(PORT)
 
-test: install-dev
+# Debian's Chromium for the browser tests (Playwright cannot download browsers here).
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; }
+
+test: install-dev chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install-dev

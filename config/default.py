@@ -74,3 +74,15 @@ DEFAULT_SUSPECT_WORDS = [
 # Replies nest at most this deep (deeper chains would only be unreadable, and JSON
 # encoders have recursion limits).
 MAX_REPLY_DEPTH = 200
+
+# Rate limits (Flask-Limiter): in memory for one process (`make run`); set
+# MODERATION_RATELIMIT_STORAGE=redis://127.0.0.1:6379 when several processes serve.
+RATELIMIT_STORAGE = "memory://"
+RATELIMIT_ENABLED = True
+
+# Moderator sessions: cookies are HttpOnly and SameSite=Lax; Secure is set per request
+# when it arrived over https (see setup.py).
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+REMEMBER_COOKIE_HTTPONLY = True
+REMEMBER_COOKIE_SAMESITE = "Lax"

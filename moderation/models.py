@@ -9,13 +9,16 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Column,
     Float,
     ForeignKey,
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -56,6 +59,12 @@ class Site(Base):
     suspect_words: Mapped[list[str]] = mapped_column(JSON, default=list)
     flags_to_hold: Mapped[int] = mapped_column(
         Integer, default=3, comment="reader flags that send a visible comment back to review"
+    )
+    store_analyzed_text: Mapped[bool] = mapped_column(
+        Boolean,
+        default=False,
+        server_default=false(),
+        comment="keep the text of scoring-API requests (off: only counts are kept)",
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -119,6 +128,22 @@ class Comment(Base):
         UTCDateTime, comment="lease end; after it another worker may claim the comment"
     )
     score_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(
+        Integer,
+        default=1,
+        server_default="1",
+        comment="bumped on every status change; moderators' decisions check it (optimistic lock)",
+    )
+    author_token_hash: Mapped[str | None] = mapped_column(
+        String(64), index=True, comment="sha256 of the token the author's browser keeps"
+    )
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_warning: Mapped[bool] = mapped_column(
+        Boolean,
+        default=False,
+        server_default=false(),
+        comment="the author posted despite the pre-posting warning",
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -209,6 +234,15 @@ class Flag(Base):
     comment: Mapped[Comment] = relationship(back_populates="flags")
 
 
+moderator_site = Table(
+    "moderator_site",
+    Base.metadata,
+    Column("moderator_id", ForeignKey("moderator.id", ondelete="CASCADE"), primary_key=True),
+    Column("site_id", ForeignKey("site.id", ondelete="CASCADE"), primary_key=True),
+    comment="the sites a moderator (role moderator) may work on; admins have all",
+)
+
+
 class Moderator(Base):
     __tablename__ = "moderator"
 
@@ -217,4 +251,78 @@ class Moderator(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(enum_column(Role), default=Role.MODERATOR)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    sites: Mapped[list[Site]] = relationship(secondary=moderator_site)
+
+
+class ApiToken(Base):
+    """A bearer token for the admin API, created by an admin; only its hash is stored."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    moderator_id: Mapped[int] = mapped_column(
+        ForeignKey("moderator.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    moderator: Mapped[Moderator] = relationship()
+
+
+class SettingsChange(Base):
+    """Append-only audit of site settings: who changed what, from what, to what."""
+
+    __tablename__ = "settings_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"), index=True)
+    moderator_id: Mapped[int | None] = mapped_column(
+        ForeignKey("moderator.id", ondelete="SET NULL")
+    )
+    field: Mapped[str] = mapped_column(String(64))
+    old_value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    new_value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class ScoringKey(Base):
+    """A key for the Perspective-compatible scoring API, per site; only its hash is kept."""
+
+    __tablename__ = "scoring_key"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    rate_per_second: Mapped[float] = mapped_column(Float, default=10.0)
+    request_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    site: Mapped[Site] = relationship()
+
+
+class ScoreFeedback(Base):
+    """A label a client suggested for a text (Perspective's suggestscore), e.g. Coral's
+    moderators' decisions: feedback to measure the model against."""
+
+    __tablename__ = "score_feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"), index=True)
+    key_id: Mapped[int | None] = mapped_column(ForeignKey("scoring_key.id", ondelete="SET NULL"))
+    text: Mapped[str] = mapped_column(Text)
+    attribute: Mapped[str] = mapped_column(String(64), comment="Perspective name, e.g. TOXICITY")
+    value: Mapped[float] = mapped_column(Float, comment="the suggested score, 0..1")
+    model_value: Mapped[float | None] = mapped_column(
+        Float, comment="our model's score for the same text and attribute when stored"
+    )
+    community_id: Mapped[str | None] = mapped_column(String(255))
+    client_token: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -62,6 +62,15 @@ def init_app(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
 
+    from moderation.extensions import csrf, limiter, login_manager
+
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["RATELIMIT_STORAGE"])
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    limiter.init_app(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    import moderation.auth  # noqa: F401  (registers the session's user loader)
+
     if app.config["TRUSTED_PROXIES"]:
         proxies = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
@@ -77,6 +86,8 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(health_bp)
     app.register_blueprint(api_bp)
+    # JSON APIs authenticate by origin, token or key, not by cookie: no CSRF token there.
+    csrf.exempt(api_bp)
 
     from moderation.cli import moderation_cli
 
@@ -89,6 +100,11 @@ def init_app(app: Flask) -> None:
         return render_template(
             "index.html", scorer=get_scorer(), scorer_warning=get_scorer_warning()
         )
+
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        # Browsers ask for it on every page, JSON ones included.
+        return app.send_static_file("favicon.svg")
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Any:

@@ -68,6 +68,8 @@ def app_config(database_url: str, **overrides: Any) -> dict[str, Any]:
         "WORKER_IN_PROCESS": False,
         # Most tests use the embedded model; tests/scoring builds Detoxify-format ones.
         "SCORER": "lite",
+        # Rate-limit tests turn limits on for themselves.
+        "RATELIMIT_ENABLED": False,
         # Generous so that the lite scorer always finishes inline on a loaded machine;
         # tests of the budget set their own.
         "SCORE_BUDGET_MS": 5000,

@@ -94,6 +94,7 @@ def submit(
         body_html=render_markdown(body),
         status=CommentStatus.PENDING,
         score_attempts=0,
+        version=1,
         created_at=now,
         updated_at=now,
     )

@@ -41,6 +41,7 @@ def flag_comment(
     threshold = comment.thread.site.flags_to_hold
     if threshold and count >= threshold:
         comment.status = CommentStatus.HELD
+        comment.version += 1
         session.add(
             ModerationAction(
                 comment=comment,

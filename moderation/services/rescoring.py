@@ -112,6 +112,7 @@ def rescore_batch(
                 )
             )
             comment.status = decision.status
+            comment.version += 1
             result.changed += 1
     session.flush()
     return result

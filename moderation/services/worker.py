@@ -121,6 +121,7 @@ def record_scores(
             claimed_until=None,
             top_score=max(scores.values(), default=None),
             updated_at=now,
+            version=Comment.version + 1,
         )
         .execution_options(synchronize_session=False)
     )
@@ -157,7 +158,12 @@ def _give_up_or_release(
             result = session.execute(
                 update(Comment)
                 .where(Comment.id == comment.id, Comment.claimed_by == token)
-                .values(status=CommentStatus.HELD, claimed_by=None, claimed_until=None)
+                .values(
+                    status=CommentStatus.HELD,
+                    claimed_by=None,
+                    claimed_until=None,
+                    version=Comment.version + 1,
+                )
                 .execution_options(synchronize_session=False)
             )
             if result.rowcount == 1:  # type: ignore[attr-defined]
