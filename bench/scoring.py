@@ -7,8 +7,12 @@ bert-base-geometry model, it times in this one process:
   (a) Detoxify.predict, one comment at a time;
   (b) Detoxify.predict, in batches of 32 (in the order the comments arrive);
   (c) our worker path: claims of --claim comments, sorted into length buckets, ONNX int8;
-and prints comments/second, the ratios c/a and c/b, and each path's peak RSS, measured
-in a fresh child process per path (so torch's memory is not charged to the ONNX worker).
+and prints comments/second, the ratios c/a and c/b, and each path's peak RSS.
+
+Each path runs in a fresh child process, one after the other, in this one run: a worker
+on the fast path never imports torch, and after (a) and (b) torch's OpenMP threads keep
+spinning and take the cores from onnxruntime (measured here: (c) ran ~5x slower in the
+process that had just run (b)), which would measure the benchmark, not the worker.
 
 The model is Detoxify's real checkpoint when MODERATION_DETOXIFY_CHECKPOINT and
 MODERATION_DETOXIFY_CONFIG_DIR are set; otherwise a randomly initialised model of the same
@@ -112,7 +116,7 @@ def run_path(path: str, texts: list[str], model: dict[str, str], claim: int) -> 
 
     from moderation.scoring.onnx import OnnxScorer
 
-    scorer = OnnxScorer(model["onnx_dir"], batch_size=32)
+    scorer = OnnxScorer(model["onnx_dir"])  # the worker's defaults
     scorer.score(texts[:2])
     started = time.perf_counter()
     for i in range(0, len(texts), claim):
@@ -169,10 +173,7 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores; torch {torch.__version__} with "
           f"{torch.get_num_threads()} threads")  # fmt: skip
 
-    rates: dict[str, float] = {}
-    for path in ("a", "b", "c"):
-        rates[path] = run_path(path, texts, model, args.claim)
-    rss: dict[str, dict[str, object]] = {}
+    rss: dict[str, dict[str, float]] = {}
     for path in ("a", "b", "c"):
         out = subprocess.run(
             [sys.executable, __file__, "--child", path, "--model", json.dumps(model),
@@ -180,6 +181,7 @@ def main() -> None:
             capture_output=True, text=True, check=True, cwd=REPO,
         )  # fmt: skip
         rss[path] = json.loads(out.stdout.strip().splitlines()[-1])
+    rates = {path: float(rss[path]["rate"]) for path in rss}
 
     names = {
         "a": "Detoxify.predict, one at a time",

@@ -23,7 +23,7 @@ DETOXIFY_DEVICE = "cpu"
 # A folder written by `flask moderation model export-onnx --out DIR [--int8]`.
 ONNX_MODEL_DIR = None
 # Texts per model call (length buckets) and onnxruntime threads (None: all cores).
-SCORER_BATCH_SIZE = 32
+SCORER_BATCH_SIZE = 16
 SCORER_THREADS = None
 
 # How long the submit request may spend scoring inline before answering `pending`.

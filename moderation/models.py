@@ -96,6 +96,8 @@ class Comment(Base):
         # The worker claims pending comments oldest first; the queue lists by status.
         Index("ix_comment_status_id", "status", "id"),
         Index("ix_comment_status_created", "status", "created_at"),
+        # The review queue's default order: highest label score first within a status.
+        Index("ix_comment_status_top_score", "status", "top_score", "created_at"),
         CheckConstraint("depth >= 0", name="depth_not_negative"),
     )
 
@@ -211,6 +213,11 @@ class ModerationAction(Base):
     )
     to_status: Mapped[CommentStatus] = mapped_column(enum_column(CommentStatus, "to_status"))
     reason: Mapped[str] = mapped_column(Text, comment="human-readable why")
+    decision_id: Mapped[str | None] = mapped_column(
+        String(32),
+        index=True,
+        comment="groups the actions of one moderator decision (bulk, whole thread) for undo",
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
     comment: Mapped[Comment] = relationship(back_populates="actions")

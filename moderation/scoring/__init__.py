@@ -54,7 +54,7 @@ def load_scorer(name: str, settings: Mapping[str, Any] | None = None) -> Scorer:
     application's config: DETOXIFY_*, ONNX_MODEL_DIR, SCORER_*). Raises
     ScorerUnavailable with what to do when it cannot run here."""
     settings = settings or {}
-    batch_size = int(settings.get("SCORER_BATCH_SIZE") or 32)
+    batch_size = int(settings.get("SCORER_BATCH_SIZE") or 16)
     if name == "lite":
         from moderation.scoring.lite import LiteScorer
 

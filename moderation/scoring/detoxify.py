@@ -130,7 +130,7 @@ class DetoxifyScorer:
         checkpoint: str | None = None,
         config_dir: str | None = None,
         device: str = "cpu",
-        batch_size: int = 32,
+        batch_size: int = 16,
     ) -> None:
         self.model_type = model_type
         self.detoxify, self.checkpoint_sha256 = load_detoxify(

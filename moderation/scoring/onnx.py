@@ -21,7 +21,7 @@ METADATA_FILE = "moderation-model.json"
 class OnnxScorer:
     name = "onnx"
 
-    def __init__(self, model_dir: str, threads: int | None = None, batch_size: int = 32) -> None:
+    def __init__(self, model_dir: str, threads: int | None = None, batch_size: int = 16) -> None:
         import onnxruntime
         from tokenizers import Tokenizer
 

@@ -1,0 +1,429 @@
+"""The moderators' work: the review queue, decisions (with an optimistic version check so
+two moderators never silently overwrite each other), undo, and the audit log."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Select, and_, exists, func, literal, or_, select
+from sqlalchemy.orm import Session, aliased, selectinload
+
+from moderation.models import Comment, Flag, ModerationAction, Moderator, Score, Site, Thread
+from moderation.services.errors import Conflict, Invalid, NotFound
+from moderation.types import Actor, CommentStatus
+
+
+class Tab(enum.StrEnum):
+    HELD = "held"  # needs review: the default
+    REPORTED = "reported"  # visible, with reader reports since the last decision
+    PENDING = "pending"  # not scored yet
+    HIDDEN = "hidden"
+    ALL = "all"
+
+
+class Order(enum.StrEnum):
+    PRIORITY = "priority"  # highest label score, then most reports, then oldest
+    NEWEST = "newest"
+
+
+class Action(enum.StrEnum):
+    APPROVE = "approve"  # → visible
+    HIDE = "hide"  # → hidden
+    HIDE_THREAD = "hide_thread"  # the comment and every reply below it → hidden
+    RESTORE = "restore"  # a hidden comment → visible
+
+
+ACTION_TARGET = {
+    Action.APPROVE: CommentStatus.VISIBLE,
+    Action.HIDE: CommentStatus.HIDDEN,
+    Action.HIDE_THREAD: CommentStatus.HIDDEN,
+    Action.RESTORE: CommentStatus.VISIBLE,
+}
+
+REASON_FILTERS = {
+    # What a moderator picks → how the policy worded it on the system's action.
+    "toxicity": "threshold",
+    "banned": "banned word",
+    "suspect": "suspect word",
+    "premoderation": "premoderation",
+    "reports": "reported by readers",
+}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which sites a moderator may see: ``None`` for admins (all)."""
+
+    site_ids: frozenset[int] | None
+
+    def allows(self, site_id: int) -> bool:
+        return self.site_ids is None or site_id in self.site_ids
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    site: str | None = None
+    thread: str | None = None
+    label: str | None = None  # with min_score: that label's score; without: any label
+    min_score: float | None = None
+    reason: str | None = None
+    search: str | None = None
+
+
+@dataclass
+class QueuePage:
+    items: list[Comment]
+    total: int
+    page: int
+    per_page: int
+    flag_counts: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+class AlreadyDecided(Conflict):
+    """Someone changed the comment since the moderator loaded it."""
+
+    def __init__(self, comment: Comment, last: ModerationAction | None) -> None:
+        who = "the system"
+        if last is not None and last.moderator is not None:
+            who = last.moderator.email
+        elif last is not None and last.actor == Actor.AUTHOR:
+            who = "its author"
+        super().__init__(
+            f"comment {comment.id} was already decided by {who}: it is now {comment.status}"
+        )
+        self.comment = comment
+        self.last_action = last
+
+
+def _last_decision_time(comment_id: ColumnElement[int]) -> ColumnElement[datetime]:
+    return (
+        select(func.max(ModerationAction.created_at))
+        .where(ModerationAction.comment_id == comment_id, ModerationAction.actor == Actor.MODERATOR)
+        .scalar_subquery()
+    )
+
+
+def _open_reports() -> ColumnElement[bool]:
+    """Reports made since the comment's last moderator decision."""
+    last = _last_decision_time(Comment.id)
+    return exists().where(
+        Flag.comment_id == Comment.id, or_(last.is_(None), Flag.created_at > last)
+    )
+
+
+def _tab_condition(tab: Tab) -> ColumnElement[bool]:
+    if tab == Tab.REPORTED:
+        return and_(Comment.status == CommentStatus.VISIBLE, _open_reports())
+    if tab == Tab.ALL:
+        return literal(True)
+    return Comment.status == CommentStatus(tab.value)
+
+
+def _base_query(scope: Scope, tab: Tab, filters: QueueFilter) -> Select[tuple[Comment]]:
+    query = (
+        select(Comment)
+        .join(Thread, Thread.id == Comment.thread_id)
+        .join(Site, Site.id == Thread.site_id)
+    )
+    query = query.where(_tab_condition(tab))
+    if scope.site_ids is not None:
+        query = query.where(Thread.site_id.in_(scope.site_ids))
+    if filters.site:
+        query = query.where(Site.slug == filters.site)
+    if filters.thread:
+        query = query.where(Thread.key == filters.thread)
+    if filters.min_score is not None:
+        if filters.label:
+            current = aliased(Score)
+            query = query.where(
+                exists().where(
+                    current.comment_id == Comment.id,
+                    current.superseded_at.is_(None),
+                    current.labels[filters.label].as_float() >= filters.min_score,
+                )
+            )
+        else:
+            query = query.where(Comment.top_score >= filters.min_score)
+    if filters.reason:
+        if filters.reason not in REASON_FILTERS:
+            raise Invalid(f"unknown reason {filters.reason!r}", field="reason")
+        if filters.reason == "reports":
+            query = query.where(exists().where(Flag.comment_id == Comment.id))
+        else:
+            query = query.where(
+                exists().where(
+                    ModerationAction.comment_id == Comment.id,
+                    ModerationAction.actor == Actor.SYSTEM,
+                    ModerationAction.reason.contains(REASON_FILTERS[filters.reason]),
+                )
+            )
+    if filters.search:
+        pattern = f"%{filters.search.strip()}%"
+        query = query.where(or_(Comment.body.ilike(pattern), Comment.author_name.ilike(pattern)))
+    return query
+
+
+def queue(
+    session: Session,
+    scope: Scope,
+    tab: Tab = Tab.HELD,
+    filters: QueueFilter | None = None,
+    order: Order = Order.PRIORITY,
+    page: int = 1,
+    per_page: int = 25,
+) -> QueuePage:
+    """One page of the queue ``tab`` for a moderator with ``scope``."""
+    filters = filters or QueueFilter()
+    query = _base_query(scope, tab, filters)
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    if order == Order.NEWEST:
+        ordered = query.order_by(Comment.created_at.desc(), Comment.id.desc())
+    else:
+        flag_count = (
+            select(func.count(Flag.id)).where(Flag.comment_id == Comment.id).scalar_subquery()
+        )
+        ordered = query.order_by(
+            Comment.top_score.desc().nulls_last(),
+            flag_count.desc(),
+            Comment.created_at.asc(),
+            Comment.id.asc(),
+        )
+    items = list(
+        session.scalars(
+            ordered.options(
+                selectinload(Comment.thread).selectinload(Thread.site),
+                selectinload(Comment.parent),
+                selectinload(Comment.scores),
+                selectinload(Comment.flags),
+                selectinload(Comment.actions).selectinload(ModerationAction.moderator),
+            )
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+    )
+    return QueuePage(items=items, total=total, page=page, per_page=per_page,
+                     flag_counts={c.id: len(c.flags) for c in items})  # fmt: skip
+
+
+def counts(session: Session, scope: Scope) -> dict[Tab, int]:
+    """How many comments each tab holds for this moderator (all filters off)."""
+    result = {}
+    for tab in Tab:
+        query = _base_query(scope, tab, QueueFilter())
+        result[tab] = (
+            session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+        )
+    return result
+
+
+def get_for_review(session: Session, scope: Scope, comment_id: int) -> Comment:
+    """The comment, if this moderator may see it; NotFound otherwise."""
+    comment = session.get(Comment, comment_id)
+    if comment is None or not scope.allows(comment.thread.site_id):
+        raise NotFound(f"no comment {comment_id}")
+    return comment
+
+
+def branch(comment: Comment) -> list[Comment]:
+    """The comment's ancestors, top-level first: the conversation it answers."""
+    chain: list[Comment] = []
+    parent = comment.parent
+    while parent is not None:
+        chain.append(parent)
+        parent = parent.parent
+    return list(reversed(chain))
+
+
+def current_score(comment: Comment) -> Score | None:
+    current = [s for s in comment.scores if s.superseded_at is None]
+    return current[-1] if current else None
+
+
+def _subtree(session: Session, comment: Comment) -> list[Comment]:
+    """The comment and every reply below it, at any depth."""
+    root = comment.root_id or comment.id
+    candidates = session.scalars(
+        select(Comment)
+        .where(
+            Comment.thread_id == comment.thread_id,
+            or_(Comment.root_id == root, Comment.id == root),
+        )
+        .order_by(Comment.id)
+    ).all()
+    inside = {comment.id}
+    found = [comment]
+    for candidate in candidates:  # ids ascend, so parents come before their replies
+        if candidate.parent_id in inside:
+            inside.add(candidate.id)
+            found.append(candidate)
+    return found
+
+
+@dataclass
+class DecisionResult:
+    decision_id: str
+    changed: list[Comment]
+
+
+def decide(
+    session: Session,
+    moderator: Moderator,
+    scope: Scope,
+    decisions: Sequence[tuple[int, int]],
+    action: Action,
+    now: datetime,
+    reason: str | None = None,
+) -> DecisionResult:
+    """Apply ``action`` to each ``(comment_id, version_seen)``. A version that moved on
+    since the moderator saw the comment raises AlreadyDecided and changes nothing, so no
+    decision overwrites another silently. Returns what changed, grouped for undo."""
+    decision_id = uuid.uuid4().hex
+    target = ACTION_TARGET[action]
+    changed: list[Comment] = []
+    for comment_id, version_seen in decisions:
+        comment = get_for_review(session, scope, comment_id)
+        if comment.version != version_seen:
+            last = comment.actions[-1] if comment.actions else None
+            raise AlreadyDecided(comment, last)
+        if action == Action.RESTORE and comment.status != CommentStatus.HIDDEN:
+            raise Invalid(f"comment {comment_id} is not hidden", field="action")
+        group = _subtree(session, comment) if action == Action.HIDE_THREAD else [comment]
+        for member in group:
+            if member.status == target:
+                continue
+            words = (
+                reason
+                or {
+                    Action.APPROVE: "approved",
+                    Action.HIDE: "hidden",
+                    Action.HIDE_THREAD: "hidden with its replies",
+                    Action.RESTORE: "restored",
+                }[action]
+            )
+            if member is not comment:
+                words = f"{words} (reply under comment {comment.id})"
+            session.add(
+                ModerationAction(
+                    comment=member,
+                    actor=Actor.MODERATOR,
+                    moderator_id=moderator.id,
+                    from_status=member.status,
+                    to_status=target,
+                    reason=words,
+                    decision_id=decision_id,
+                    created_at=now,
+                )
+            )
+            member.status = target
+            member.version += 1
+            changed.append(member)
+    session.flush()
+    return DecisionResult(decision_id, changed)
+
+
+def undo(
+    session: Session, moderator: Moderator, scope: Scope, decision_id: str, now: datetime
+) -> DecisionResult:
+    """Put back what the moderator's decision ``decision_id`` changed, as new actions
+    (history is append-only). Refused if anyone changed one of those comments since."""
+    actions = session.scalars(
+        select(ModerationAction)
+        .where(
+            ModerationAction.decision_id == decision_id,
+            ModerationAction.moderator_id == moderator.id,
+        )
+        .order_by(ModerationAction.id)
+    ).all()
+    if not actions:
+        raise NotFound(f"no decision {decision_id} of yours to undo")
+    for action in actions:
+        latest = session.scalar(
+            select(func.max(ModerationAction.id)).where(
+                ModerationAction.comment_id == action.comment_id
+            )
+        )
+        if latest != action.id:
+            comment = action.comment
+            raise AlreadyDecided(comment, comment.actions[-1])
+    undo_id = uuid.uuid4().hex
+    restored: list[Comment] = []
+    for action in actions:
+        comment = get_for_review(session, scope, action.comment_id)
+        previous = action.from_status or CommentStatus.HELD
+        session.add(
+            ModerationAction(
+                comment=comment,
+                actor=Actor.MODERATOR,
+                moderator_id=moderator.id,
+                from_status=comment.status,
+                to_status=previous,
+                reason=f"undo: {action.reason}",
+                decision_id=undo_id,
+                created_at=now,
+            )
+        )
+        comment.status = previous
+        comment.version += 1
+        restored.append(comment)
+    session.flush()
+    return DecisionResult(undo_id, restored)
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    moderator_id: int | None = None
+    site: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def audit_log(
+    session: Session, scope: Scope, filters: AuditFilter, page: int = 1, per_page: int = 50
+) -> tuple[list[ModerationAction], int]:
+    """Decisions newest first (people's and the system's), with the total count."""
+    query = (
+        select(ModerationAction)
+        .join(Comment, Comment.id == ModerationAction.comment_id)
+        .join(Thread, Thread.id == Comment.thread_id)
+        .join(Site, Site.id == Thread.site_id)
+    )
+    if scope.site_ids is not None:
+        query = query.where(Thread.site_id.in_(scope.site_ids))
+    if filters.moderator_id is not None:
+        query = query.where(ModerationAction.moderator_id == filters.moderator_id)
+    if filters.site:
+        query = query.where(Site.slug == filters.site)
+    if filters.since is not None:
+        query = query.where(ModerationAction.created_at >= filters.since)
+    if filters.until is not None:
+        query = query.where(ModerationAction.created_at < filters.until)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.options(
+            selectinload(ModerationAction.comment)
+            .selectinload(Comment.thread)
+            .selectinload(Thread.site),
+            selectinload(ModerationAction.moderator),
+        )
+        .order_by(ModerationAction.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return list(rows), total
+
+
+def scope_of(moderator: Moderator, site_ids: Collection[int] | None = None) -> Scope:
+    """Admins see every site; moderators the sites assigned to them."""
+    from moderation.types import Role
+
+    if moderator.role == Role.ADMIN:
+        return Scope(None)
+    return Scope(frozenset(site_ids if site_ids is not None else (s.id for s in moderator.sites)))
