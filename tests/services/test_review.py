@@ -14,27 +14,44 @@ from tests.conftest import make_site
 ALL = Scope(None)
 
 
-def moderator(session: Session, email: str = "mod@example.org", role: Role = Role.ADMIN,
-              sites: list[Site] | None = None) -> Moderator:  # fmt: skip
-    person = Moderator(email=email, password_hash="x", role=role, active=True,
-                       sites=sites or [])  # fmt: skip
+def moderator(
+    session: Session,
+    email: str = "mod@example.org",
+    role: Role = Role.ADMIN,
+    sites: list[Site] | None = None,
+) -> Moderator:
+    person = Moderator(email=email, password_hash="x", role=role, active=True, sites=sites or [])
     session.add(person)
     session.commit()
     return person
 
 
-def held(session: Session, site: Site, body: str = "borderline", parent: Comment | None = None,
-         score: float = 0.5, status: CommentStatus = CommentStatus.HELD) -> Comment:  # fmt: skip
-    comment = comments.submit(session, site_slug=site.slug, thread_key="t", author_name="A",
-                              body=body, now=utcnow(), parent_id=parent.id if parent else None)  # fmt: skip
+def held(
+    session: Session,
+    site: Site,
+    body: str = "borderline",
+    parent: Comment | None = None,
+    score: float = 0.5,
+    status: CommentStatus = CommentStatus.HELD,
+) -> Comment:
+    comment = comments.submit(
+        session,
+        site_slug=site.slug,
+        thread_key="t",
+        author_name="A",
+        body=body,
+        now=utcnow(),
+        parent_id=parent.id if parent else None,
+    )
     comment.status = status
     comment.top_score = score
     session.commit()
     return comment
 
 
-def test_held_tab_lists_highest_score_first_and_counts_every_tab(session: Session,
-                                                                  site: Site) -> None:  # fmt: skip
+def test_held_tab_lists_highest_score_first_and_counts_every_tab(
+    session: Session, site: Site
+) -> None:
     low = held(session, site, "low", score=0.4)
     high = held(session, site, "high", score=0.99)
     visible = held(session, site, "fine", status=CommentStatus.VISIBLE, score=0.01)
@@ -51,10 +68,12 @@ def test_held_tab_lists_highest_score_first_and_counts_every_tab(session: Sessio
 def test_filters_narrow_the_queue(session: Session, site: Site) -> None:
     held(session, site, "buy cheap pills", score=0.3)
     target = held(session, site, "you absolute clown", score=0.95)
-    assert [c.id for c in review.queue(session, ALL, Tab.HELD,
-                                       QueueFilter(search="CLOWN")).items] == [target.id]  # fmt: skip
-    assert [c.id for c in review.queue(session, ALL, Tab.HELD,
-                                       QueueFilter(min_score=0.9)).items] == [target.id]  # fmt: skip
+    assert [
+        c.id for c in review.queue(session, ALL, Tab.HELD, QueueFilter(search="CLOWN")).items
+    ] == [target.id]
+    assert [
+        c.id for c in review.queue(session, ALL, Tab.HELD, QueueFilter(min_score=0.9)).items
+    ] == [target.id]
 
 
 def test_a_moderator_sees_only_their_sites(session: Session, site: Site) -> None:
@@ -68,13 +87,24 @@ def test_a_moderator_sees_only_their_sites(session: Session, site: Site) -> None
 def test_approve_records_who_when_and_why(session: Session, site: Site) -> None:
     person = moderator(session)
     comment = held(session, site)
-    review.decide(session, person, ALL, [(comment.id, comment.version)], Action.APPROVE,
-                  utcnow(), reason="fair criticism")  # fmt: skip
+    review.decide(
+        session,
+        person,
+        ALL,
+        [(comment.id, comment.version)],
+        Action.APPROVE,
+        utcnow(),
+        reason="fair criticism",
+    )
     session.commit()
     assert comment.status == CommentStatus.VISIBLE
     action = comment.actions[-1]
     assert (action.moderator_id, action.from_status, action.to_status, action.reason) == (
-        person.id, CommentStatus.HELD, CommentStatus.VISIBLE, "fair criticism")  # fmt: skip
+        person.id,
+        CommentStatus.HELD,
+        CommentStatus.VISIBLE,
+        "fair criticism",
+    )
 
 
 def test_the_second_of_two_moderators_is_told_and_nothing_is_overwritten(
@@ -89,22 +119,28 @@ def test_the_second_of_two_moderators_is_told_and_nothing_is_overwritten(
     with pytest.raises(
         AlreadyDecided, match="already decided by first@example.org: it is now hidden"
     ):
-        review.decide(session, second, ALL, [(comment.id, seen_by_both)], Action.APPROVE,
-                      utcnow())  # fmt: skip
+        review.decide(session, second, ALL, [(comment.id, seen_by_both)], Action.APPROVE, utcnow())
     session.rollback()
     assert comment.status == CommentStatus.HIDDEN
     assert len([a for a in comment.actions if a.moderator_id]) == 1
 
 
-def test_hide_with_replies_hides_the_whole_subtree_and_nothing_else(session: Session,
-                                                                    site: Site) -> None:  # fmt: skip
+def test_hide_with_replies_hides_the_whole_subtree_and_nothing_else(
+    session: Session, site: Site
+) -> None:
     top = held(session, site, "top", status=CommentStatus.VISIBLE)
     parent = held(session, site, "parent", top, status=CommentStatus.VISIBLE)
     child = held(session, site, "child", parent, status=CommentStatus.VISIBLE)
     grandchild = held(session, site, "grandchild", child, status=CommentStatus.HELD)
     sibling = held(session, site, "sibling", top, status=CommentStatus.VISIBLE)
-    result = review.decide(session, moderator(session), ALL, [(parent.id, parent.version)],
-                           Action.HIDE_THREAD, utcnow())  # fmt: skip
+    result = review.decide(
+        session,
+        moderator(session),
+        ALL,
+        [(parent.id, parent.version)],
+        Action.HIDE_THREAD,
+        utcnow(),
+    )
     session.commit()
     assert {c.id for c in result.changed} == {parent.id, child.id, grandchild.id}
     assert {parent.status, child.status, grandchild.status} == {CommentStatus.HIDDEN}
@@ -114,8 +150,9 @@ def test_hide_with_replies_hides_the_whole_subtree_and_nothing_else(session: Ses
 def test_undo_puts_a_bulk_decision_back(session: Session, site: Site) -> None:
     person = moderator(session)
     a, b = held(session, site, "a"), held(session, site, "b")
-    result = review.decide(session, person, ALL, [(a.id, a.version), (b.id, b.version)],
-                           Action.HIDE, utcnow())  # fmt: skip
+    result = review.decide(
+        session, person, ALL, [(a.id, a.version), (b.id, b.version)], Action.HIDE, utcnow()
+    )
     session.commit()
     review.undo(session, person, ALL, result.decision_id, utcnow())
     session.commit()
@@ -126,10 +163,10 @@ def test_undo_puts_a_bulk_decision_back(session: Session, site: Site) -> None:
 def test_undo_is_refused_once_someone_else_decided_since(session: Session, site: Site) -> None:
     first, second = moderator(session, "1@example.org"), moderator(session, "2@example.org")
     comment = held(session, site)
-    result = review.decide(session, first, ALL, [(comment.id, comment.version)], Action.HIDE,
-                           utcnow())  # fmt: skip
-    review.decide(session, second, ALL, [(comment.id, comment.version)], Action.RESTORE,
-                  utcnow())  # fmt: skip
+    result = review.decide(
+        session, first, ALL, [(comment.id, comment.version)], Action.HIDE, utcnow()
+    )
+    review.decide(session, second, ALL, [(comment.id, comment.version)], Action.RESTORE, utcnow())
     session.commit()
     with pytest.raises(AlreadyDecided):
         review.undo(session, first, ALL, result.decision_id, utcnow())
