@@ -86,3 +86,24 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 REMEMBER_COOKIE_HTTPONLY = True
 REMEMBER_COOKIE_SAMESITE = "Lax"
+
+# The Perspective-compatible API (/perspective/v1alpha1): concurrent requests are scored
+# together in one model call per process (up to this many texts), which raises throughput
+# under load and adds no wait when requests come one at a time.
+PERSPECTIVE_BATCHING = True
+PERSPECTIVE_MAX_BATCH = 64
+
+# The comment widget (/embed.js) and the public API it calls. Rate limits count per client
+# address and site (Flask-Limiter syntax; storage is RATELIMIT_STORAGE above).
+RATELIMIT_POST = "10/minute;60/hour"  # posting, editing and deleting comments
+RATELIMIT_CHECK = "30/minute;300/hour"  # checking drafts before posting
+RATELIMIT_FLAG = "10/minute;60/hour"  # readers' reports
+# How long an author may edit or delete their comment (with its author token).
+AUTHOR_EDIT_WINDOW_SECONDS = 15 * 60
+# Checking a draft warns when a label reaches its warn threshold: the site's
+# thresholds[label]["warn"], else this mapping's value for the label (label -> score,
+# null: no warning), else the label's hold threshold.
+DRAFT_WARN_THRESHOLDS: dict[str, float | None] = {}
+# How long checking a draft may take before it answers 503 (the widget then posts
+# without a warning; the comment is still scored and moderated).
+DRAFT_CHECK_BUDGET_MS = 2000

@@ -247,3 +247,71 @@ def export_onnx_command(out_dir: str, int8: bool) -> None:
     click.echo(f"wrote {model_file} ({size:.1f} MB); largest difference from the torch model "
                f"on {len(samples)} samples: {difference:.4f}")  # fmt: skip
     click.echo(f"use it: MODERATION_SCORER=onnx MODERATION_ONNX_MODEL_DIR={out_dir}")
+
+
+perspective_key_cli = AppGroup(
+    "perspective-key", help="Keys for the Perspective-compatible scoring API, per site."
+)
+moderation_cli.add_command(perspective_key_cli)
+
+
+@perspective_key_cli.command("create")
+@click.option("--site", "site_slug", required=True, help="the site the key scores for")
+@click.option("--name", default="perspective", show_default=True, help="what the key is for")
+@click.option("--rate", type=float, default=10.0, show_default=True,
+              help="requests per second allowed with this key")  # fmt: skip
+def perspective_key_create(site_slug: str, name: str, rate: float) -> None:
+    """Create a key and print it once: only its sha256 is kept."""
+    from moderation.services.errors import DomainError
+    from moderation.services.perspective import create_key
+    from moderation.types import utcnow
+
+    try:
+        key, plaintext = create_key(current_session(), site_slug, name, rate, now=utcnow())
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    db.session.commit()
+    click.echo(f"created scoring key {key.id} ({key.name!r}) for site {site_slug!r}, "
+               f"{key.rate_per_second:g} requests per second")  # fmt: skip
+    click.echo(f"key: {plaintext}")
+    click.echo("(shown once: only its hash is stored)")
+
+
+@perspective_key_cli.command("list")
+@click.option("--site", "site_slug", default=None, help="only this site's keys")
+def perspective_key_list(site_slug: str | None) -> None:
+    """Every key with its site, rate, request count and state (the keys themselves are
+    not stored and cannot be shown)."""
+    from moderation.services.errors import DomainError
+    from moderation.services.perspective import list_keys
+
+    try:
+        keys = list_keys(current_session(), site_slug)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    if not keys:
+        click.echo("no scoring keys")
+        return
+    click.echo(f"{'id':>4}  {'site':16} {'name':24} {'rate/s':>7} {'requests':>9}  "
+               f"{'last used':20} state")  # fmt: skip
+    for key in keys:
+        last = key.last_used_at.strftime("%Y-%m-%d %H:%M:%S") if key.last_used_at else "never"
+        state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+        click.echo(f"{key.id:>4}  {key.site.slug:16} {key.name:24} {key.rate_per_second:>7g} "
+                   f"{key.request_count:>9}  {last:20} {state}")  # fmt: skip
+
+
+@perspective_key_cli.command("revoke")
+@click.argument("key_id", type=int)
+def perspective_key_revoke(key_id: int) -> None:
+    """Revoke key KEY_ID (from `list`): requests with it are refused from now on."""
+    from moderation.services.errors import DomainError
+    from moderation.services.perspective import revoke_key
+    from moderation.types import utcnow
+
+    try:
+        key = revoke_key(current_session(), key_id, now=utcnow())
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    db.session.commit()
+    click.echo(f"revoked scoring key {key.id} ({key.name!r}) of site {key.site.slug!r}")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, render_template, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_migrate import Migrate
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -20,6 +21,14 @@ from moderation.db import current_session, db, engine_options, normalize_databas
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 migrate = Migrate()
 log = logging.getLogger("moderation")
+
+
+class HttpsAwareSessionInterface(SecureCookieSessionInterface):
+    """Session cookies are Secure whenever the request came over https (behind a proxy:
+    with MODERATION_TRUSTED_PROXIES set), without a setting to forget."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
 
 
 def _secret_key(app: Flask) -> str:
@@ -59,6 +68,7 @@ def init_app(app: Flask) -> None:
     app.config["SQLALCHEMY_DATABASE_URI"] = url
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(url))
 
+    app.session_interface = HttpsAwareSessionInterface()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
 
@@ -89,6 +99,21 @@ def init_app(app: Flask) -> None:
     # JSON APIs authenticate by origin, token or key, not by cookie: no CSRF token there.
     csrf.exempt(api_bp)
 
+    from moderation.embed import bp as embed_bp
+
+    app.register_blueprint(embed_bp)  # /embed.js and the demo blog at /demo/
+
+    from moderation.api.admin import bp as admin_api_bp
+    from moderation.review.views import bp as review_bp
+
+    app.register_blueprint(review_bp)
+    app.register_blueprint(admin_api_bp)
+    csrf.exempt(admin_api_bp)
+    from moderation.perspective.views import bp as perspective_bp
+
+    app.register_blueprint(perspective_bp)
+    csrf.exempt(perspective_bp)
+
     from moderation.cli import moderation_cli
 
     app.cli.add_command(moderation_cli)
@@ -117,6 +142,7 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def security_headers(response: Response) -> Response:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         response.headers.setdefault(
             "Content-Security-Policy",

@@ -4,6 +4,7 @@ REQUIRE_POSTGRES=1 so an unreachable server fails the run instead of skipping ha
 
 from __future__ import annotations
 
+import contextvars
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,9 +99,20 @@ def reset_database(backend: str) -> None:
         db.create_all()
 
 
+class IsolatedClient(FlaskClient):
+    """Each request runs in a fresh context, as in production. Without this, a request
+    reuses the app context the test holds, so ``g`` (where Flask-Login and Flask-WTF cache
+    the user and the CSRF token) and the database session leak from one request, and one
+    client, to the next."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 @pytest.fixture
 def app(database_url: str, backend: str) -> Iterator[Flask]:
     app = create_app(app_config(database_url))
+    app.test_client_class = IsolatedClient
     with app.app_context():
         reset_database(backend)
         yield app

@@ -35,6 +35,40 @@ def _body(ref: str) -> dict[str, Any]:
 
 SITE = {"name": "site", "in": "path", "required": True, "schema": {"type": "string"}}
 COMMENT_ID = {"name": "comment_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+AUTHOR_TOKENS = {
+    "name": "X-Author-Token",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "author tokens (comma-separated, or the header repeated): the caller's "
+    "own pending, held and hidden comments are included, with their status",
+}
+AUTHOR_TOKEN = {
+    "name": "X-Author-Token",
+    "in": "header",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "the author token returned when the comment was posted",
+}
+RATE_LIMITED = {
+    "429": {
+        **_problem("too many requests from this address for this site"),
+        "headers": {
+            "Retry-After": {
+                "description": "seconds to wait",
+                "schema": {"type": "integer"},
+            }
+        },
+    }
+}
+AUTHOR_ONLY = {
+    "403": _problem("no author token, or not this comment's"),
+    "404": _problem("no such comment"),
+    "409": _problem(
+        "past the edit window, still being scored, removed, reviewed by a moderator, "
+        "or changed meanwhile"
+    ),
+}
 BAD_BODY = {
     "400": _problem("malformed JSON"),
     "413": _problem("request body over 64 KiB"),
@@ -44,13 +78,15 @@ BAD_BODY = {
 
 
 def build_document(server_url: str) -> dict[str, Any]:
+    inputs = (schemas.CommentIn, schemas.CommentEditIn, schemas.DraftIn, schemas.FlagIn)
     _, definitions = models_json_schema(
         [
-            (m, "validation" if m in (schemas.CommentIn, schemas.FlagIn) else "serialization")
+            (m, "validation" if m in inputs else "serialization")
             for m in (
-                schemas.CommentIn,
-                schemas.FlagIn,
+                *inputs,
                 schemas.CommentOut,
+                schemas.CommentCreatedOut,
+                schemas.DraftCheckOut,
                 schemas.CommentNode,
                 schemas.ThreadPageOut,
                 schemas.FlagOut,
@@ -88,18 +124,21 @@ def build_document(server_url: str) -> dict[str, Any]:
                     "summary": "Submit a comment or a reply (parent_id)",
                     "requestBody": _body("CommentIn"),
                     "responses": {
-                        "201": _json("CommentOut", "stored and visible now"),
-                        "202": _json("CommentOut", "stored; pending scoring or held"),
+                        "201": _json("CommentCreatedOut", "stored and visible now"),
+                        "202": _json("CommentCreatedOut", "stored; pending scoring or held"),
+                        "204": {"description": "dropped: the honeypot field was filled"},
                         "403": _problem("browser origin not allowed for this site"),
                         "404": _problem("unknown site"),
                         "409": _problem("reply under a hidden comment, or thread closed"),
                         **BAD_BODY,
+                        **RATE_LIMITED,
                     },
                 },
                 "get": {
                     "operationId": "listComments",
                     "summary": "A thread's visible comments as a tree, oldest first",
                     "parameters": [
+                        AUTHOR_TOKENS,
                         {
                             "name": "thread",
                             "in": "query",
@@ -132,13 +171,54 @@ def build_document(server_url: str) -> dict[str, Any]:
                     },
                 },
             },
+            "/api/v1/sites/{site}/comments/check": {
+                "parameters": [SITE],
+                "post": {
+                    "operationId": "checkDraft",
+                    "summary": "Score a draft without storing it: which guidelines it may break",
+                    "requestBody": _body("DraftIn"),
+                    "responses": {
+                        "200": _json("DraftCheckOut", "the check"),
+                        "403": _problem("browser origin not allowed for this site"),
+                        "404": _problem("unknown site"),
+                        "503": _problem("the model did not answer in time: post as usual"),
+                        **BAD_BODY,
+                        **RATE_LIMITED,
+                    },
+                },
+            },
             "/api/v1/comments/{comment_id}": {
                 "parameters": [COMMENT_ID],
                 "get": {
                     "operationId": "getComment",
+                    "parameters": [AUTHOR_TOKENS],
                     "responses": {
                         "200": _json("CommentOut", "the comment"),
-                        "404": _problem("no such visible comment"),
+                        "404": _problem("no such visible comment (or own comment)"),
+                    },
+                },
+                "patch": {
+                    "operationId": "editComment",
+                    "summary": "The author edits their comment (within the edit window); "
+                    "it is scored again",
+                    "parameters": [AUTHOR_TOKEN],
+                    "requestBody": _body("CommentEditIn"),
+                    "responses": {
+                        "200": _json("CommentOut", "edited; pending, visible or held"),
+                        **AUTHOR_ONLY,
+                        **BAD_BODY,
+                        **RATE_LIMITED,
+                    },
+                },
+                "delete": {
+                    "operationId": "deleteComment",
+                    "summary": "The author deletes their comment (within the edit window); "
+                    "with replies it stays as a tombstone",
+                    "parameters": [AUTHOR_TOKEN],
+                    "responses": {
+                        "204": {"description": "deleted"},
+                        **AUTHOR_ONLY,
+                        **RATE_LIMITED,
                     },
                 },
             },
@@ -152,6 +232,7 @@ def build_document(server_url: str) -> dict[str, Any]:
                         "201": _json("FlagOut", "report stored"),
                         "404": _problem("no such visible comment"),
                         **BAD_BODY,
+                        **RATE_LIMITED,
                     },
                 },
             },

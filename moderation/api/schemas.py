@@ -13,6 +13,12 @@ from moderation.types import CommentStatus, FlagReason
 # The body and name limits are read from config at request time (see views); these
 # static bounds are the defaults and appear in the OpenAPI document.
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Body = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
+BODY_DESCRIPTION = "Markdown: emphasis, links, lists, quotes, code"
+ACKNOWLEDGED_DESCRIPTION = (
+    "the author saw the pre-posting warning (`/comments/check`) and posts anyway: the "
+    "comment is held for a moderator"
+)
 
 
 class CommentIn(BaseModel):
@@ -34,9 +40,40 @@ class CommentIn(BaseModel):
         ]
         | None
     ) = Field(default=None, description="never shown publicly")
-    body: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)
-    ] = Field(description="Markdown: emphasis, links, lists, quotes, code")
+    body: Body = Field(description=BODY_DESCRIPTION)
+    acknowledged_warning: bool = Field(default=False, description=ACKNOWLEDGED_DESCRIPTION)
+    website: str | None = Field(
+        default=None,
+        description="honeypot: a form field people never see and bots fill in. Leave it "
+        "out or empty; a request that fills it is dropped (204) and nothing is stored",
+    )
+
+
+class CommentEditIn(BaseModel):
+    """A new text for the author's own comment (with its author token)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    body: Body = Field(description=BODY_DESCRIPTION)
+    acknowledged_warning: bool = Field(default=False, description=ACKNOWLEDGED_DESCRIPTION)
+
+
+class DraftIn(BaseModel):
+    """A draft to check before posting; it is scored and forgotten."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    body: Body = Field(description=BODY_DESCRIPTION)
+
+
+class Concern(BaseModel):
+    label: str = Field(description="the model's label, e.g. toxicity")
+    guideline: str = Field(description="the guideline the draft may break, for the writer")
+
+
+class DraftCheckOut(BaseModel):
+    warning: bool = Field(description="true when some label reached its warn threshold")
+    concerns: list[Concern]
 
 
 class FlagIn(BaseModel):
@@ -56,8 +93,20 @@ class CommentOut(BaseModel):
     parent_id: int | None
     author_name: str | None
     body_html: str | None
-    status: CommentStatus | None
+    status: CommentStatus | None = Field(
+        description="readers see only visible comments (and tombstones, null); with "
+        "X-Author-Token an author also sees their own pending, held and hidden ones"
+    )
     created_at: datetime
+    edited_at: datetime | None = Field(description="when the author last edited it")
+
+
+class CommentCreatedOut(CommentOut):
+    author_token: str = Field(
+        description="given once: send it as X-Author-Token to see this comment while it "
+        "waits for moderation, and to edit or delete it until editable_until"
+    )
+    editable_until: datetime
 
 
 class CommentNode(CommentOut):

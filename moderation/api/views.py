@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any, TypeVar
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar, cast
 
 from flask import Blueprint, Response, current_app, json, request, url_for
+from flask_limiter import RateLimitExceeded
+from flask_limiter.util import get_remote_address
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from moderation.api.problems import problem
-from moderation.api.schemas import CommentIn, FlagIn
+from moderation.api.schemas import CommentEditIn, CommentIn, DraftIn, FlagIn
 from moderation.db import current_session, db
+from moderation.extensions import limiter
 from moderation.models import Comment, Site
 from moderation.runtime import get_scorer
-from moderation.services import comments, flags, sites, threads, worker
+from moderation.services import comments, drafts, flags, sites, threads, worker
 from moderation.services.errors import Conflict, DomainError, Invalid, NotFound
 from moderation.services.threads import Node
 from moderation.types import CommentStatus, utcnow
@@ -24,6 +31,10 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 health_bp = Blueprint("health", __name__)
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+ViewT = TypeVar("ViewT", bound=Callable[..., Any])
+
+# Authors send the token they got when posting: their own comments' key, not a password.
+AUTHOR_HEADER = "X-Author-Token"
 
 
 class ApiProblem(Exception):
@@ -115,8 +126,8 @@ def _decode_cursor(cursor: str) -> int:
 # ---------------------------------------------------------------- serializing
 
 
-def _timestamp(comment: Comment) -> str:
-    return comment.created_at.isoformat().replace("+00:00", "Z")
+def _iso(moment: Any) -> Any:
+    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
 
 
 def comment_json(comment: Comment) -> dict[str, Any]:
@@ -128,7 +139,8 @@ def comment_json(comment: Comment) -> dict[str, Any]:
         "author_name": comment.author_name,
         "body_html": comment.body_html,
         "status": comment.status.value,
-        "created_at": _timestamp(comment),
+        "created_at": _iso(comment.created_at),
+        "edited_at": _iso(comment.edited_at),
     }
 
 
@@ -137,7 +149,7 @@ def node_json(root: Node) -> dict[str, Any]:
     def shallow(node: Node) -> dict[str, Any]:
         data = comment_json(node.comment)
         if node.tombstone:
-            data.update(status=None, author_name=None, body_html=None)
+            data.update(status=None, author_name=None, body_html=None, edited_at=None)
         data["replies"] = []
         return data
 
@@ -155,14 +167,26 @@ def node_json(root: Node) -> dict[str, Any]:
 # ---------------------------------------------------------------- CORS
 
 
-def _site_for_request() -> Any:
+_SITE_KEY = "moderation.api.site"
+
+
+def _site_for_request() -> Site | None:
+    """The site the request is about (by slug, or by the comment's thread), looked up
+    once per request: the origin check, CORS headers and rate-limit keys all need it."""
+    # Kept in the request's environ: `g` outlives the request when an app context was
+    # already pushed (scripts, tests).
+    if _SITE_KEY in request.environ:
+        cached: Site | None = request.environ[_SITE_KEY]
+        return cached
     args = request.view_args or {}
+    site: Site | None = None
     if "site" in args:
-        return db.session.scalar(db.select(Site).where(Site.slug == args["site"]))
-    if "comment_id" in args:
+        site = db.session.scalar(db.select(Site).where(Site.slug == args["site"]))
+    elif "comment_id" in args:
         comment = db.session.get(Comment, args["comment_id"])
-        return comment.thread.site if comment is not None else None
-    return None
+        site = comment.thread.site if comment is not None else None
+    request.environ[_SITE_KEY] = site
+    return site
 
 
 def _own_origin() -> str:
@@ -192,12 +216,57 @@ def cors_headers(response: Response) -> Response:
     if site is None or not sites.origin_allowed(site, origin):
         return response
     response.headers["Access-Control-Allow-Origin"] = origin
-    response.headers["Access-Control-Expose-Headers"] = "Location"
+    # The widget reads Retry-After to tell the writer when to try again.
+    response.headers["Access-Control-Expose-Headers"] = "Location, Retry-After"
     if request.method == "OPTIONS":
-        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-        response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, PATCH, DELETE, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = f"Content-Type, {AUTHOR_HEADER}"
         response.headers["Access-Control-Max-Age"] = "600"
     return response
+
+
+# ---------------------------------------------------------------- authors and rate limits
+
+
+def _author_tokens() -> list[str]:
+    """The tokens in X-Author-Token: comma-separated, and/or the header repeated."""
+    return [
+        token.strip()
+        for value in request.headers.getlist(AUTHOR_HEADER)
+        for token in value.split(",")
+        if token.strip()
+    ]
+
+
+def _author_token() -> str | None:
+    tokens = _author_tokens()
+    return tokens[0] if tokens else None
+
+
+def _edit_window() -> timedelta:
+    return timedelta(seconds=current_app.config["AUTHOR_EDIT_WINDOW_SECONDS"])
+
+
+def _client_and_site() -> str:
+    """Rate limits count per client address and site: one noisy reader of one blog does
+    not use up another blog's allowance, nor a whole office's behind one address."""
+    site = _site_for_request()
+    return f"{get_remote_address()}|{site.slug if site is not None else '-'}"
+
+
+def _limit(setting: str, *methods: str) -> Callable[[ViewT], ViewT]:
+    """The rate limit named by config ``setting`` on these methods of a view (not on its
+    CORS preflight), read at request time so tests and operators can change it."""
+    route_limit = limiter.limit(
+        lambda: str(current_app.config[setting]),
+        key_func=_client_and_site,
+        methods=list(methods),
+    )
+
+    def decorate(view: ViewT) -> ViewT:
+        return cast(ViewT, route_limit(view))
+
+    return decorate
 
 
 # ---------------------------------------------------------------- errors
@@ -208,12 +277,36 @@ def api_problem(error: ApiProblem) -> Response:
     return error.response
 
 
+def _titled(response: Response, title: str) -> Response:
+    body = json.loads(response.get_data())
+    body["title"] = title
+    response.set_data(json.dumps(body))
+    return response
+
+
+@bp.errorhandler(RateLimitExceeded)
+def rate_limited(error: RateLimitExceeded) -> Response:
+    current = limiter.current_limit
+    retry_after = max(1, int(current.reset_at - time.time()) + 1) if current else 60
+    return problem(
+        429,
+        f"too many requests from your address for this site (at most {error.description}); "
+        f"try again in {retry_after} seconds",
+        kind="rate-limited",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
 @bp.errorhandler(DomainError)
 def domain_error(error: DomainError) -> Response:
     db.session.rollback()
     errors = [{"field": error.field, "message": error.message}] if error.field else None
     if isinstance(error, NotFound):
         return problem(404, error.message)
+    if isinstance(error, comments.NotAuthor):
+        return _titled(
+            problem(403, error.message, kind="not-author", errors=errors), "Not the author"
+        )
     if isinstance(error, Conflict):
         return problem(409, error.message, errors=errors)
     if isinstance(error, Invalid):
@@ -235,9 +328,15 @@ def healthz() -> Any:
 
 
 @bp.post("/sites/<site>/comments")
+@_limit("RATELIMIT_POST", "POST")
 def create_comment(site: str) -> Any:
     sites.get_site(current_session(), site)  # an unknown site is a 404 whatever the body says
     data = parse_body(CommentIn)
+    if data.website and data.website.strip():
+        # The honeypot: only bots fill a field people never see. Answer as if accepted,
+        # without a comment to show, and store nothing.
+        return Response(status=204)
+    author_token = comments.new_author_token()
     comment = comments.submit(
         current_session(),
         site_slug=site,
@@ -251,17 +350,58 @@ def create_comment(site: str) -> Any:
         ip_hash=comments.hash_ip(request.remote_addr, current_app.config["SECRET_KEY"]),
         now=utcnow(),
         max_depth=current_app.config["MAX_REPLY_DEPTH"],
+        author_token=author_token,
+        acknowledged_warning=data.acknowledged_warning,
     )
     # Committed before anything else can fail: a 201/202 always means the comment is stored.
     db.session.commit()
-    decision = worker.score_inline(
-        current_session(), comment, get_scorer(), current_app.config["SCORE_BUDGET_MS"]
-    )
-    if decision is not None:
-        db.session.commit()
+    _score_after_commit(comment)
     status = 201 if comment.status == CommentStatus.VISIBLE else 202
     location = url_for("api.get_comment", comment_id=comment.id)
-    return comment_json(comment), status, {"Location": location}
+    body = comment_json(comment)
+    body["author_token"] = author_token
+    body["editable_until"] = _iso(comment.created_at + _edit_window())
+    return body, status, {"Location": location}
+
+
+def _score_after_commit(comment: Comment) -> None:
+    """Score a just-committed comment within the budget: a pending one is decided by the
+    policy (else the worker does it); a held one (posted despite the warning) only gets
+    its score recorded for the moderator."""
+    budget_ms = current_app.config["SCORE_BUDGET_MS"]
+    if comment.status == CommentStatus.PENDING:
+        if worker.score_inline(current_session(), comment, get_scorer(), budget_ms) is not None:
+            db.session.commit()
+    elif comment.status == CommentStatus.HELD and comment.acknowledged_warning:
+        try:
+            if comments.score_held_comment(
+                current_session(), comment, get_scorer(), budget_ms, utcnow()
+            ):
+                db.session.commit()
+        except IntegrityError:  # someone recorded a score first: theirs stands
+            db.session.rollback()
+
+
+@bp.post("/sites/<site>/comments/check")
+@_limit("RATELIMIT_CHECK", "POST")
+def check_draft(site: str) -> Any:
+    site_row = sites.get_site(current_session(), site)
+    data = parse_body(DraftIn)
+    try:
+        result = drafts.check_draft(
+            site_row,
+            data.body,
+            get_scorer(),
+            current_app.config["DRAFT_CHECK_BUDGET_MS"],
+            current_app.config["DRAFT_WARN_THRESHOLDS"],
+        )
+    except drafts.DraftNotChecked as exc:
+        return problem(503, f"the draft could not be checked ({exc}); post it as usual",
+                       kind="not-checked")  # fmt: skip
+    return {
+        "warning": result.warning,
+        "concerns": [{"label": c.label, "guideline": c.guideline} for c in result.concerns],
+    }
 
 
 @bp.get("/sites/<site>/comments")
@@ -279,6 +419,8 @@ def list_comments(site: str) -> Any:
     page = threads.tree(
         current_session(), threads.get_thread(current_session(), site_row, key), limit, after_id
     )
+    own = comments.author_token_hashes(_author_tokens())
+    page = comments.include_own_comments(current_session(), page, after_id, own)
     return {
         "thread": {
             "key": page.thread.key,
@@ -293,10 +435,46 @@ def list_comments(site: str) -> Any:
 
 @bp.get("/comments/<int:comment_id>")
 def get_comment(comment_id: int) -> Any:
-    return comment_json(comments.get_visible_comment(current_session(), comment_id))
+    own = comments.author_token_hashes(_author_tokens())
+    return comment_json(comments.get_comment_for_reader(current_session(), comment_id, own))
+
+
+@bp.patch("/comments/<int:comment_id>")
+@_limit("RATELIMIT_POST", "PATCH")
+def edit_comment(comment_id: int) -> Any:
+    if current_session().get(Comment, comment_id) is None:
+        raise NotFound(f"no comment {comment_id}")
+    data = parse_body(CommentEditIn)
+    comment = comments.edit_by_author(
+        current_session(),
+        comment_id,
+        author_token=_author_token(),
+        body=data.body,
+        acknowledged_warning=data.acknowledged_warning,
+        now=utcnow(),
+        window=_edit_window(),
+    )
+    db.session.commit()
+    _score_after_commit(comment)
+    return comment_json(comment)
+
+
+@bp.delete("/comments/<int:comment_id>")
+@_limit("RATELIMIT_POST", "DELETE")
+def delete_comment(comment_id: int) -> Any:
+    comments.delete_by_author(
+        current_session(),
+        comment_id,
+        author_token=_author_token(),
+        now=utcnow(),
+        window=_edit_window(),
+    )
+    db.session.commit()
+    return Response(status=204)
 
 
 @bp.post("/comments/<int:comment_id>/flags")
+@_limit("RATELIMIT_FLAG", "POST")
 def flag_comment(comment_id: int) -> Any:
     comments.get_visible_comment(current_session(), comment_id)
     data = parse_body(FlagIn)
@@ -313,7 +491,7 @@ def flag_comment(comment_id: int) -> Any:
         "id": flag.id,
         "comment_id": comment_id,
         "reason": flag.reason.value,
-        "created_at": flag.created_at.isoformat().replace("+00:00", "Z"),
+        "created_at": _iso(flag.created_at),
     }, 201
 
 

@@ -1,19 +1,60 @@
-"""Submitting comments and replies, and reading single comments."""
+"""Submitting comments and replies, reading single comments, and what an author may do
+with their own comment: see it while it waits for moderation, edit it or delete it.
+
+An author is whoever holds the comment's author token: a random secret returned once when
+the comment is posted (the widget keeps it in the browser); only its sha256 is stored."""
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import hmac
-from datetime import datetime
+import secrets
+import time
+from collections.abc import Collection, Iterable
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import exists, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from moderation.models import Comment, Site, Thread
-from moderation.services.errors import Conflict, Invalid, NotFound
+from moderation.models import Comment, Flag, ModerationAction, Score, Site, Thread
+from moderation.scoring import Scorer
+from moderation.services.drafts import DraftNotChecked, score_within
+from moderation.services.errors import Conflict, DomainError, Invalid, NotFound
 from moderation.services.rendering import render_markdown
 from moderation.services.sites import get_site
-from moderation.types import CommentStatus
+from moderation.services.threads import Node, ThreadPage
+from moderation.services.worker import new_score
+from moderation.types import Actor, CommentStatus
+
+POSTED_DESPITE_WARNING = "the author posted despite the pre-posting warning; held for a moderator"
+
+
+class NotAuthor(DomainError):
+    """The request lacks the comment's author token, or brings another one (HTTP 403)."""
+
+
+def new_author_token() -> str:
+    """A fresh author token, to be handed to the author once."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_author_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def author_token_hashes(tokens: Iterable[str], limit: int = 200) -> list[str]:
+    """The hashes of up to ``limit`` plausible tokens (others are ignored, not errors:
+    a browser may keep stale ones)."""
+    hashes: list[str] = []
+    for token in tokens:
+        token = token.strip()
+        if 20 <= len(token) <= 100 and token.isascii():
+            hashes.append(hash_author_token(token))
+        if len(hashes) >= limit:
+            break
+    return hashes
 
 
 def hash_ip(ip: str | None, secret: str) -> str | None:
@@ -70,8 +111,13 @@ def submit(
     author_email: str | None = None,
     ip_hash: str | None = None,
     max_depth: int = 200,
+    author_token: str | None = None,
+    acknowledged_warning: bool = False,
 ) -> Comment:
-    """Store a new comment as ``pending`` in its thread (created on first use).
+    """Store a new comment as ``pending`` in its thread (created on first use), for the
+    scorer. A comment the author posted despite the pre-posting warning
+    (``acknowledged_warning``) is held for a moderator at once instead: the author was
+    told it may break a guideline, so a person decides, whatever the model says later.
 
     Raises NotFound for an unknown site, Invalid for a parent in another thread,
     Conflict for a closed thread or a reply under a hidden comment."""
@@ -82,6 +128,7 @@ def submit(
     parent = _check_parent(session, thread, parent_id) if parent_id is not None else None
     if parent is not None and parent.depth + 1 > max_depth:
         raise Invalid(f"replies nest at most {max_depth} levels deep", field="parent_id")
+    status = CommentStatus.HELD if acknowledged_warning else CommentStatus.PENDING
     comment = Comment(
         thread=thread,
         parent=parent,
@@ -92,13 +139,26 @@ def submit(
         ip_hash=ip_hash,
         body=body,
         body_html=render_markdown(body),
-        status=CommentStatus.PENDING,
+        status=status,
         score_attempts=0,
         version=1,
+        author_token_hash=hash_author_token(author_token) if author_token else None,
+        acknowledged_warning=acknowledged_warning,
         created_at=now,
         updated_at=now,
     )
     session.add(comment)
+    if acknowledged_warning:
+        session.add(
+            ModerationAction(
+                comment=comment,
+                actor=Actor.SYSTEM,
+                from_status=None,
+                to_status=CommentStatus.HELD,
+                reason=POSTED_DESPITE_WARNING,
+                created_at=now,
+            )
+        )
     session.flush()
     return comment
 
@@ -110,3 +170,268 @@ def get_visible_comment(session: Session, comment_id: int) -> Comment:
     if comment is None or comment.status != CommentStatus.VISIBLE:
         raise NotFound(f"no comment {comment_id}")
     return comment
+
+
+def get_comment_for_reader(
+    session: Session, comment_id: int, token_hashes: Collection[str] = ()
+) -> Comment:
+    """The comment if readers may see it, or if one of ``token_hashes`` is its author's
+    (authors see their own comment while it waits for moderation); NotFound otherwise."""
+    comment = session.get(Comment, comment_id)
+    if comment is None:
+        raise NotFound(f"no comment {comment_id}")
+    if comment.status != CommentStatus.VISIBLE and comment.author_token_hash not in token_hashes:
+        raise NotFound(f"no comment {comment_id}")
+    return comment
+
+
+def include_own_comments(
+    session: Session, page: ThreadPage, after_id: int | None, token_hashes: Collection[str]
+) -> ThreadPage:
+    """Add to ``page`` the comments of these authors that readers do not see (pending,
+    held, hidden by moderation), each in its place in the tree, with tombstones for any
+    missing ancestors. Only comments whose top-level comment falls in this page's range
+    are added, so every comment appears on exactly one page."""
+    if not token_hashes:
+        return page
+    own = session.scalars(
+        select(Comment)
+        .where(
+            Comment.thread_id == page.thread.id,
+            Comment.author_token_hash.in_(list(token_hashes)),
+            Comment.status != CommentStatus.VISIBLE,
+        )
+        .order_by(Comment.id)
+    ).all()
+    if not own:
+        return page
+    nodes: dict[int, Node] = {}
+    stack = list(page.roots)
+    while stack:
+        node = stack.pop()
+        nodes[node.comment.id] = node
+        stack.extend(node.replies)
+
+    def place(node: Node, siblings: list[Node]) -> None:
+        ids = [sibling.comment.id for sibling in siblings]
+        siblings.insert(bisect.bisect(ids, node.comment.id), node)
+
+    for comment in own:  # oldest first: an own parent is placed before its own replies
+        root_id = comment.root_id or comment.id
+        if after_id is not None and root_id <= after_id:
+            continue
+        if page.next_cursor is not None and root_id > page.next_cursor:
+            continue
+        if comment.id in nodes:  # a tombstone now, since it has visible replies
+            nodes[comment.id].tombstone = False
+            continue
+        child = nodes[comment.id] = Node(comment, tombstone=False)
+        parent = comment.parent
+        while parent is not None and parent.id not in nodes:
+            # An ancestor no reader sees and that has no visible reply: a tombstone here.
+            child = nodes[parent.id] = Node(parent, tombstone=True, replies=[child])
+            parent = parent.parent
+        place(child, nodes[parent.id].replies if parent is not None else page.roots)
+    return page
+
+
+def _own_comment(
+    session: Session,
+    comment_id: int,
+    author_token: str | None,
+    now: datetime,
+    window: timedelta,
+    verb: str,
+) -> Comment:
+    comment = session.get(Comment, comment_id)
+    if comment is None:
+        raise NotFound(f"no comment {comment_id}")
+    if (
+        not author_token
+        or comment.author_token_hash is None
+        or not hmac.compare_digest(comment.author_token_hash, hash_author_token(author_token))
+    ):
+        raise NotAuthor(
+            f"only the author of comment {comment_id} may {verb} it: send its author token "
+            "in X-Author-Token",
+            field="X-Author-Token",
+        )
+    if now - comment.created_at > window:
+        minutes = int(window.total_seconds() // 60)
+        done = {"edit": "edited", "delete": "deleted"}[verb]
+        raise Conflict(f"a comment can be {done} only within {minutes} minutes of posting")
+    return comment
+
+
+def _decided_by_people(session: Session, comment: Comment) -> str | None:
+    """Why the author may no longer change the comment's text: a moderator's decision, or
+    readers' reports that put it on hold, apply to the text they saw."""
+    moderated = session.scalar(
+        select(
+            exists().where(
+                ModerationAction.comment_id == comment.id,
+                ModerationAction.actor == Actor.MODERATOR,
+            )
+        )
+    )
+    if moderated:
+        return "a moderator has reviewed this comment; it can no longer be edited"
+    threshold = comment.thread.site.flags_to_hold
+    flags = session.scalar(select(func.count(Flag.id)).where(Flag.comment_id == comment.id)) or 0
+    if comment.status == CommentStatus.HELD and threshold and flags >= threshold:
+        return "readers reported this comment; it waits for a moderator and can no longer be edited"
+    return None
+
+
+def _changed_meanwhile() -> Conflict:
+    return Conflict("the comment changed meanwhile; reload it and try again")
+
+
+def edit_by_author(
+    session: Session,
+    comment_id: int,
+    *,
+    author_token: str | None,
+    body: str,
+    now: datetime,
+    window: timedelta,
+    acknowledged_warning: bool = False,
+) -> Comment:
+    """Replace the text of the author's own comment within ``window`` of posting. The
+    edited comment goes back to ``pending`` to be scored again (its current score is
+    superseded), or, posted despite a warning, is held for a moderator.
+
+    Raises NotAuthor without the right token; Conflict after the window, while the
+    previous text is still being scored (its result would otherwise land on the new
+    text), for a comment hidden by moderation, reviewed by a moderator or held by
+    readers' reports, and when the comment changed since it was read."""
+    comment = _own_comment(session, comment_id, author_token, now, window, "edit")
+    if comment.status == CommentStatus.PENDING:
+        raise Conflict("this comment is still being checked; try again in a moment")
+    if comment.status == CommentStatus.HIDDEN:
+        raise Conflict("this comment was removed and can no longer be edited")
+    if reason := _decided_by_people(session, comment):
+        raise Conflict(reason)
+    if body == comment.body and acknowledged_warning == comment.acknowledged_warning:
+        return comment
+    old_status = comment.status
+    new_status = CommentStatus.HELD if acknowledged_warning else CommentStatus.PENDING
+    result = session.execute(
+        update(Comment)
+        .where(
+            Comment.id == comment.id,
+            Comment.version == comment.version,
+            Comment.status == old_status,
+        )
+        .values(
+            body=body,
+            body_html=render_markdown(body),
+            status=new_status,
+            acknowledged_warning=acknowledged_warning,
+            edited_at=now,
+            updated_at=now,
+            top_score=None,
+            claimed_by=None,
+            claimed_until=None,
+            score_attempts=0,
+            version=Comment.version + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise _changed_meanwhile()
+    # The score of the old text stays for the record; the new text gets its own.
+    session.execute(
+        update(Score)
+        .where(Score.comment_id == comment.id, Score.superseded_at.is_(None))
+        .values(superseded_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.add(
+        ModerationAction(
+            comment_id=comment.id,
+            actor=Actor.AUTHOR,
+            from_status=old_status,
+            to_status=new_status,
+            reason="edited by the author; "
+            + (POSTED_DESPITE_WARNING if acknowledged_warning else "to be scored again"),
+            created_at=now,
+        )
+    )
+    session.flush()
+    session.refresh(comment)
+    return comment
+
+
+def delete_by_author(
+    session: Session,
+    comment_id: int,
+    *,
+    author_token: str | None,
+    now: datetime,
+    window: timedelta,
+) -> Comment:
+    """Hide the author's own comment within ``window`` of posting. A deleted comment that
+    has visible replies stays in its thread as a tombstone. The author token stops
+    working for it: the comment no longer belongs to anyone's view.
+
+    Raises NotAuthor without the right token, Conflict after the window or when the
+    comment was already removed."""
+    comment = _own_comment(session, comment_id, author_token, now, window, "delete")
+    if comment.status == CommentStatus.HIDDEN:
+        raise Conflict("this comment was already removed")
+    old_status = comment.status
+    result = session.execute(
+        update(Comment)
+        .where(Comment.id == comment.id, Comment.version == comment.version)
+        .values(
+            status=CommentStatus.HIDDEN,
+            author_token_hash=None,
+            claimed_by=None,
+            claimed_until=None,
+            updated_at=now,
+            version=Comment.version + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise _changed_meanwhile()
+    session.add(
+        ModerationAction(
+            comment_id=comment.id,
+            actor=Actor.AUTHOR,
+            from_status=old_status,
+            to_status=CommentStatus.HIDDEN,
+            reason="deleted by the author",
+            created_at=now,
+        )
+    )
+    session.flush()
+    session.refresh(comment)
+    return comment
+
+
+def score_held_comment(
+    session: Session, comment: Comment, scorer: Scorer, budget_ms: float, now: datetime
+) -> bool:
+    """Score a comment that was held without scoring (posted despite the warning) so
+    the moderator sees the model's opinion; its status stays ``held``. Best effort
+    within ``budget_ms``: returns whether a score was recorded."""
+    if comment.status != CommentStatus.HELD:
+        return False
+    started = time.perf_counter()
+    try:
+        [scores] = score_within(scorer, [comment.body], budget_ms)
+    except DraftNotChecked:
+        return False
+    duration_ms = (time.perf_counter() - started) * 1000
+    current = select(Score.id).where(Score.comment_id == comment.id, Score.superseded_at.is_(None))
+    if session.scalar(current) is not None:
+        return False
+    try:
+        with session.begin_nested():  # one current score per comment, whoever wins
+            session.add(new_score(comment.id, scorer, scores, duration_ms, now))
+            comment.top_score = max(scores.values(), default=None)
+    except IntegrityError:
+        return False
+    return True

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
@@ -103,7 +104,7 @@ class AlreadyDecided(Conflict):
         self.last_action = last
 
 
-def _last_decision_time(comment_id: ColumnElement[int]) -> ColumnElement[datetime]:
+def _last_decision_time(comment_id: Any) -> ColumnElement[datetime]:
     return (
         select(func.max(ModerationAction.created_at))
         .where(ModerationAction.comment_id == comment_id, ModerationAction.actor == Actor.MODERATOR)
@@ -127,7 +128,7 @@ def _tab_condition(tab: Tab) -> ColumnElement[bool]:
     return Comment.status == CommentStatus(tab.value)
 
 
-def _base_query(scope: Scope, tab: Tab, filters: QueueFilter) -> Select[tuple[Comment]]:
+def _base_query(scope: Scope, tab: Tab, filters: QueueFilter) -> Select[Comment]:
     query = (
         select(Comment)
         .join(Thread, Thread.id == Comment.thread_id)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from moderation.models import Site
+from moderation.models import Moderator, SettingsChange, Site
 from moderation.services.errors import NotFound
 from moderation.types import ModerationMode
 
@@ -61,3 +63,58 @@ def origin_allowed(site: Site, origin: str) -> bool:
             if origin == allowed[:-2]:
                 return True
     return False
+
+
+SETTING_FIELDS = (
+    "moderation_mode", "thresholds", "banned_words", "suspect_words", "allowed_origins",
+    "flags_to_hold",
+)  # fmt: skip
+
+
+def update_settings(
+    session: Session,
+    site: Site,
+    values: Mapping[str, Any],
+    moderator: Moderator | None,
+    now: datetime,
+) -> list[str]:
+    """Apply the given settings; each change is audited (who, old, new). Returns the
+    names of the settings that changed."""
+    changed = []
+    for name in SETTING_FIELDS:
+        if name not in values:
+            continue
+        old, new = getattr(site, name), values[name]
+        if name == "thresholds":
+            new = {
+                label: {k: v for k, v in limits.items() if v is not None}
+                for label, limits in new.items()
+            }
+        if old == new:
+            continue
+        setattr(site, name, new)
+        session.add(
+            SettingsChange(
+                site_id=site.id,
+                moderator_id=moderator.id if moderator else None,
+                field=name,
+                old_value=old.value if hasattr(old, "value") else old,
+                new_value=new.value if hasattr(new, "value") else new,
+                created_at=now,
+            )
+        )
+        changed.append(name)
+    session.flush()
+    return changed
+
+
+def settings_history(session: Session, site: Site, limit: int = 50) -> list[SettingsChange]:
+    """The site's latest settings changes, newest first."""
+    return list(
+        session.scalars(
+            select(SettingsChange)
+            .where(SettingsChange.site_id == site.id)
+            .order_by(SettingsChange.id.desc())
+            .limit(limit)
+        )
+    )

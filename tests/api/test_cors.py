@@ -80,3 +80,46 @@ def test_a_port_wildcard_allows_any_port_of_that_host(
             "/api/v1/sites/demo/comments", headers={"Origin": origin, **PREFLIGHT}
         )
         assert (response.headers.get("Access-Control-Allow-Origin") == origin) is allowed, origin
+
+
+def test_the_widget_may_send_author_tokens_and_edit_from_an_allowed_origin(
+    client: FlaskClient, site: Site
+) -> None:
+    origin = {"Origin": "https://blog.example"}
+    posted = client.post(
+        "/api/v1/sites/blog/comments",
+        headers=origin,
+        json={"thread": "t", "author_name": "A", "body": "hi"},
+    )
+    for path, method in (
+        ("/api/v1/sites/blog/comments?thread=t", "GET"),
+        (f"/api/v1/comments/{posted.json['id']}", "PATCH"),
+        (f"/api/v1/comments/{posted.json['id']}", "DELETE"),
+    ):
+        preflight = client.options(
+            path,
+            headers={
+                **origin,
+                "Access-Control-Request-Method": method,
+                "Access-Control-Request-Headers": "content-type,x-author-token",
+            },
+        )
+        assert preflight.headers["Access-Control-Allow-Origin"] == "https://blog.example"
+        assert method in preflight.headers["Access-Control-Allow-Methods"]
+        assert "X-Author-Token" in preflight.headers["Access-Control-Allow-Headers"]
+
+
+def test_another_origin_cannot_edit_or_delete_even_with_the_token(
+    client: FlaskClient, site: Site, session: Session
+) -> None:
+    posted = client.post(
+        "/api/v1/sites/blog/comments", json={"thread": "t", "author_name": "A", "body": "hi"}
+    ).json
+    before = database_state(session)
+    headers = {"Origin": "https://evil.example", "X-Author-Token": posted["author_token"]}
+    path = f"/api/v1/comments/{posted['id']}"
+    edited = client.patch(path, headers=headers, json={"body": "pwned"})
+    deleted = client.delete(path, headers=headers)
+    assert (edited.status_code, deleted.status_code) == (403, 403)
+    assert "Access-Control-Allow-Origin" not in edited.headers
+    assert database_state(session) == before

@@ -1,0 +1,128 @@
+"""The admin API for automation: bearer tokens created by admins (stored hashed), the same
+queue and decisions as the moderator pages, as JSON with problem+json errors."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from flask import Blueprint, g, request
+from pydantic import BaseModel, ConfigDict, Field
+
+from moderation.api.problems import problem
+from moderation.api.views import ApiProblem, comment_json, parse_body
+from moderation.db import current_session
+from moderation.models import Moderator
+from moderation.services import moderators, review
+from moderation.services.errors import DomainError, Invalid, NotFound
+from moderation.services.review import Action, AlreadyDecided, QueueFilter, Tab
+from moderation.types import utcnow
+
+bp = Blueprint("admin_api", __name__, url_prefix="/api/v1/moderation")
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["approve", "hide", "hide_thread", "restore"]
+    reason: str | None = Field(default=None, max_length=500)
+    version: int | None = Field(
+        default=None, description="the comment version you saw; 409 if it moved on"
+    )
+
+
+@bp.before_request
+def authenticate() -> Any:
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.partition(" ")
+    moderator = None
+    if scheme.lower() == "bearer" and secret:
+        moderator = moderators.moderator_for_token(current_session(), secret.strip(), utcnow())
+    if moderator is None:
+        return problem(
+            401,
+            "send a valid admin API token: Authorization: Bearer <token>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    current_session().commit()  # last_used_at
+    g.api_moderator = moderator
+    return None
+
+
+def _moderator() -> Moderator:
+    moderator: Moderator = g.api_moderator
+    return moderator
+
+
+@bp.errorhandler(ApiProblem)
+def api_problem(error: ApiProblem) -> Any:
+    return error.response
+
+
+@bp.errorhandler(DomainError)
+def domain_error(error: DomainError) -> Any:
+    current_session().rollback()
+    if isinstance(error, NotFound):
+        return problem(404, error.message)
+    if isinstance(error, AlreadyDecided):
+        return problem(409, error.message, kind="already-decided")
+    errors = [{"field": error.field, "message": error.message}] if error.field else None
+    return problem(422 if isinstance(error, Invalid) else 409, error.message, errors=errors)
+
+
+def _item_json(comment: Any) -> dict[str, Any]:
+    score = review.current_score(comment)
+    system = [a for a in comment.actions if a.actor.value == "system"]
+    return {
+        **comment_json(comment),
+        "version": comment.version,
+        "scores": score.labels if score else None,
+        "scorer_version": score.scorer_version if score else None,
+        "reason": system[-1].reason if system else None,
+        "flags": [{"reason": f.reason.value, "note": f.note} for f in comment.flags],
+    }
+
+
+@bp.get("/queue")
+def queue() -> Any:
+    try:
+        tab = Tab(request.args.get("tab", "held"))
+        page = max(1, int(request.args.get("page", 1)))
+        per_page = min(200, max(1, int(request.args.get("per_page", 50))))
+    except ValueError:
+        message = "tab must be held, reported, pending, hidden or all; page numbers are integers"
+        raise ApiProblem(problem(422, message)) from None
+    scope = review.scope_of(_moderator())
+    filters = QueueFilter(site=request.args.get("site") or None)
+    result = review.queue(current_session(), scope, tab, filters, page=page, per_page=per_page)
+    return {
+        "tab": tab.value,
+        "total": result.total,
+        "page": result.page,
+        "items": [_item_json(c) for c in result.items],
+    }
+
+
+@bp.post("/comments/<int:comment_id>/decision")
+def decision(comment_id: int) -> Any:
+    data = parse_body(DecisionIn)
+    session = current_session()
+    scope = review.scope_of(_moderator())
+    comment = review.get_for_review(session, scope, comment_id)
+    version = data.version if data.version is not None else comment.version
+    result = review.decide(
+        session,
+        _moderator(),
+        scope,
+        [(comment_id, version)],
+        Action(data.action),
+        utcnow(),
+        reason=data.reason,
+    )
+    session.commit()
+    return {
+        "id": comment.id,
+        "status": comment.status.value,
+        "version": comment.version,
+        "decision_id": result.decision_id,
+        "changed": [c.id for c in result.changed],
+    }

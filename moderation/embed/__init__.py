@@ -1,0 +1,45 @@
+"""The embeddable comment widget (``/embed.js``) and the demo blog that shows it
+(``/demo/``). The widget is one vanilla JavaScript file: no build step, no framework."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, render_template, request, url_for
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+bp = Blueprint(
+    "embed",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/embed/static",
+)
+
+
+@bp.get("/embed.js")
+def script() -> Response:
+    response = Response((STATIC / "embed.js").read_bytes(), mimetype="text/javascript")
+    # Short caching: the URL has no version in it, and blogs should get fixes soon.
+    response.cache_control.public = True
+    response.cache_control.max_age = 300
+    response.add_etag()
+    response.make_conditional(request)
+    # Other sites' pages load it: allowed for <script crossorigin integrity=...> too, and
+    # for pages that require cross-origin resources to opt in (COEP).
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response
+
+
+@bp.get("/demo/")
+def demo() -> str:
+    """A sample blog post with the widget embedded the way a blog would embed it."""
+    script_url = url_for("embed.script", _external=True)
+    return render_template(
+        "embed/demo.html",
+        site=current_app.config["DEMO_SITE_SLUG"],
+        thread="demo-post",
+        script_url=script_url,
+    )

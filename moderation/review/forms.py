@@ -1,0 +1,129 @@
+"""Forms of the moderator pages (Flask-WTF: every one carries a CSRF token)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    EmailField,
+    FloatField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
+
+from moderation.models import Site
+from moderation.scoring import LabelThresholds
+from moderation.types import ModerationMode, Role
+
+
+class EmptyForm(FlaskForm):  # type: ignore[misc]  # flask_wtf is untyped
+    """Just the CSRF token, for buttons that post."""
+
+
+class LoginForm(FlaskForm):  # type: ignore[misc]
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+
+
+class TokenForm(FlaskForm):  # type: ignore[misc]
+    name = StringField("Token name", validators=[DataRequired(), Length(max=100)])
+
+
+def _lines(text: str | None) -> list[str]:
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def site_settings_form(
+    site: Site, labels: Sequence[str], defaults: Mapping[str, LabelThresholds]
+) -> Any:
+    """A form with the site's settings and a hold and hide threshold per label."""
+
+    class SettingsForm(FlaskForm):  # type: ignore[misc]
+        moderation_mode = SelectField(
+            "Moderation mode",
+            choices=[
+                SelectChoice(ModerationMode.POST.value, "post: show unless the policy holds it"),
+                SelectChoice(ModerationMode.PRE.value, "pre: hold every comment for review"),
+            ],
+        )
+        banned_words = TextAreaField("Banned words (hide), one per line")
+        suspect_words = TextAreaField("Suspect words (hold), one per line")
+        allowed_origins = TextAreaField("Allowed origins, one per line")
+        flags_to_hold = IntegerField(
+            "Reports that send a comment back to review", validators=[NumberRange(0, 1000)]
+        )
+
+    for label in labels:
+        for kind in ("hold", "hide"):
+            setattr(
+                SettingsForm,
+                f"{label}__{kind}",
+                FloatField(f"{label} {kind}", validators=[Optional(), NumberRange(0, 1)]),
+            )
+
+    form = SettingsForm(
+        data={
+            "moderation_mode": site.moderation_mode.value,
+            "banned_words": "\n".join(site.banned_words or []),
+            "suspect_words": "\n".join(site.suspect_words or []),
+            "allowed_origins": "\n".join(site.allowed_origins or []),
+            "flags_to_hold": site.flags_to_hold,
+            **{
+                f"{label}__{kind}": (site.thresholds or {})
+                .get(label, {})
+                .get(kind, getattr(defaults.get(label, LabelThresholds(None)), kind))
+                for label in labels
+                for kind in ("hold", "hide")
+            },
+        }
+    )
+    return form
+
+
+def settings_from(form: Any, labels: Sequence[str]) -> dict[str, Any]:
+    return {
+        "moderation_mode": ModerationMode(form.moderation_mode.data),
+        "banned_words": _lines(form.banned_words.data),
+        "suspect_words": _lines(form.suspect_words.data),
+        "allowed_origins": _lines(form.allowed_origins.data),
+        "flags_to_hold": form.flags_to_hold.data,
+        "thresholds": {
+            label: {kind: getattr(form, f"{label}__{kind}").data for kind in ("hold", "hide")}
+            for label in labels
+        },
+    }
+
+
+def moderator_form(sites: Sequence[Site]) -> Any:
+    class ModeratorForm(FlaskForm):  # type: ignore[misc]
+        email = EmailField(
+            "Email",
+            validators=[
+                DataRequired(),
+                Regexp(r"^[^@\s]+@[^@\s]+$", message="not an email address"),
+                Length(max=254),
+            ],
+        )
+        role = SelectField(
+            "Role",
+            choices=[
+                SelectChoice(Role.MODERATOR.value, "moderator: assigned sites"),
+                SelectChoice(Role.ADMIN.value, "admin: all sites, settings"),
+            ],
+        )
+        sites = SelectMultipleField(
+            "Sites", coerce=int, choices=[SelectChoice(str(s.id), s.slug) for s in sites]
+        )
+        password = PasswordField(
+            "Password (empty: generate one)", validators=[Optional(), Length(min=10, max=200)]
+        )
+
+    return ModeratorForm()

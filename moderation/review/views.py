@@ -1,0 +1,459 @@
+"""The moderators' pages: sign-in, the queue, decisions, audit log, settings, dashboard,
+moderators and API tokens. Views parse, call one service, commit once, render."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar, cast
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_user, logout_user
+from sqlalchemy import select
+from werkzeug.security import check_password_hash
+from werkzeug.wrappers import Response as BaseResponse
+
+from moderation.auth import SignedInModerator
+from moderation.db import current_session
+from moderation.extensions import limiter
+from moderation.models import ApiToken, Moderator, Site
+from moderation.review import forms
+from moderation.review.charts import bar_chart, histogram_chart, line_chart
+from moderation.runtime import get_scorer, get_scorer_warning
+from moderation.services import insight, moderators, review, sites
+from moderation.services.errors import DomainError, NotFound
+from moderation.services.review import Action, AlreadyDecided, Order, QueueFilter, Tab
+from moderation.types import Role, utcnow
+
+bp = Blueprint("review", __name__, url_prefix="/moderation", template_folder="templates")
+
+ViewT = TypeVar("ViewT", bound=Callable[..., Any])
+
+
+def signed_in() -> SignedInModerator:
+    return cast(SignedInModerator, current_user)
+
+
+def moderator_required(view: ViewT) -> ViewT:
+    """Anonymous visitors go to the sign-in page (htmx requests get 401)."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            if request.headers.get("HX-Request"):
+                abort(401)
+            return redirect(url_for("review.login", next=request.full_path))
+        return view(*args, **kwargs)
+
+    return cast(ViewT, wrapper)
+
+
+def admin_required(view: ViewT) -> ViewT:
+    @functools.wraps(view)
+    @moderator_required
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not signed_in().is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return cast(ViewT, wrapper)
+
+
+def me() -> Moderator:
+    moderator = current_session().get(Moderator, signed_in().id)
+    if moderator is None:  # deleted while signed in
+        abort(401)
+    return moderator
+
+
+def scope() -> review.Scope:
+    user = signed_in()
+    return review.Scope(None if user.is_admin else user.site_ids)
+
+
+def visible_sites() -> list[Site]:
+    query = select(Site).order_by(Site.slug)
+    user = signed_in()
+    if not user.is_admin:
+        query = query.where(Site.id.in_(user.site_ids))
+    return list(current_session().scalars(query))
+
+
+@bp.app_context_processor
+def review_globals() -> dict[str, Any]:
+    def scorer_warning() -> str | None:
+        try:
+            return get_scorer_warning()
+        except Exception:  # a page must render even when the model does not load
+            return "the scoring model failed to load; comments stay pending"
+
+    return {"scorer_warning": scorer_warning}
+
+
+# ------------------------------------------------------------------ sign-in
+
+
+def _login_email_key() -> str:
+    return "login:" + (request.form.get("email") or "").strip().lower()
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(
+    "10 per minute",
+    methods=["POST"],
+    key_func=_login_email_key,
+    error_message="too many sign-in attempts for this account; wait a minute",
+)
+@limiter.limit(
+    "30 per minute",
+    methods=["POST"],
+    error_message="too many sign-in attempts from this address; wait a minute",
+)
+def login() -> Any:  # fmt: skip
+    form = forms.LoginForm()
+    if form.validate_on_submit():
+        email = (form.email.data or "").strip().lower()
+        account = current_session().scalar(select(Moderator).where(Moderator.email == email))
+        if (
+            account is not None
+            and account.active
+            and check_password_hash(account.password_hash, form.password.data or "")
+        ):
+            login_user(SignedInModerator.of(account))
+            target = request.args.get("next") or ""
+            if not target.startswith("/moderation") or target.startswith("//"):
+                target = url_for("review.queue")
+            return redirect(target)
+        form.password.errors = ["wrong email or password"]
+    return render_template("review/login.html", form=form)
+
+
+@bp.post("/logout")
+@moderator_required
+def logout() -> BaseResponse:
+    forms.EmptyForm().validate_on_submit() or abort(400)
+    logout_user()
+    return redirect(url_for("review.login"))
+
+
+# ------------------------------------------------------------------ the queue
+
+
+def _queue_args() -> tuple[Tab, QueueFilter, Order, int]:
+    args = request.args
+    try:
+        tab = Tab(args.get("tab", Tab.HELD.value))
+        order = Order(args.get("order", Order.PRIORITY.value))
+        page = max(1, int(args.get("page", 1)))
+        min_score = float(args["min_score"]) if args.get("min_score") else None
+    except ValueError:
+        abort(400)
+    filters = QueueFilter(
+        site=args.get("site") or None,
+        thread=args.get("thread") or None,
+        label=args.get("label") or None,
+        min_score=min_score,
+        reason=args.get("reason") or None,
+        search=args.get("q") or None,
+    )
+    return tab, filters, order, page
+
+
+@bp.get("/")
+@moderator_required
+def queue() -> Any:
+    tab, filters, order, page_number = _queue_args()
+    try:
+        page = review.queue(current_session(), scope(), tab, filters, order, page_number)
+    except DomainError as error:
+        flash(error.message, "error")
+        page = review.queue(current_session(), scope(), tab)
+    context = {
+        "page": page,
+        "tab": tab,
+        "tabs": list(Tab),
+        "counts": review.counts(current_session(), scope()),
+        "filters": filters,
+        "order": order,
+        "sites": visible_sites(),
+        "labels": get_scorer().labels,
+        "reasons": list(review.REASON_FILTERS),
+        "form": forms.EmptyForm(),
+        "current_score": review.current_score,
+    }
+    if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "queue-items":
+        return render_template("review/_items.html", **context)
+    return render_template("review/queue.html", **context)
+
+
+@bp.get("/counts")
+@moderator_required
+def counts() -> Any:
+    return render_template(
+        "review/_counts.html",
+        counts=review.counts(current_session(), scope()),
+        tab=Tab(request.args.get("tab", "held")),
+        tabs=list(Tab),
+    )
+
+
+@bp.get("/comments/<int:comment_id>")
+@moderator_required
+def comment(comment_id: int) -> Any:
+    try:
+        item = review.get_for_review(current_session(), scope(), comment_id)
+    except NotFound:
+        abort(404)
+    return render_template(
+        "review/comment.html",
+        item=item,
+        branch=review.branch(item),
+        score=review.current_score(item),
+        form=forms.EmptyForm(),
+        current_score=review.current_score,
+    )
+
+
+@bp.get("/comments/<int:comment_id>/branch")
+@moderator_required
+def comment_branch(comment_id: int) -> Any:
+    try:
+        item = review.get_for_review(current_session(), scope(), comment_id)
+    except NotFound:
+        abort(404)
+    return render_template("review/_branch.html", branch=review.branch(item), item=item)
+
+
+def _parse_targets(values: list[str]) -> list[tuple[int, int]]:
+    """``id:version`` pairs from the form: the version the moderator saw."""
+    targets = []
+    for value in values:
+        comment_id, _, version = value.partition(":")
+        try:
+            targets.append((int(comment_id), int(version)))
+        except ValueError:
+            abort(400)
+    return targets
+
+
+@bp.post("/decide")
+@moderator_required
+def decide() -> Any:
+    form = forms.EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        action = Action(request.form.get("action", ""))
+    except ValueError:
+        abort(400)
+    targets = _parse_targets(request.form.getlist("target"))
+    if not targets:
+        flash("select at least one comment", "error")
+        return _back_to_queue()
+    session = current_session()
+    try:
+        result = review.decide(session, me(), scope(), targets, action, utcnow(),
+                               reason=request.form.get("reason") or None)  # fmt: skip
+    except AlreadyDecided as conflict:
+        session.rollback()
+        flash(conflict.message, "conflict")
+        return _back_to_queue()
+    except DomainError as error:
+        session.rollback()
+        flash(error.message, "error")
+        return _back_to_queue()
+    session.commit()
+    done = {Action.APPROVE: "approved", Action.HIDE: "hidden", Action.RESTORE: "restored",
+            Action.HIDE_THREAD: "hidden with replies"}[action]  # fmt: skip
+    flash(f"{len(result.changed)} comment{'s' if len(result.changed) != 1 else ''} {done}",
+          f"undo:{result.decision_id}")  # fmt: skip
+    return _back_to_queue()
+
+
+@bp.post("/undo")
+@moderator_required
+def undo() -> Any:
+    form = forms.EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    session = current_session()
+    try:
+        result = review.undo(session, me(), scope(), request.form.get("decision", ""), utcnow())
+    except DomainError as error:
+        session.rollback()
+        flash(f"could not undo: {error.message}", "conflict")
+        return _back_to_queue()
+    session.commit()
+    flash(f"undone: {len(result.changed)} comment(s) back as they were", "info")
+    return _back_to_queue()
+
+
+def _back_to_queue() -> BaseResponse:
+    target = request.form.get("next") or url_for("review.queue")
+    if not target.startswith("/moderation"):
+        target = url_for("review.queue")
+    return redirect(target, code=303)
+
+
+# ------------------------------------------------------------------ audit log
+
+
+@bp.get("/audit")
+@moderator_required
+def audit() -> Any:
+    args = request.args
+    try:
+        moderator_id = int(args["moderator"]) if args.get("moderator") else None
+        since = (
+            datetime.fromisoformat(args["since"]).replace(tzinfo=UTC) if args.get("since") else None
+        )
+        until = (
+            datetime.fromisoformat(args["until"]).replace(tzinfo=UTC) + timedelta(days=1)
+            if args.get("until")
+            else None
+        )
+        page = max(1, int(args.get("page", 1)))
+    except ValueError:
+        abort(400)
+    filters = review.AuditFilter(moderator_id, args.get("site") or None, since, until)
+    rows, total = review.audit_log(current_session(), scope(), filters, page)
+    people = current_session().scalars(select(Moderator).order_by(Moderator.email)).all()
+    return render_template("review/audit.html", rows=rows, total=total, page=page,
+                           filters=filters, people=people, sites=visible_sites(),
+                           args=args)  # fmt: skip
+
+
+# ------------------------------------------------------------------ settings (admins)
+
+
+@bp.route("/sites/<slug>/settings", methods=["GET", "POST"])
+@admin_required
+def site_settings(slug: str) -> Any:
+    session = current_session()
+    try:
+        site = sites.get_site(session, slug)
+    except NotFound:
+        abort(404)
+    labels = get_scorer().labels
+    defaults = get_scorer().default_thresholds
+    form = forms.site_settings_form(site, labels, defaults)
+    if form.validate_on_submit():
+        changes = sites.update_settings(session, site, forms.settings_from(form, labels), me(),
+                                        utcnow())  # fmt: skip
+        session.commit()
+        flash(f"saved: {', '.join(changes) or 'nothing changed'}", "info")
+        return redirect(url_for("review.site_settings", slug=slug), code=303)
+    history = sites.settings_history(session, site)
+    return render_template("review/settings.html", site=site, form=form, labels=labels,
+                           defaults=defaults, history=history)  # fmt: skip
+
+
+# ------------------------------------------------------------------ dashboard
+
+
+@bp.get("/dashboard")
+@moderator_required
+def dashboard() -> Any:
+    session = current_session()
+    days = 14
+    stats = insight.dashboard(session, scope(), utcnow(), days=days)
+    charts = {
+        "queue": line_chart(stats.queue_size, "comments waiting for review"),
+        "decisions": bar_chart(stats.decisions_per_day, "decisions by moderators"),
+        "scores": histogram_chart(stats.score_histogram, "highest label score"),
+    }
+    return render_template("review/dashboard.html", stats=stats, charts=charts, days=days)
+
+
+# ------------------------------------------------------------------ moderators and tokens
+
+
+@bp.route("/moderators", methods=["GET", "POST"])
+@admin_required
+def moderator_list() -> Any:
+    session = current_session()
+    all_sites = list(session.scalars(select(Site).order_by(Site.slug)))
+    form = forms.moderator_form(all_sites)
+    if form.validate_on_submit():
+        try:
+            created, password = moderators.create_moderator(
+                session,
+                form.email.data or "",
+                Role(form.role.data),
+                [s for s in all_sites if s.id in (form.sites.data or [])],
+                form.password.data or None,
+            )
+        except DomainError as error:
+            form.email.errors = [error.message]
+        else:
+            session.commit()
+            shown = f"; password (shown once): {password}" if password else ""
+            flash(f"created {created.email}{shown}", "info")
+            return redirect(url_for("review.moderator_list"), code=303)
+    people = session.scalars(select(Moderator).order_by(Moderator.email)).all()
+    tokens = session.scalars(select(ApiToken).order_by(ApiToken.id.desc())).all()
+    return render_template("review/moderators.html", form=form, people=people, sites=all_sites,
+                           tokens=tokens, token_form=forms.TokenForm(),
+                           empty=forms.EmptyForm())  # fmt: skip
+
+
+@bp.post("/moderators/<int:moderator_id>/active")
+@admin_required
+def moderator_active(moderator_id: int) -> Any:
+    if not forms.EmptyForm().validate_on_submit():
+        abort(400)
+    session = current_session()
+    person = session.get(Moderator, moderator_id)
+    if person is None:
+        abort(404)
+    if person.id == signed_in().id:
+        flash("you cannot deactivate yourself", "error")
+    else:
+        person.active = not person.active
+        session.commit()
+        flash(f"{person.email} is now {'active' if person.active else 'deactivated'}", "info")
+    return redirect(url_for("review.moderator_list"), code=303)
+
+
+@bp.post("/tokens")
+@admin_required
+def create_token() -> Any:
+    form = forms.TokenForm()
+    if not form.validate_on_submit():
+        flash("give the token a name", "error")
+        return redirect(url_for("review.moderator_list"), code=303)
+    session = current_session()
+    _, secret = moderators.create_api_token(session, me(), form.name.data or "", utcnow())
+    session.commit()
+    flash(f"API token created (shown once): {secret}", "token")
+    return redirect(url_for("review.moderator_list"), code=303)
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@admin_required
+def revoke_token(token_id: int) -> Any:
+    if not forms.EmptyForm().validate_on_submit():
+        abort(400)
+    session = current_session()
+    try:
+        moderators.revoke_api_token(session, token_id, utcnow())
+    except NotFound:
+        abort(404)
+    session.commit()
+    flash("token revoked", "info")
+    return redirect(url_for("review.moderator_list"), code=303)
+
+
+@bp.errorhandler(401)
+def unauthorized(error: Exception) -> Response:
+    return Response("sign in again", status=401, headers={"HX-Redirect": url_for("review.login")})

@@ -1,0 +1,108 @@
+"""Figures for the moderators' dashboard: queue size over time, decisions per day, score
+distributions by status, and how often moderators overturned the model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Integer, cast, func, literal_column, select
+from sqlalchemy.orm import Session
+
+from moderation.models import Comment, ModerationAction, Thread
+from moderation.services.review import Scope
+from moderation.types import Actor, CommentStatus
+
+
+@dataclass
+class Dashboard:
+    queue_size: list[tuple[str, float]]  # (day, held comments at the end of it)
+    decisions_per_day: list[tuple[str, dict[str, float]]]  # (day, {approve, hide})
+    score_histogram: dict[str, list[int]]  # status -> counts in ten score bins
+    held_reviewed: int  # moderator decisions on comments the model held
+    held_approved: int  # ... that approved them (the model was too strict)
+    visible_hidden: int  # comments the model let through that moderators hid
+
+
+def _in_scope(scope: Scope):  # type: ignore[no-untyped-def]
+    if scope.site_ids is None:
+        return []
+    return [Comment.thread_id.in_(select(Thread.id).where(Thread.site_id.in_(scope.site_ids)))]
+
+
+def dashboard(session: Session, scope: Scope, now: datetime, days: int = 14) -> Dashboard:
+    """The dashboard's figures over the last ``days`` days, for this moderator's sites."""
+    start = (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    day_ends = [start + timedelta(days=d + 1) for d in range(days)]
+    label = [(end - timedelta(days=1)).strftime("%m-%d") for end in day_ends]
+
+    held_now = (
+        session.scalar(
+            select(func.count(Comment.id)).where(
+                Comment.status == CommentStatus.HELD, *_in_scope(scope)
+            )
+        )
+        or 0
+    )
+    actions = session.execute(
+        select(
+            ModerationAction.created_at,
+            ModerationAction.actor,
+            ModerationAction.from_status,
+            ModerationAction.to_status,
+        )
+        .join(Comment, Comment.id == ModerationAction.comment_id)
+        .where(ModerationAction.created_at >= start, *_in_scope(scope))
+    ).all()
+
+    queue_size = []
+    for index, end in enumerate(day_ends):
+        entered_after = sum(1 for a in actions if a[0] >= end and a[3] == CommentStatus.HELD)
+        left_after = sum(1 for a in actions if a[0] >= end and a[2] == CommentStatus.HELD)
+        queue_size.append((label[index], float(held_now - entered_after + left_after)))
+
+    decisions: list[tuple[str, dict[str, float]]] = []
+    for index, end in enumerate(day_ends):
+        begin = end - timedelta(days=1)
+        day = [a for a in actions if a[1] == Actor.MODERATOR and begin <= a[0] < end]
+        decisions.append(
+            (
+                label[index],
+                {
+                    "approve": float(sum(1 for a in day if a[3] == CommentStatus.VISIBLE)),
+                    "hide": float(sum(1 for a in day if a[3] == CommentStatus.HIDDEN)),
+                },
+            )
+        )
+
+    histogram = {
+        s.value: [0] * 10 for s in (CommentStatus.VISIBLE, CommentStatus.HELD, CommentStatus.HIDDEN)
+    }
+    # One bind for the multiplier, so PostgreSQL sees the grouped expression as the
+    # selected one (two renderings of the same cast would be two expressions to it).
+    bucket = cast(Comment.top_score * literal_column("10"), Integer).label("bucket")
+    rows = session.execute(
+        select(Comment.status, bucket, func.count(Comment.id))
+        .where(
+            Comment.top_score.is_not(None),
+            Comment.status != CommentStatus.PENDING,
+            *_in_scope(scope),
+        )
+        .group_by(Comment.status, bucket)
+    ).all()
+    for status, bin_index, count in rows:
+        histogram[status.value][min(int(bin_index), 9)] += count
+
+    moderated = [a for a in actions if a[1] == Actor.MODERATOR]
+    return Dashboard(
+        queue_size=queue_size,
+        decisions_per_day=decisions,
+        score_histogram=histogram,
+        held_reviewed=sum(1 for a in moderated if a[2] == CommentStatus.HELD),
+        held_approved=sum(
+            1 for a in moderated if a[2] == CommentStatus.HELD and a[3] == CommentStatus.VISIBLE
+        ),
+        visible_hidden=sum(
+            1 for a in moderated if a[2] == CommentStatus.VISIBLE and a[3] == CommentStatus.HIDDEN
+        ),
+    )

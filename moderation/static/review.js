@@ -1,0 +1,72 @@
+// Moderator queue: keyboard (j/k move, a approve, h hide, x select, u undo, ? help),
+// shift-click range selection, "select all on page", and CSRF for htmx requests.
+(function () {
+  "use strict";
+  var token = document.querySelector('meta[name="csrf-token"]');
+  document.body.addEventListener("htmx:configRequest", function (event) {
+    if (token) event.detail.headers["X-CSRFToken"] = token.content;
+  });
+
+  function items() { return Array.prototype.slice.call(document.querySelectorAll("article.item")); }
+  var current = -1;
+  function focusItem(index) {
+    var list = items();
+    if (!list.length) return;
+    current = Math.max(0, Math.min(index, list.length - 1));
+    list.forEach(function (el, i) { el.classList.toggle("current", i === current); });
+    list[current].focus({ preventScroll: true });
+    list[current].scrollIntoView({ block: "nearest" });
+  }
+  function act(value) {
+    var item = items()[current];
+    if (!item) return;
+    var button = item.querySelector('.actions button[value="' + value + '"]');
+    if (button) button.click();
+  }
+
+  var boxes = function () { return Array.prototype.slice.call(document.querySelectorAll('.item input[type="checkbox"][name="target"]')); };
+  function updateCount() {
+    var counter = document.getElementById("selected-count");
+    if (counter) counter.textContent = boxes().filter(function (b) { return b.checked; }).length + " selected";
+  }
+  var lastClicked = null;
+  document.addEventListener("click", function (event) {
+    var box = event.target;
+    if (!(box instanceof HTMLInputElement) || box.name !== "target" || box.type !== "checkbox") return;
+    var all = boxes();
+    if (event.shiftKey && lastClicked !== null) {
+      var from = all.indexOf(lastClicked), to = all.indexOf(box);
+      all.slice(Math.min(from, to), Math.max(from, to) + 1).forEach(function (b) { b.checked = box.checked; });
+    }
+    lastClicked = box;
+    updateCount();
+  });
+  var selectAll = document.getElementById("select-all");
+  if (selectAll) selectAll.addEventListener("change", function () {
+    boxes().forEach(function (b) { b.checked = selectAll.checked; });
+    updateCount();
+  });
+
+  document.addEventListener("keydown", function (event) {
+    var target = event.target;
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement || target instanceof HTMLSelectElement) return;
+    var keys = document.getElementById("keys");
+    switch (event.key) {
+      case "j": focusItem(current + 1); break;
+      case "k": focusItem(current - 1); break;
+      case "a": act("approve"); break;
+      case "h": act("hide"); break;
+      case "x": {
+        var item = items()[current];
+        if (item) { var b = item.querySelector('input[type="checkbox"][name="target"]'); b.checked = !b.checked; lastClicked = b; updateCount(); }
+        break;
+      }
+      case "u": { var undo = document.getElementById("undo-button"); if (undo) undo.click(); break; }
+      case "?": if (keys && !keys.open) keys.showModal(); break;
+      default: return;
+    }
+    event.preventDefault();
+  });
+  if (items().length) focusItem(0);
+})();

@@ -1,0 +1,32 @@
+"""The widget script and the demo blog are served by the service."""
+
+from __future__ import annotations
+
+import gzip
+
+from flask.testing import FlaskClient
+
+
+def test_embed_js_is_served_as_javascript_any_site_may_load(client: FlaskClient) -> None:
+    response = client.get("/embed.js")
+    assert response.status_code == 200
+    assert response.mimetype == "text/javascript"
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert response.headers["Cross-Origin-Resource-Policy"] == "cross-origin"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    source = response.get_data()
+    # Small, as promised in docs/widget.md (raw and gzip-compressed).
+    assert len(source) < 40_000 and len(gzip.compress(source, 9)) < 12_000
+    # User data never goes through the HTML parser of the page.
+    for sink in (b"innerHTML", b"outerHTML", b"insertAdjacentHTML", b"document.write", b"eval("):
+        assert sink not in source
+
+
+def test_the_demo_blog_embeds_the_widget_with_the_two_lines(client: FlaskClient) -> None:
+    page = client.get("/demo/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert '<div id="comments" data-site="demo" data-thread="demo-post"></div>' in html
+    assert '<script src="http://localhost/embed.js" async></script>' in html
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    assert 'href="/demo/"' in client.get("/").get_data(as_text=True)

@@ -1,0 +1,156 @@
+"""Posting, checking and flagging are rate-limited per client address and site; a client
+over the limit gets 429 with Retry-After and a problem+json body, and nothing changes."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from app import create_app
+from moderation.db import db
+from tests.conftest import app_config, database_state, make_site, reset_database
+
+LIMITS = {
+    "RATELIMIT_ENABLED": True,
+    "RATELIMIT_POST": "2/minute",
+    "RATELIMIT_CHECK": "3/minute",
+    "RATELIMIT_FLAG": "1/minute",
+}
+
+
+def limited_app(
+    database_url: str, backend: str, fresh: bool = True, **settings: object
+) -> Iterator[Flask]:
+    app = create_app(app_config(database_url, **{**LIMITS, **settings}))
+    with app.app_context():
+        if fresh:
+            reset_database(backend)
+            make_site(db.session, "blog")  # type: ignore[arg-type]
+            make_site(db.session, "news")  # type: ignore[arg-type]
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def limited(database_url: str, backend: str) -> Iterator[Flask]:
+    yield from limited_app(database_url, backend)
+
+
+def post(client: FlaskClient, site: str = "blog", ip: str = "198.51.100.7", **headers: str):  # type: ignore[no-untyped-def]
+    return client.post(
+        f"/api/v1/sites/{site}/comments",
+        json={"thread": "t", "author_name": "Ada", "body": "Nice post"},
+        environ_base={"REMOTE_ADDR": ip},
+        headers=headers,
+    )
+
+
+def assert_limited(response, session: Session, before: object) -> None:  # type: ignore[no-untyped-def]
+    assert response.status_code == 429
+    assert response.mimetype == "application/problem+json"
+    assert response.json["status"] == 429 and response.json["title"] == "Too many requests"
+    assert "try again in" in response.json["detail"]
+    retry_after = int(response.headers["Retry-After"])
+    assert 0 < retry_after <= 60
+    assert database_state(session) == before
+
+
+def test_posting_past_the_limit_is_refused_with_retry_after(limited: Flask) -> None:
+    client = limited.test_client()
+    session = db.session
+    assert [post(client).status_code for _ in range(2)] == [201, 201]
+    before = database_state(session)  # type: ignore[arg-type]
+    assert_limited(post(client), session, before)  # type: ignore[arg-type]
+    # Per address and per site: another reader, or the same reader on another blog, may post.
+    assert post(client, ip="198.51.100.8").status_code == 201
+    assert post(client, site="news").status_code == 201
+
+
+def test_preflights_do_not_count_and_a_refusal_is_readable_cross_origin(limited: Flask) -> None:
+    make_site(db.session, "cors", allowed_origins=["https://blog.example"])  # type: ignore[arg-type]
+    client = limited.test_client()
+    origin = {"Origin": "https://blog.example"}
+    for _ in range(5):
+        preflight = client.options(
+            "/api/v1/sites/cors/comments",
+            headers={**origin, "Access-Control-Request-Method": "POST"},
+        )
+        assert preflight.status_code == 200
+    assert [post(client, site="cors", **origin).status_code for _ in range(3)] == [201, 201, 429]
+    refused = post(client, site="cors", **origin)
+    assert refused.headers["Access-Control-Allow-Origin"] == "https://blog.example"
+    assert "Retry-After" in refused.headers["Access-Control-Expose-Headers"]
+
+
+def test_checking_and_flagging_have_their_own_limits(limited: Flask) -> None:
+    client = limited.test_client()
+    session = db.session
+    check = "/api/v1/sites/blog/comments/check"
+    assert [client.post(check, json={"body": "hi"}).status_code for _ in range(3)] == [200] * 3
+    before = database_state(session)  # type: ignore[arg-type]
+    assert_limited(client.post(check, json={"body": "hi"}), session, before)  # type: ignore[arg-type]
+
+    comment_id = post(client).json["id"]
+    flag = f"/api/v1/comments/{comment_id}/flags"
+    assert client.post(flag, json={"reason": "spam"}).status_code == 201
+    before = database_state(session)  # type: ignore[arg-type]
+    assert_limited(client.post(flag, json={"reason": "spam"}), session, before)  # type: ignore[arg-type]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("redis-server is not installed")
+    port = _free_port()
+    process = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        import redis
+
+        client = redis.Redis(port=port)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_limits_are_kept_in_redis_when_configured(
+    database_url: str, backend: str, redis_url: str
+) -> None:
+    import redis
+
+    for app in limited_app(database_url, backend, RATELIMIT_STORAGE=redis_url):
+        client = app.test_client()
+        assert [post(client).status_code for _ in range(3)] == [201, 201, 429]
+    # Another process (here: a fresh application) sharing the Redis sees the same count.
+    for app in limited_app(database_url, backend, fresh=False, RATELIMIT_STORAGE=redis_url):
+        assert post(app.test_client()).status_code == 429
+    assert redis.Redis.from_url(redis_url).keys("LIMITS:*")

@@ -1,0 +1,318 @@
+"""The moderator pages over HTTP: who may see and do what, CSRF, sign-in limits, decisions,
+conflicts between moderators, settings audit, and the security headers."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from moderation.db import db
+from moderation.models import ModerationAction, SettingsChange, Site
+from moderation.types import CommentStatus, ModerationMode, Role
+from tests.conftest import database_state, make_site
+from tests.review.conftest import Poster, account, csrf_of, sign_in
+
+PAGES = [
+    "/moderation/",
+    "/moderation/counts",
+    "/moderation/audit",
+    "/moderation/dashboard",
+    "/moderation/comments/{id}",
+    "/moderation/comments/{id}/branch",
+]
+ADMIN_PAGES = ["/moderation/moderators", "/moderation/sites/blog/settings"]
+POSTS = [
+    "/moderation/decide",
+    "/moderation/undo",
+    "/moderation/tokens",
+    "/moderation/moderators/1/active",
+    "/moderation/sites/blog/settings",
+]
+
+
+@pytest.mark.parametrize("path", PAGES + ADMIN_PAGES)
+def test_anonymous_visitors_are_sent_to_sign_in(
+    client: FlaskClient, held_comment: Poster, path: str
+) -> None:
+    comment = held_comment()
+    response = client.get(path.format(id=comment.id))
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/moderation/login")
+
+
+@pytest.mark.parametrize("path", POSTS)
+def test_anonymous_posts_change_nothing(
+    client: FlaskClient, session: Session, held_comment: Poster, path: str
+) -> None:
+    comment = held_comment()
+    before = database_state(session)
+    response = client.post(path, data={"action": "approve", "target": f"{comment.id}:1"})
+    assert response.status_code in (302, 400)
+    assert database_state(session) == before
+
+
+def test_a_moderator_of_another_site_cannot_see_or_decide(
+    app: Flask, session: Session, held_comment: Poster
+) -> None:
+    other = make_site(session, "news")
+    account(session, "news@example.org", Role.MODERATOR, [other])
+    comment = held_comment()
+    client = app.test_client()
+    sign_in(client, "news@example.org")
+    assert client.get(f"/moderation/comments/{comment.id}").status_code == 404
+    assert "you are an idiot" not in client.get("/moderation/").get_data(as_text=True)
+    for path in ADMIN_PAGES:
+        assert client.get(path).status_code == 403
+    before = database_state(session)
+    response = client.post(
+        "/moderation/decide",
+        data={
+            "action": "approve",
+            "target": f"{comment.id}:{comment.version}",
+            "csrf_token": csrf_of(client),
+        },
+        follow_redirects=True,
+    )
+    assert f"no comment {comment.id}" in response.get_data(as_text=True)
+    assert database_state(session) == before
+
+
+def test_posts_without_the_csrf_token_are_refused(
+    admin_client: FlaskClient, session: Session, held_comment: Poster
+) -> None:
+    comment = held_comment()
+    before = database_state(session)
+    response = admin_client.post(
+        "/moderation/decide", data={"action": "approve", "target": f"{comment.id}:1"}
+    )
+    assert response.status_code == 400
+    assert database_state(session) == before
+
+
+def test_wrong_password_says_so_next_to_the_field(app: Flask, session: Session) -> None:
+    account(session, "admin@example.org")
+    client = app.test_client()
+    page = client.get("/moderation/login").get_data(as_text=True)
+    token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    response = client.post(
+        "/moderation/login",
+        data={"email": "admin@example.org", "password": "nope", "csrf_token": token},
+    )
+    assert response.status_code == 200
+    assert 'role="alert">wrong email or password' in response.get_data(as_text=True)
+
+
+def test_sign_in_attempts_are_limited_per_account(
+    database_url: str, app: Flask, session: Session
+) -> None:
+    from app import create_app
+    from tests.conftest import app_config
+
+    account(session, "admin@example.org")
+    limited = create_app(app_config(database_url, RATELIMIT_ENABLED=True, WTF_CSRF_ENABLED=False))
+    statuses = []
+    for attempt in range(12):
+        client = limited.test_client()  # a fresh session each time, as a script would
+        client.environ_base["REMOTE_ADDR"] = f"198.51.100.{attempt}"  # from new addresses
+        response = client.post(
+            "/moderation/login", data={"email": "admin@example.org", "password": "guess"}
+        )
+        statuses.append(response.status_code)
+    assert statuses[:10] == [200] * 10
+    assert statuses[10:] == [429, 429]
+    with limited.app_context():
+        db.engine.dispose()
+
+
+def test_approve_over_http_records_the_moderator_and_offers_undo(
+    admin_client: FlaskClient, session: Session, held_comment: Poster
+) -> None:
+    comment = held_comment()
+    response = admin_client.post(
+        "/moderation/decide",
+        data={
+            "action": "approve",
+            "target": f"{comment.id}:{comment.version}",
+            "csrf_token": csrf_of(admin_client),
+        },
+        follow_redirects=True,
+    )
+    page = response.get_data(as_text=True)
+    assert "1 comment approved" in page and 'id="undo-button"' in page
+    session.expire_all()
+    assert comment.status == CommentStatus.VISIBLE
+    assert comment.actions[-1].moderator is not None
+    assert comment.actions[-1].moderator.email == "admin@example.org"
+
+
+def test_the_second_moderator_sees_who_decided_first(
+    app: Flask, session: Session, held_comment: Poster
+) -> None:
+    account(session, "first@example.org")
+    account(session, "second@example.org")
+    comment = held_comment()
+    seen = f"{comment.id}:{comment.version}"
+    first, second = app.test_client(), app.test_client()
+    sign_in(first, "first@example.org")
+    sign_in(second, "second@example.org")
+    second_token = csrf_of(second)
+    first.post(
+        "/moderation/decide", data={"action": "hide", "target": seen, "csrf_token": csrf_of(first)}
+    )
+    response = second.post(
+        "/moderation/decide",
+        data={"action": "approve", "target": seen, "csrf_token": second_token},
+        follow_redirects=True,
+    )
+    assert "already decided by first@example.org: it is now hidden" in response.get_data(
+        as_text=True
+    )
+    session.expire_all()
+    assert comment.status == CommentStatus.HIDDEN
+
+
+def test_settings_changes_are_saved_and_audited(
+    admin_client: FlaskClient, session: Session, site: Site
+) -> None:
+    page = admin_client.get("/moderation/sites/blog/settings").get_data(as_text=True)
+    token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    response = admin_client.post(
+        "/moderation/sites/blog/settings",
+        data={
+            "csrf_token": token,
+            "moderation_mode": "pre",
+            "flags_to_hold": "5",
+            "banned_words": "spamco\nbuy now",
+            "suspect_words": "",
+            "allowed_origins": "https://blog.example",
+            "toxicity__hold": "0.6",
+            "toxicity__hide": "0.99",
+        },
+        follow_redirects=True,
+    )
+    assert "saved: moderation_mode, thresholds, banned_words, flags_to_hold" in response.get_data(
+        as_text=True
+    )
+    session.expire_all()
+    assert site.moderation_mode == ModerationMode.PRE
+    assert site.thresholds == {"toxicity": {"hold": 0.6, "hide": 0.99}}
+    assert site.banned_words == ["spamco", "buy now"]
+    fields = session.scalars(select(SettingsChange.field)).all()
+    assert "moderation_mode" in fields and "flags_to_hold" in fields
+
+
+def test_bad_settings_are_refused_next_to_the_field(
+    admin_client: FlaskClient, session: Session, site: Site
+) -> None:
+    page = admin_client.get("/moderation/sites/blog/settings").get_data(as_text=True)
+    token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    before = database_state(session)
+    response = admin_client.post(
+        "/moderation/sites/blog/settings",
+        data={
+            "csrf_token": token,
+            "moderation_mode": "post",
+            "flags_to_hold": "3",
+            "toxicity__hold": "1.7",
+        },
+    )
+    assert response.status_code == 200
+    assert 'role="alert">Number must be between 0 and 1' in response.get_data(as_text=True)
+    assert database_state(session) == before
+
+
+def test_pages_carry_security_headers_and_the_cookie_is_locked_down(
+    app: Flask, session: Session
+) -> None:
+    account(session, "admin@example.org")
+    client = app.test_client()
+    response = client.get("/moderation/login")
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    https = app.test_client().get("/moderation/login", base_url="https://mod.example")
+    assert "Secure" in https.headers["Set-Cookie"]
+
+
+def test_the_queue_tabs_count_and_filter(admin_client: FlaskClient, held_comment: Poster) -> None:
+    held_comment("first rude one", score=0.95)
+    held_comment("second rude one", score=0.85)
+    held_comment("all good", status=CommentStatus.VISIBLE, score=0.01)
+    page = admin_client.get("/moderation/?tab=held").get_data(as_text=True)
+    assert page.index("first rude one") < page.index("second rude one")
+    assert 'data-count="held">2<' in page and 'data-count="all">3<' in page
+    searched = admin_client.get("/moderation/?tab=held&q=second").get_data(as_text=True)
+    assert "second rude one" in searched and "first rude one" not in searched
+
+
+def test_hide_with_replies_over_http(
+    admin_client: FlaskClient, session: Session, held_comment: Poster
+) -> None:
+    top = held_comment("top", status=CommentStatus.VISIBLE)
+    reply = held_comment("reply", status=CommentStatus.VISIBLE, parent=top)
+    admin_client.post(
+        "/moderation/decide",
+        data={
+            "action": "hide_thread",
+            "target": f"{top.id}:{top.version}",
+            "csrf_token": csrf_of(admin_client),
+        },
+    )
+    session.expire_all()
+    assert (top.status, reply.status) == (CommentStatus.HIDDEN, CommentStatus.HIDDEN)
+    assert (
+        session.scalar(
+            select(func.count(ModerationAction.id)).where(
+                ModerationAction.moderator_id.is_not(None)
+            )
+        )
+        == 2
+    )
+
+
+def test_the_lite_fallback_warning_shows_on_moderator_pages(
+    admin_client: FlaskClient, app: Flask
+) -> None:
+    from moderation.scoring import ScorerSlot
+
+    slot = ScorerSlot({"SCORER": "auto"})
+    slot.get()  # as gunicorn's start-up hook does: the model is loaded before requests
+    app.extensions["moderation.scorer"] = slot
+    page = admin_client.get("/moderation/").get_data(as_text=True)
+    assert "scoring with the lite model: Detoxify weights unavailable" in page
+
+
+def test_dashboard_renders_charts_from_decisions(
+    admin_client: FlaskClient, held_comment: Poster
+) -> None:
+    comment = held_comment()
+    admin_client.post(
+        "/moderation/decide",
+        data={
+            "action": "approve",
+            "target": f"{comment.id}:{comment.version}",
+            "csrf_token": csrf_of(admin_client),
+        },
+    )
+    page = admin_client.get("/moderation/dashboard").get_data(as_text=True)
+    assert page.count("<svg") == 3
+    assert '1 <span class="muted">of 1</span>' in page
+
+
+def test_comment_page_shows_the_branch(admin_client: FlaskClient, held_comment: Poster) -> None:
+    top = held_comment("the original post comment", status=CommentStatus.VISIBLE)
+    middle = held_comment("a reply in between", status=CommentStatus.VISIBLE, parent=top)
+    leaf = held_comment("the held reply", parent=middle)
+    page = admin_client.get(f"/moderation/comments/{leaf.id}").get_data(as_text=True)
+    assert (
+        page.index("the original post comment")
+        < page.index("a reply in between")
+        < page.index("the held reply")
+    )
