@@ -209,6 +209,33 @@ def rescore_command(
     click.echo(f"re-scored {scored} comments; {changed} changed status")
 
 
+@moderation_cli.command("create-moderator")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["moderator", "admin"]), default="moderator")
+@click.option("--site", "site_slugs", multiple=True, help="a site they moderate (repeatable)")
+@click.option("--password", default=None, help="default: generate one and print it once")
+def create_moderator_command(
+    email: str, role: str, site_slugs: tuple[str, ...], password: str | None
+) -> None:
+    """Create a moderator (or admin) account for the review pages."""
+    from moderation.services.errors import DomainError
+    from moderation.services.moderators import create_moderator
+    from moderation.services.sites import get_site
+    from moderation.types import Role
+
+    session = current_session()
+    try:
+        sites = [get_site(session, slug) for slug in site_slugs]
+        moderator, generated = create_moderator(session, email, Role(role), sites, password)
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
+    session.commit()
+    where = "all sites" if role == "admin" else ", ".join(site_slugs) or "no site yet"
+    click.echo(f"created {role} {moderator.email} ({where})")
+    if generated:
+        click.echo(f"password (shown once): {generated}")
+
+
 model_cli = AppGroup("model", help="The scoring model: export it for the fast path.")
 moderation_cli.add_command(model_cli)
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    desc,
     false,
     text,
 )
@@ -96,8 +97,16 @@ class Comment(Base):
         # The worker claims pending comments oldest first; the queue lists by status.
         Index("ix_comment_status_id", "status", "id"),
         Index("ix_comment_status_created", "status", "created_at"),
-        # The review queue's default order: highest label score first within a status.
-        Index("ix_comment_status_top_score", "status", "top_score", "created_at"),
+        # The review queue's default order (highest label score, most reports, oldest),
+        # so its first page is read from the index, not sorted from the whole queue.
+        Index(
+            "ix_comment_queue_priority",
+            "status",
+            desc("top_score"),
+            desc("flag_count"),
+            "created_at",
+            "id",
+        ),
         CheckConstraint("depth >= 0", name="depth_not_negative"),
     )
 
@@ -130,6 +139,9 @@ class Comment(Base):
         UTCDateTime, comment="lease end; after it another worker may claim the comment"
     )
     score_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    flag_count: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0", comment="reader reports, kept for queue order"
+    )
     version: Mapped[int] = mapped_column(
         Integer,
         default=1,

@@ -40,6 +40,7 @@ GOOGLE_STATUS = {
 }
 MISSING_KEY = "The request is missing a valid API key."
 SCORER_EXTENSION = "moderation.perspective.scorer"
+_sqlite_commit_lock = threading.Lock()
 KEY_ENVIRON = "moderation.perspective.key"
 _scorer_lock = threading.Lock()
 
@@ -218,6 +219,18 @@ def scorer() -> Scorer:
     return chosen
 
 
+def commit() -> None:
+    """Commit the request's writes (the key's count, feedback rows). On SQLite, one request
+    thread of this process at a time: SQLite makes a blocked writer sleep and retry in
+    steps of up to 100 ms, which at 8 concurrent clients made the p99 latency ~350 ms;
+    waiting here instead wakes the next writer as soon as the previous one is done."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        with _sqlite_commit_lock:
+            db.session.commit()
+    else:
+        db.session.commit()
+
+
 # ---------------------------------------------------------------- errors
 
 
@@ -274,7 +287,7 @@ def analyze() -> Any:
         drop_unsupported=bool(data.drop_unsupported_attributes),
         now=utcnow(),
     )
-    db.session.commit()
+    commit()
     body: dict[str, Any] = {
         "attributeScores": {
             attr: {
@@ -314,7 +327,7 @@ def suggestscore() -> Any:
         client_token=data.client_token,
         now=utcnow(),
     )
-    db.session.commit()
+    commit()
     return {"clientToken": data.client_token} if data.client_token is not None else {}
 
 

@@ -141,6 +141,7 @@ def submit(
         body_html=render_markdown(body),
         status=status,
         score_attempts=0,
+        flag_count=0,
         version=1,
         author_token_hash=hash_author_token(author_token) if author_token else None,
         acknowledged_warning=acknowledged_warning,

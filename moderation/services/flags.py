@@ -26,6 +26,7 @@ def flag_comment(
     comment = get_visible_comment(session, comment_id)
     flag = Flag(comment=comment, reason=reason, note=note, ip_hash=ip_hash, created_at=now)
     session.add(flag)
+    comment.flag_count += 1
     session.flush()
 
     last_decision = session.scalar(

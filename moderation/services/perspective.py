@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Float, and_, case, cast, func, select, update
+from sqlalchemy import Float, and_, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from moderation.models import ScoreFeedback, ScoringKey, Site
@@ -175,10 +175,10 @@ def analyze(
     now: datetime,
 ) -> Analysis:
     """Score ``text`` for the requested Perspective attributes with ``scorer`` and count
-    the request on ``key``. The text itself is never stored. With ``span_annotations``
-    each sentence is scored as its own span; otherwise one span covers the whole text.
-    Raises Invalid for a missing or too long text, an unknown attribute, an unsupported
-    language or score type, or a threshold outside 0..1."""
+    the request on ``key`` (written at the caller's commit). The text is never stored.
+    With ``span_annotations`` each sentence is scored as its own span; otherwise one span
+    covers the whole text. Raises Invalid for a missing or too long text, an unknown
+    attribute, an unsupported language or score type, or a threshold outside 0..1."""
     text = check_text(text)
     for attr, params in attributes.items():
         if params.score_type not in PROBABILITY_TYPES:
@@ -222,14 +222,12 @@ def analyze(
 
 
 def count_request(session: Session, key: ScoringKey, now: datetime) -> None:
-    """One more request on ``key``, counted in SQL so concurrent requests all count."""
-    session.execute(
-        update(ScoringKey)
-        .where(ScoringKey.id == key.id)
-        .values(request_count=ScoringKey.request_count + 1, last_used_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    session.flush()
+    """One more request on ``key``. The increment is SQL (``request_count + 1``), so
+    concurrent requests all count. Not flushed here: the write then happens inside the
+    caller's commit, which keeps SQLite's write lock for the shortest time."""
+    session.add(key)
+    key.request_count = ScoringKey.request_count + 1
+    key.last_used_at = now
 
 
 # ---------------------------------------------------------------- keys
@@ -326,8 +324,9 @@ def suggest_scores(
     """Keep a client's suggested scores for ``text`` (e.g. 0 for a comment Coral's
     moderators approved, 1 for one they rejected) as feedback for the key's site, one row
     per attribute, each with our model's own score for comparison (None when the running
-    model lacks the attribute). Raises Invalid for a missing text or attribute, an
-    attribute Perspective does not define, or a value outside 0..1."""
+    model lacks the attribute), and count the request; written at the caller's commit.
+    Raises Invalid for a missing text or attribute, an attribute Perspective does not
+    define, or a value outside 0..1."""
     text = check_text(text)
     if not suggestions:
         raise Invalid("attributeScores must hold at least one attribute",

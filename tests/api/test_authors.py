@@ -287,7 +287,11 @@ def test_a_deleted_comment_with_replies_stays_as_a_tombstone(
 
     tree = listing(client, mine["author_token"], lonely["author_token"])
     [tombstone] = tree["comments"]
-    assert (tombstone["id"], tombstone["status"], tombstone["body_html"]) == (mine["id"], None, None)
+    assert (tombstone["id"], tombstone["status"], tombstone["body_html"]) == (
+        mine["id"],
+        None,
+        None,
+    )
     assert ids(tombstone["replies"]) == [reply["id"]]
     assert tree["thread"]["comment_count"] == 1
     action = session.scalars(
@@ -296,7 +300,9 @@ def test_a_deleted_comment_with_replies_stays_as_a_tombstone(
     assert (action.actor, action.to_status) == (Actor.AUTHOR, CommentStatus.HIDDEN)
     assert action.reason == "deleted by the author"
     # The token no longer opens it, so it cannot be undeleted or shown to anyone.
-    again = client.get(f"/api/v1/comments/{mine['id']}", headers={"X-Author-Token": mine["author_token"]})
+    again = client.get(
+        f"/api/v1/comments/{mine['id']}", headers={"X-Author-Token": mine["author_token"]}
+    )
     assert again.status_code == 404
 
 

@@ -54,7 +54,9 @@ def test_the_warn_threshold_defaults_to_the_hold_threshold_and_a_site_may_set_it
     assert quiet.json["warning"] is False
 
 
-def test_a_warn_threshold_does_not_change_what_is_held(client: FlaskClient, session: Session) -> None:
+def test_a_warn_threshold_does_not_change_what_is_held(
+    client: FlaskClient, session: Session
+) -> None:
     make_site(session, "strict", thresholds={"toxicity": {"warn": 0.0}})
     posted = client.post(
         "/api/v1/sites/strict/comments",

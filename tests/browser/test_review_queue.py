@@ -280,6 +280,10 @@ def test_bulk_hide_with_a_shift_click_range_and_select_all(
         response = page.request.get(f"{live_server.url}/api/v1/comments/{comment_id}")
         assert response.status == 404
 
+    page.keyboard.press("x")  # the current comment, the one left
+    expect(page.locator("#selected-count")).to_have_text("1 selected")
+    page.keyboard.press("x")
+    expect(page.locator("#selected-count")).to_have_text("0 selected")
     page.get_by_label("select all on page").check()
     expect(page.locator("#selected-count")).to_have_text("1 selected")
     page.get_by_role("button", name="Hide selected").click()
@@ -404,18 +408,30 @@ def test_tab_counts_follow_new_comments_without_a_reload(
 def test_every_moderator_page_runs_under_the_csp_without_console_errors(
     page: Page, live_server: LiveServer, session: Session, site: Site, admin: Moderator
 ) -> None:
-    top = post(session, FINE)
-    reply = post(session, INSULT, parent=top, author="Troll")
+    top = post(session, FINE, author="Mira")
+    middle = post(session, QUESTION, parent=top, author="Dev")
+    reply = post(session, INSULT, parent=middle, author="Troll")
     post(session, "<script>alert(1)</script> **bold** [link](javascript:alert(2))")
     score_pending(session)
     flags.flag_comment(session, top.id, FlagReason.SPAM, "looks like an ad", None, utcnow())
     session.commit()
     sign_in(page, live_server)
 
-    item(page, reply).get_by_role("button", name="show the whole branch").click()
-    expect(page.locator(f"#branch-{reply.id} .branch li")).to_have_count(1)
+    held = item(page, reply)
+    expect(held.locator(".parent")).to_contain_text(f"in reply to Dev: {QUESTION}")
+    held.get_by_role("button", name="show the whole branch").click()  # htmx, CSRF header
+    branch = held.get_by_role("list", name="the conversation above this comment")
+    expect(branch.locator("li")).to_have_text([re.compile("^Mira"), re.compile("^Dev")])
+    expect(held.locator(".parent")).to_have_count(0)  # the branch replaced it
+
+    page.goto(f"{live_server.url}/moderation/comments/{reply.id}")
+    expect(page.get_by_role("list", name="the conversation above this comment")).to_contain_text(
+        [FINE, QUESTION]
+    )
+    expect(item(page, reply).locator(".parent")).to_have_count(0)  # not shown twice
     item(page, reply).get_by_role("button", name="Approve").click()
-    expect(page.locator("#messages")).to_contain_text("approved")
+    expect(page).to_have_url(re.compile(rf"/moderation/comments/{reply.id}$"))
+    expect(item(page, reply).locator(".status")).to_have_text("visible")
 
     for path in [
         "/moderation/?tab=reported",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -124,3 +125,19 @@ def test_a_revoked_token_stops_working(client: FlaskClient, session: Session) ->
     moderators.revoke_api_token(session, row.id, utcnow())
     session.commit()
     assert client.get("/api/v1/moderation/queue", headers=auth).status_code == 401
+
+
+def test_create_moderator_command(app: Flask, session: Session, site: Site) -> None:
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=["moderation", "create-moderator", "Ann@Example.org", "--site", "blog"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "created moderator ann@example.org (blog)" in result.output
+    assert "password (shown once):" in result.output
+    again = runner.invoke(args=["moderation", "create-moderator", "ann@example.org"])
+    assert again.exit_code != 0 and "already has an account" in again.output
+    unknown = runner.invoke(
+        args=["moderation", "create-moderator", "bo@example.org", "--site", "nope"]
+    )
+    assert unknown.exit_code != 0 and "no site 'nope'" in unknown.output

@@ -125,7 +125,7 @@ ol{list-style:none;margin:0;padding:0}
 .replies{margin-left:1rem;padding-left:.75rem;border-left:2px solid var(--line)}
 .replies.flat{margin-left:0;padding-left:0;border-left:0}
 .comment{margin:.75rem 0}
-.meta{display:flex;flex-wrap:wrap;gap:.15rem .5rem;align-items:baseline;font-size:.875rem;color:var(--muted)}
+.meta{display:flex;flex-wrap:wrap;gap:.15rem .5rem;align-items:baseline;margin:0;font-size:.875rem;color:var(--muted)}
 .author{font-weight:600;color:#1f2328;overflow-wrap:anywhere}
 .badge{font-size:.8rem;padding:0 .45rem;border-radius:1rem;background:#fff8c5;border:1px solid #d4a72c;color:#5c4400}
 .badge.gone{background:#ffebe9;border-color:#ff8182;color:#82071e}
@@ -150,11 +150,11 @@ input[type=radio]{width:auto;margin:0}.choice{display:flex;gap:.4rem;align-items
 .choice label{font-weight:400;margin:0}fieldset{border:0;padding:0;margin:0 0 .5rem}
 [aria-invalid=true]{border-color:var(--bad);box-shadow:0 0 0 1px var(--bad)}
 .note{margin:.15rem 0 0;font-size:.8rem;color:var(--muted)}
-.error{margin:.15rem 0 0;font-size:.875rem;color:var(--bad)}.error:empty{display:none}
+.error{margin:.15rem 0 0;font-size:.875rem;color:var(--bad)}.error:empty{margin:0}
 .warning{border:1px solid #d4a72c;background:#fff8c5;border-radius:6px;padding:.5rem .75rem;margin:.5rem 0}
 .warning p,.warning ul{margin:.25rem 0}
 .buttons{display:flex;flex-wrap:wrap;gap:.5rem;margin-top:.5rem}
-.notice{margin:.25rem 0;color:var(--muted)}.notice:empty{display:none}
+.notice{margin:.25rem 0;color:var(--muted)}.notice:empty{margin:0}
 .hp{position:absolute;left:-10000px;top:auto;width:1px;height:1px;overflow:hidden}`;
 
   function addStyles(root) {
@@ -612,9 +612,8 @@ input[type=radio]{width:auto;margin:0}.choice{display:flex;gap:.4rem;align-items
           h("input", { type: "radio", name: group, id, value }), h("label", { for: id }, label));
       });
       const reasonError = h("p", { class: "error", id: `${group}-error` });
-      const legendId = uid("legend");
-      const fieldset = h("fieldset", { "aria-describedby": `${group}-error`, "aria-labelledby": legendId },
-        h("legend", { id: legendId }, "Why are you reporting this comment?"), choices, reasonError);
+      const fieldset = h("fieldset", { "aria-describedby": `${group}-error` },
+        h("legend", {}, "Why are you reporting this comment?"), choices, reasonError);
       ctx.fields.reason = { control: fieldset.querySelector("input"), error: reasonError };
       const form = ctx.form = h("form", { class: "flag", novalidate: true,
         "aria-label": `Report comment by ${item.c.author_name}` }, fieldset,
@@ -646,7 +645,8 @@ input[type=radio]{width:auto;margin:0}.choice{display:flex;gap:.4rem;align-items
         if (button) {
           button.textContent = "Reported";
           button.disabled = true;
-          button.setAttribute("aria-expanded", "false");
+          button.removeAttribute("aria-expanded");
+          button.removeAttribute("aria-label");
         }
       });
       return { form, focus: ctx.fields.reason.control };
