@@ -188,7 +188,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=10.0, help="measured, per run")
     parser.add_argument("--scorers", default="lite,onnx")
-    parser.add_argument("--batching", choices=["on", "off", "both"], default="on",
+    parser.add_argument("--batching", choices=["on", "off", "both"], default="off",
                         help="PERSPECTIVE_BATCHING in the server")  # fmt: skip
     parser.add_argument("--onnx-dir", default=os.environ.get("MODERATION_ONNX_MODEL_DIR"))
     parser.add_argument("--database-url", default=None,

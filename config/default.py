@@ -87,10 +87,11 @@ SESSION_COOKIE_SAMESITE = "Lax"
 REMEMBER_COOKIE_HTTPONLY = True
 REMEMBER_COOKIE_SAMESITE = "Lax"
 
-# The Perspective-compatible API (/perspective/v1alpha1): concurrent requests are scored
-# together in one model call per process (up to this many texts), which raises throughput
-# under load and adds no wait when requests come one at a time.
-PERSPECTIVE_BATCHING = True
+# The Perspective-compatible API (/perspective/v1alpha1). With batching on, concurrent
+# requests are scored together in one model call per process (up to this many texts).
+# Off by default: on CPUs it gave no gain (bench/perspective_load.py, docs/perspective.md);
+# it is meant for a GPU (MODERATION_DETOXIFY_DEVICE=cuda), where batches are what is fast.
+PERSPECTIVE_BATCHING = False
 PERSPECTIVE_MAX_BATCH = 64
 
 # The comment widget (/embed.js) and the public API it calls. Rate limits count per client

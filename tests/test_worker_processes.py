@@ -82,6 +82,7 @@ def start_worker(tmp_path: Path) -> Iterator[StartWorker]:
         FLASK_APP="app",
         MODERATION_DATABASE_URL=PG_URL,
         MODERATION_SECRET_KEY="x",
+        MODERATION_SCORER="lite",
         PYTHONUNBUFFERED="1",
     )
 
@@ -320,3 +321,25 @@ def test_sigterm_lets_a_busy_worker_finish_its_batch(site: Site, start_worker: S
     assert scored == len(done)
     [(score_rows,)] = rows(select(func.count()).select_from(Score))
     assert score_rows == len(done)
+
+
+def test_one_command_runs_several_workers_that_share_the_queue(
+    site: Site, start_worker: StartWorker
+) -> None:
+    ids = submit_pending(site, 120)
+    supervisor = start_worker("--concurrency", "3", "--batch", "5", "--poll", "0.1", "--once")
+    try:
+        returncode = supervisor.proc.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"workers did not drain the queue:\n{supervisor.describe()}")
+    assert returncode == 0, supervisor.describe()
+    output = supervisor.stdout()
+    assert "supervising 3 workers" in output
+    per_worker = [int(n) for n in re.findall(r"scored (\d+) comments, exiting", output)]
+    assert len(per_worker) == 3 and sum(per_worker) == len(ids)
+    [(pending,)] = rows(
+        select(func.count()).select_from(Comment).where(Comment.status == CommentStatus.PENDING)
+    )
+    assert pending == 0
+    [(score_rows,)] = rows(select(func.count()).select_from(Score))
+    assert score_rows == len(ids)

@@ -212,7 +212,7 @@ def scorer() -> Scorer:
                 config = current_app.config
                 extensions[SCORER_EXTENSION] = (
                     BatchingScorer(base, int(config.get("PERSPECTIVE_MAX_BATCH", 64)))
-                    if config.get("PERSPECTIVE_BATCHING", True)
+                    if config.get("PERSPECTIVE_BATCHING", False)
                     else base
                 )
     chosen: Scorer = extensions[SCORER_EXTENSION]

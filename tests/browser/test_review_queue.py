@@ -87,6 +87,7 @@ def sign_in(page: Page, server: LiveServer, email: str = ADMIN) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(server.url + "/moderation/")
+    page.wait_for_load_state()  # review.js (deferred) listens for keys from here on
 
 
 def item(page: Page, comment: Comment) -> Any:
@@ -280,6 +281,7 @@ def test_bulk_hide_with_a_shift_click_range_and_select_all(
         response = page.request.get(f"{live_server.url}/api/v1/comments/{comment_id}")
         assert response.status == 404
 
+    page.wait_for_load_state()
     page.keyboard.press("x")  # the current comment, the one left
     expect(page.locator("#selected-count")).to_have_text("1 selected")
     page.keyboard.press("x")
@@ -309,6 +311,7 @@ def test_undo_with_the_button_and_with_the_u_key(
     item(page, toxic).get_by_role("button", name="Approve").click()
     expect(page.locator("#messages")).to_contain_text("1 comment approved")
     assert public_status(page, live_server, toxic) == "visible"
+    page.wait_for_load_state()
     page.keyboard.press("u")
     expect(page.locator("#messages")).to_contain_text("undone")
     expect(item(page, toxic).locator(".status")).to_have_text("held")
@@ -425,9 +428,8 @@ def test_every_moderator_page_runs_under_the_csp_without_console_errors(
     expect(held.locator(".parent")).to_have_count(0)  # the branch replaced it
 
     page.goto(f"{live_server.url}/moderation/comments/{reply.id}")
-    expect(page.get_by_role("list", name="the conversation above this comment")).to_contain_text(
-        [FINE, QUESTION]
-    )
+    conversation = page.get_by_role("list", name="the conversation above this comment")
+    expect(conversation.locator("li")).to_contain_text([FINE, QUESTION])
     expect(item(page, reply).locator(".parent")).to_have_count(0)  # not shown twice
     item(page, reply).get_by_role("button", name="Approve").click()
     expect(page).to_have_url(re.compile(rf"/moderation/comments/{reply.id}$"))

@@ -25,6 +25,13 @@ ANALYZE = "/perspective/v1alpha1/comments:analyze"
 SUGGEST = "/perspective/v1alpha1/comments:suggestscore"
 
 
+@pytest.fixture(autouse=True)
+def _loopback_without_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    # httplib2 (under Google's client) honours http_proxy; our server is on loopback.
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.setenv(name, "127.0.0.1,localhost")
+
+
 def new_key(session: Session, site: str = "blog", rate: float = 10.0, name: str = "coral") -> str:
     """A scoring key for ``site``, committed; returns the key as the admin is shown it."""
     _, plaintext = perspective.create_key(session, site, name, rate, now=utcnow())

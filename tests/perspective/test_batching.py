@@ -1,8 +1,10 @@
-"""Concurrent requests scored together: every caller still gets its own texts' scores, and
-a model error reaches every caller of that batch without stopping the next ones."""
+"""Concurrent requests: each gets its own text's scores and each is counted, with or without
+batching; in a batch, a model error reaches every caller without stopping the next ones."""
 
 from __future__ import annotations
 
+import http.client
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -11,13 +13,15 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from app import create_app
 from moderation.db import db
+from moderation.models import ScoringKey
 from moderation.perspective.batching import BatchingScorer
 from moderation.scoring import load_scorer
 from tests.conftest import app_config, make_site, reset_database
-from tests.perspective.conftest import ANALYZE, new_key
+from tests.perspective.conftest import ANALYZE, new_key, serve
 
 TEXTS = [f"comment {i}: " + ("you idiot" if i % 3 == 0 else "thanks, well said") * (i % 4 + 1)
          for i in range(48)]  # fmt: skip
@@ -78,3 +82,38 @@ def test_batching_on_or_off_the_answers_are_the_same(
     assert scores_over_http(url("on.db"), backend, True) == pytest.approx(
         scores_over_http(url("off.db"), backend, False)
     )
+
+
+@pytest.mark.parametrize("batching", [True, False], ids=["batching", "no-batching"])
+def test_concurrent_http_requests_are_all_answered_and_all_counted(
+    database_url: str, backend: str, batching: bool
+) -> None:
+    app = create_app(app_config(database_url, PERSPECTIVE_BATCHING=batching))
+    with app.app_context():
+        reset_database(backend)
+        make_site(db.session)
+        key = new_key(db.session)
+        server = serve(app)
+        try:
+
+            def call(text: str) -> tuple[int, float]:
+                connection = http.client.HTTPConnection("127.0.0.1", server.server.server_port)
+                body = {"comment": {"text": text}, "requestedAttributes": {"TOXICITY": {}}}
+                connection.request("POST", f"{ANALYZE}?key={key}", body=json.dumps(body),
+                                   headers={"Content-Type": "application/json"})  # fmt: skip
+                response = connection.getresponse()
+                data = json.loads(response.read())
+                connection.close()
+                return response.status, data["attributeScores"]["TOXICITY"]["summaryScore"]["value"]
+
+            with ThreadPoolExecutor(8) as pool:
+                answers = list(pool.map(call, TEXTS[:24]))
+        finally:
+            server.server.shutdown()
+        expected = [s["toxicity"] for s in load_scorer("lite").score(TEXTS[:24])]
+        assert [status for status, _ in answers] == [200] * 24
+        assert [value for _, value in answers] == pytest.approx(expected)
+        db.session.expire_all()
+        assert db.session.scalars(select(ScoringKey)).one().request_count == 24
+        db.session.remove()
+        db.engine.dispose()
