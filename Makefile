@@ -25,7 +25,7 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	$(BIN)/flask db upgrade
 	$(BIN)/flask moderation bootstrap
-	@echo "serving on http://127.0.0.1:$(PORT)/  (Ctrl-C stops)"
+	@echo "serving on http://127.0.0.1:$(PORT)/  (demo blog: http://127.0.0.1:$(PORT)/demo/; moderators: http://127.0.0.1:$(PORT)/moderation/; Ctrl-C stops)"
 	PORT=$(PORT) exec $(BIN)/gunicorn -c config/gunicorn.conf.py 'app:create_app()'
 
 # Flask's reloading development server; the worker runs beside it.

@@ -416,9 +416,17 @@ def list_comments(site: str) -> Any:
     limit = _int_arg("limit", 50, 1, 500)
     cursor = request.args.get("cursor")
     after_id = _decode_cursor(cursor) if cursor else None
-    page = threads.tree(
-        current_session(), threads.get_thread(current_session(), site_row, key), limit, after_id
-    )
+    try:
+        thread = threads.get_thread(current_session(), site_row, key)
+    except NotFound:
+        # A page nobody has commented on yet: an empty thread, not an error, so a widget
+        # on a new post shows "no comments yet" without a failed request.
+        return {
+            "thread": {"key": key, "url": None, "title": None, "comment_count": 0},
+            "comments": [],
+            "next_cursor": None,
+        }
+    page = threads.tree(current_session(), thread, limit, after_id)
     own = comments.author_token_hashes(_author_tokens())
     page = comments.include_own_comments(current_session(), page, after_id, own)
     return {

@@ -37,6 +37,11 @@ class TokenForm(FlaskForm):  # type: ignore[misc]
     name = StringField("Token name", validators=[DataRequired(), Length(max=100)])
 
 
+# hold: to review; hide: hidden at once; warn: the widget warns the writer before posting
+# (empty: the scorer's hold threshold).
+THRESHOLD_KINDS = ("hold", "hide", "warn")
+
+
 def _lines(text: str | None) -> list[str]:
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
@@ -62,7 +67,7 @@ def site_settings_form(
         )
 
     for label in labels:
-        for kind in ("hold", "hide"):
+        for kind in THRESHOLD_KINDS:
             setattr(
                 SettingsForm,
                 f"{label}__{kind}",
@@ -83,6 +88,10 @@ def site_settings_form(
                 for label in labels
                 for kind in ("hold", "hide")
             },
+            **{
+                f"{label}__warn": (site.thresholds or {}).get(label, {}).get("warn")
+                for label in labels
+            },
         }
     )
     return form
@@ -96,7 +105,7 @@ def settings_from(form: Any, labels: Sequence[str]) -> dict[str, Any]:
         "allowed_origins": _lines(form.allowed_origins.data),
         "flags_to_hold": form.flags_to_hold.data,
         "thresholds": {
-            label: {kind: getattr(form, f"{label}__{kind}").data for kind in ("hold", "hide")}
+            label: {kind: getattr(form, f"{label}__{kind}").data for kind in THRESHOLD_KINDS}
             for label in labels
         },
     }

@@ -59,8 +59,9 @@ def count_to_rescore(session: Session, query: Select[int]) -> int:
 
 
 def _decided_by_people(session: Session, comment: Comment) -> bool:
-    """A moderator's decision, or readers' reports that put it on hold, stand: the model
-    does not overturn people."""
+    """A moderator's decision, readers' reports that put it on hold, or an author's choice
+    to post despite the warning (held for a person) stand: the model does not overturn
+    people."""
     moderated = session.scalar(
         select(exists().where(
             ModerationAction.comment_id == comment.id, ModerationAction.actor == Actor.MODERATOR
@@ -68,6 +69,8 @@ def _decided_by_people(session: Session, comment: Comment) -> bool:
     )  # fmt: skip
     if moderated:
         return True
+    if comment.acknowledged_warning and comment.status == CommentStatus.HELD:
+        return True  # posted despite the warning: held for a person, whatever the model says
     flags = session.scalar(select(func.count(Flag.id)).where(Flag.comment_id == comment.id)) or 0
     threshold = comment.thread.site.flags_to_hold
     return bool(threshold) and flags >= threshold

@@ -52,6 +52,7 @@
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     if (target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement || target instanceof HTMLSelectElement) return;
     var keys = document.getElementById("keys");
+    if (keys && keys.open) return; // the help is modal: no decisions behind it
     switch (event.key) {
       case "j": focusItem(current + 1); break;
       case "k": focusItem(current - 1); break;

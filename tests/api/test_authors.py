@@ -354,3 +354,28 @@ def test_a_filled_honeypot_is_dropped(client: FlaskClient, site: Site, session: 
         COMMENTS, json={"thread": "t", "author_name": "Ada", "body": "hi", "website": ""}
     )
     assert empty_trap.status_code == 201
+
+
+def test_an_edit_posted_despite_a_warning_is_held_for_a_moderator(
+    client: FlaskClient, session: Session, mine: dict[str, Any]
+) -> None:
+    response = patch(client, mine["id"], mine["author_token"], body=TOXIC,
+                     acknowledged_warning=True)  # fmt: skip
+    assert response.status_code == 200 and response.json["status"] == "held"
+    session.expire_all()
+    comment = session.get(Comment, mine["id"])
+    assert comment is not None and comment.acknowledged_warning
+    last = comment.actions[-1]
+    assert (last.actor, last.to_status) == (Actor.AUTHOR, CommentStatus.HELD)
+    assert "despite the pre-posting warning" in last.reason
+    [score] = current_scores(session, comment.id)
+    assert score.labels["toxicity"] > 0.9
+
+
+def test_the_author_sees_that_moderation_removed_their_comment(
+    client: FlaskClient, session: Session, mine: dict[str, Any]
+) -> None:
+    _hidden(session, mine["id"])
+    assert listing(client)["comments"] == []
+    [node] = listing(client, mine["author_token"])["comments"]
+    assert (node["id"], node["status"], node["author_name"]) == (mine["id"], "hidden", "Ada")

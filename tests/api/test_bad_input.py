@@ -54,7 +54,6 @@ CASES: list[tuple[str, Case, int, str | None]] = [
         404,
         None,
     ),
-    ("unknown thread", lambda c, i: c.get(COMMENTS + "?thread=nope"), 404, None),
     (
         "not JSON",
         lambda c, i: post_raw(

@@ -168,3 +168,13 @@ def test_client_ips_are_stored_only_as_a_keyed_hash(
     comment = session.get(Comment, response.json["id"])
     assert comment is not None and comment.ip_hash is not None
     assert "203.0.113.9" not in comment.ip_hash and len(comment.ip_hash) == 64
+
+
+def test_a_thread_nobody_commented_on_is_empty_not_missing(client: FlaskClient, site: Site) -> None:
+    response = client.get("/api/v1/sites/blog/comments?thread=brand-new-post")
+    assert response.status_code == 200
+    assert response.json == {
+        "thread": {"key": "brand-new-post", "url": None, "title": None, "comment_count": 0},
+        "comments": [],
+        "next_cursor": None,
+    }

@@ -58,3 +58,24 @@ def test_responses_match_their_documented_schemas(client: FlaskClient, site: Sit
     problem = client.post("/api/v1/sites/blog/comments", json={"thread": "t"}).json
     jsonschema.validate(problem, _schema(document, "Problem"))
     jsonschema.validate(client.get("/healthz").json, _schema(document, "HealthOut"))
+
+
+def test_the_widgets_responses_match_their_documented_schemas(
+    client: FlaskClient, site: Site
+) -> None:
+    document = client.get("/api/v1/openapi.json").json
+    created = client.post(
+        "/api/v1/sites/blog/comments",
+        json={"thread": "t", "author_name": "A", "body": "you fucking idiot"},
+    )
+    assert created.status_code == 202
+    jsonschema.validate(created.json, _schema(document, "CommentCreatedOut"))
+    own = {"X-Author-Token": created.json["author_token"]}
+    listing = client.get("/api/v1/sites/blog/comments?thread=t", headers=own).json
+    assert listing["comments"][0]["status"] == "held"
+    jsonschema.validate(listing, _schema(document, "ThreadPageOut"))
+    edited = client.patch(f"/api/v1/comments/{created.json['id']}", headers=own,
+                          json={"body": "sorry"})  # fmt: skip
+    jsonschema.validate(edited.json, _schema(document, "CommentOut"))
+    check = client.post("/api/v1/sites/blog/comments/check", json={"body": "you idiot"}).json
+    jsonschema.validate(check, _schema(document, "DraftCheckOut"))

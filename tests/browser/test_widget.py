@@ -340,6 +340,7 @@ HOST_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Someone else's blog</title>
 <link rel="stylesheet" href="/hostile.css"></head>
 <body><h1>A post on another site</h1><p class="probe">Host text</p><h2 class="probe">Host h2</h2>
+<p>On this page: <a href="#comments" data-comment-count="{thread}" data-site="{site}">…</a></p>
 <div id="comments" data-site="{site}" data-thread="{thread}"{extra}></div>
 <script src="{service}/embed.js" async></script>
 </body></html>"""
@@ -459,6 +460,7 @@ def test_deep_threads_tombstones_times_and_load_more(
 
     page.goto(other_origin("demo", "deep", ' data-page-size="2"'))
     expect(page.get_by_role("heading", name="11 comments")).to_be_visible()
+    expect(page.get_by_role("link", name="11 comments")).to_be_visible()  # a count in the page
     expect(article(page, "Comment by Level 0").locator("time")).to_have_text("2 hours ago")
     x = {d: article(page, f"Reply by Level {d}").bounding_box()["x"] for d in (1, 5, 6, 7, 8)}  # type: ignore[index]
     assert x[1] < x[5] < x[6] == x[7] == x[8]  # indentation stops at 6 levels

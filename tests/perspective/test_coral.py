@@ -14,6 +14,9 @@ from __future__ import annotations
 import http.client
 import json
 import posixpath
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -178,3 +181,64 @@ def test_coral_with_a_wrong_key_gets_a_non_ok_answer(live_server: LiveServer, ke
     url = coral_url(endpoints(live_server)[0], "comments:analyze", "msk_wrong")
     status, data = post(url, analyze_body(TOXIC))
     assert status == 400 and data["error"]["message"].startswith("API key not valid")
+
+
+# Coral's sendToPerspective and formatBody, restated in JavaScript and run by Node itself, so
+# that Node's URL, path.join and JSON.stringify produce the request (not our imitation).
+CORAL_JS = r"""
+const path = require("path");
+const [endpoint, key, operation, text, model, commentStatus] = process.argv.slice(2);
+function formatBody() {
+  if (operation === "comments:analyze") {
+    return { comment: { text }, doNotStore: true, requestedAttributes: { [model]: {} },
+             languages: ["en"] };
+  }
+  return {
+    comment: { text },
+    context: { entries: [{ text: JSON.stringify({ url: "https://news.example/s?commentID=c9",
+      reply_to_id_Coral_comment_id: undefined, Coral_comment_id: "c9" }) }] },
+    attributeScores: { [model]: { summaryScore: { value: commentStatus === "APPROVED" ? 0 : 1 } } },
+    languages: ["en"],
+    communityId: "Coral:https://news.example/",
+    clientToken: "comment:c9",
+  };
+}
+(async () => {
+  const url = new URL(endpoint.trim());
+  url.pathname = path.join(url.pathname, `/${operation}`);
+  url.searchParams.set("key", key.trim());
+  const res = await fetch(url.toString(), { method: "POST",
+    headers: { "Content-Type": "application/json" }, body: JSON.stringify(formatBody()) });
+  const data = res.ok ? await res.json() : null;
+  const score = operation === "comments:analyze" && data
+    ? data.attributeScores[model].summaryScore.value : null;
+  console.log(JSON.stringify({ status: res.status, url: url.toString(), data, score }));
+})();
+"""
+
+
+def run_node(tmp_path: Path, *args: str) -> Any:
+    script = tmp_path / "coral.js"
+    script.write_text(CORAL_JS)
+    result = subprocess.run(["node", str(script), *args], capture_output=True, text=True,
+                            timeout=60, check=True)  # fmt: skip
+    return json.loads(result.stdout)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+@pytest.mark.parametrize("backend", ["sqlite"])  # the wire format is what is tested here
+def test_coral_code_run_by_node_scores_and_sends_feedback(
+    live_server: LiveServer, key: str, session: Session, tmp_path: Path
+) -> None:
+    for endpoint in endpoints(live_server):
+        toxic = run_node(tmp_path, endpoint, key, "comments:analyze", TOXIC, "TOXICITY")
+        kind = run_node(tmp_path, endpoint, key, "comments:analyze", KIND, "TOXICITY")
+        assert toxic["status"] == kind["status"] == 200
+        assert toxic["url"].endswith("/perspective/v1alpha1/comments:analyze?key=" + key)
+        assert toxic["score"] > 0.35 > kind["score"]
+    sent = run_node(tmp_path, endpoints(live_server)[1], key, "comments:suggestscore", TOXIC,
+                    "TOXICITY", "DELETED")  # fmt: skip
+    assert sent["status"] == 200 and sent["data"] == {"clientToken": "comment:c9"}
+    session.expire_all()
+    [row] = session.scalars(select(ScoreFeedback)).all()
+    assert (row.text, row.value, row.client_token) == (TOXIC, 1.0, "comment:c9")

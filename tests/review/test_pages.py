@@ -190,6 +190,7 @@ def test_settings_changes_are_saved_and_audited(
             "allowed_origins": "https://blog.example",
             "toxicity__hold": "0.6",
             "toxicity__hide": "0.99",
+            "toxicity__warn": "0.5",
         },
         follow_redirects=True,
     )
@@ -198,7 +199,7 @@ def test_settings_changes_are_saved_and_audited(
     )
     session.expire_all()
     assert site.moderation_mode == ModerationMode.PRE
-    assert site.thresholds == {"toxicity": {"hold": 0.6, "hide": 0.99}}
+    assert site.thresholds == {"toxicity": {"hold": 0.6, "hide": 0.99, "warn": 0.5}}
     assert site.banned_words == ["spamco", "buy now"]
     fields = session.scalars(select(SettingsChange.field)).all()
     assert "moderation_mode" in fields and "flags_to_hold" in fields

@@ -2,7 +2,8 @@
  *   <div id="comments" data-site="demo" data-thread="post-42"></div>
  *   <script src="https://comments.example.org/embed.js" async></script>
  * Optional attributes: data-thread (default: the page's path), data-title, data-url,
- * data-page-size (top-level comments per page, default 20).
+ * data-page-size (top-level comments per page, default 20). Elements with
+ * data-comment-count="thread-key" (and data-site) anywhere on the page show that count.
  * Safety: whatever readers wrote is inserted as text. Comment bodies arrive as HTML that the
  * server rendered from Markdown and sanitized; the widget still copies only allowed tags. */
 (() => {
@@ -686,10 +687,31 @@ input[type=radio]{width:auto;margin:0}.choice{display:flex;gap:.4rem;align-items
     }
   }
 
+  // Comment counts anywhere on the page, e.g. on a blog's index:
+  //   <a href="/post-42#comments" data-site="demo" data-comment-count="post-42"></a>
+  async function fillCounts(defaultSite) {
+    const bySite = new Map();
+    for (const el of document.querySelectorAll("[data-comment-count]")) {
+      const site = el.dataset.site || defaultSite;
+      if (site) bySite.set(site, [...(bySite.get(site) || []), el]);
+    }
+    for (const [site, elements] of bySite) {
+      const key = (el) => el.dataset.commentCount || location.pathname;
+      const keys = [...new Set(elements.map(key))].slice(0, 200);
+      const query = keys.map((k) => `thread=${enc(k)}`).join("&");
+      const r = await api("GET", `/sites/${enc(site)}/counts?${query}`);
+      if (r.status !== 200) continue;
+      for (const el of elements) {
+        const n = r.data.counts[key(el)];
+        if (n !== undefined) el.textContent = n === 1 ? "1 comment" : `${n} comments`;
+      }
+    }
+  }
+
   function start() {
     const host = document.getElementById("comments");
-    if (!host || host.shadowRoot || !host.dataset.site) return;
-    new Widget(host);
+    if (host && !host.shadowRoot && host.dataset.site) new Widget(host);
+    fillCounts(host && host.dataset.site);
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
