@@ -67,22 +67,26 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def onnx_model(onnx_dir: str | None) -> str:
-    """A folder with an int8 ONNX export of a bert-base-shaped Detoxify model."""
+def onnx_model(onnx_dir: str | None, workdir: Path) -> str:
+    """A folder with an int8 ONNX export of a bert-base-shaped Detoxify model: ``onnx_dir``
+    if it holds one, else one built now (into ``onnx_dir`` when given, to reuse)."""
     if onnx_dir and (Path(onnx_dir) / "moderation-model.json").is_file():
         return onnx_dir
+    import shutil
+
     from moderation.scoring.detoxify import DetoxifyScorer
     from moderation.scoring.export import export_onnx
 
-    workdir = Path(tempfile.mkdtemp(prefix="bench-perspective-"))
     checkpoint = os.environ.get("MODERATION_DETOXIFY_CHECKPOINT")
     config_dir = os.environ.get("MODERATION_DETOXIFY_CONFIG_DIR")
+    source = workdir / "source"
     if not (checkpoint and config_dir):
         print("building a random-weight bert-base Detoxify model (no checkpoint configured)")
-        checkpoint, config_dir = map(str, random_bert_base(workdir))
+        checkpoint, config_dir = map(str, random_bert_base(source))
     target = Path(onnx_dir) if onnx_dir else workdir / "onnx-int8"
     print(f"exporting it to ONNX int8 in {target}")
     export_onnx(DetoxifyScorer("original", checkpoint, config_dir), target, int8=True)
+    shutil.rmtree(source, ignore_errors=True)  # the 0.4 GB torch checkpoint
     return str(target)
 
 
@@ -120,7 +124,7 @@ class Server:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise SystemExit(f"server exited; see {log}")
+                raise SystemExit(f"server exited:\n{log.read_text()[-3000:]}")
             try:
                 connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
                 connection.request("GET", "/healthz")
@@ -128,7 +132,8 @@ class Server:
                     return
             except OSError:
                 time.sleep(0.3)
-        raise SystemExit(f"server did not start; see {log}")
+        self.stop()
+        raise SystemExit(f"server did not start:\n{log.read_text()[-3000:]}")
 
     def stop(self) -> None:
         self.process.terminate()
@@ -158,14 +163,20 @@ def load(port: int, key: str, sample: list[str], clients: int, seconds: float) -
             began = time.perf_counter()
             if began >= stop_at[0]:
                 break
-            connection.request("POST", path, body=body, headers=headers)
-            response = connection.getresponse()
-            response.read()
+            try:
+                connection.request("POST", path, body=body, headers=headers)
+                response = connection.getresponse()
+                response.read()
+                status = response.status
+            except (OSError, http.client.HTTPException):
+                status = 0  # counted as an error; a new connection for the next request
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             took = (time.perf_counter() - began) * 1000
             if began < measure_from[0] or warm < 2:
                 warm += 1
                 continue
-            if response.status != 200:
+            if status != 200:
                 errors[index] += 1
             latencies[index].append(took)
         connection.close()
@@ -196,7 +207,17 @@ def main() -> None:
                         "PostgreSQL database given here is emptied first")  # fmt: skip
     args = parser.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="bench-perspective-load-"))
+    with tempfile.TemporaryDirectory(prefix="bench-perspective-") as tmp:
+        results = run_all(args, Path(tmp))
+
+    print(f"\n{'scorer':24s} {'req/s':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'errors':>7s}")
+    for r in results:
+        print(f"{r.label:24s} {r.requests / r.seconds:8.1f} {r.percentile(50):8.1f} "
+              f"{r.percentile(99):8.1f} {r.errors:7d}")  # fmt: skip
+    print(f"\nCoral's budget: p99 well under {CORAL_BUDGET_MS} ms at {args.clients} clients.")
+
+
+def run_all(args: argparse.Namespace, workdir: Path) -> list[Result]:
     sample = texts()
     print(f"{len(sample)} texts from shared/data/toxicity (seed 42); {args.clients} clients; "
           f"{args.seconds:g} s per run after 1 s warm-up; {os.cpu_count()} cores")  # fmt: skip
@@ -205,7 +226,7 @@ def main() -> None:
         env = {"MODERATION_SCORER": scorer, "MODERATION_WORKER_IN_PROCESS": "false"}
         if scorer == "onnx":
             try:
-                env["MODERATION_ONNX_MODEL_DIR"] = onnx_model(args.onnx_dir)
+                env["MODERATION_ONNX_MODEL_DIR"] = onnx_model(args.onnx_dir, workdir)
             except Exception as exc:  # no torch/transformers here: report, go on
                 print(f"onnx: skipped, no model could be built ({exc})")
                 continue
@@ -223,11 +244,7 @@ def main() -> None:
             results.append(result)
             print(f"  {result.label}: {result.requests / result.seconds:.1f} req/s")
 
-    print(f"\n{'scorer':24s} {'req/s':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'errors':>7s}")
-    for r in results:
-        print(f"{r.label:24s} {r.requests / r.seconds:8.1f} {r.percentile(50):8.1f} "
-              f"{r.percentile(99):8.1f} {r.errors:7d}")  # fmt: skip
-    print(f"\nCoral's budget: p99 well under {CORAL_BUDGET_MS} ms at {args.clients} clients.")
+    return results
 
 
 if __name__ == "__main__":

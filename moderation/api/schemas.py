@@ -25,7 +25,9 @@ class CommentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     thread: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
-    thread_url: Annotated[str, StringConstraints(max_length=2048)] | None = None
+    thread_url: (
+        Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://[^\s]+$")] | None
+    ) = Field(default=None, description="the page's http(s) address")
     thread_title: Annotated[str, StringConstraints(max_length=300)] | None = None
     parent_id: int | None = Field(default=None, ge=1)
     author_name: Annotated[

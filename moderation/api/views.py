@@ -60,6 +60,8 @@ def _field_message(error: Any) -> str:
     if kind == "enum":
         return f"must be one of: {ctx.get('expected')}"
     if kind == "string_pattern_mismatch":
+        if error["loc"] and error["loc"][-1] == "thread_url":
+            return "must be an http:// or https:// address"
         return "is not a valid email address"
     return str(error["msg"])
 

@@ -111,7 +111,7 @@ def settings_from(form: Any, labels: Sequence[str]) -> dict[str, Any]:
     }
 
 
-def moderator_form(sites: Sequence[Site]) -> Any:
+def moderator_form(all_sites: Sequence[Site]) -> Any:
     class ModeratorForm(FlaskForm):  # type: ignore[misc]
         email = EmailField(
             "Email",
@@ -129,7 +129,7 @@ def moderator_form(sites: Sequence[Site]) -> Any:
             ],
         )
         sites = SelectMultipleField(
-            "Sites", coerce=int, choices=[SelectChoice(str(s.id), s.slug) for s in sites]
+            "Sites", coerce=int, choices=[SelectChoice(str(s.id), s.slug) for s in all_sites]
         )
         password = PasswordField(
             "Password (empty: generate one)", validators=[Optional(), Length(min=10, max=200)]

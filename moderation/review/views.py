@@ -199,10 +199,14 @@ def queue() -> Any:
 @bp.get("/counts")
 @moderator_required
 def counts() -> Any:
+    try:
+        tab = Tab(request.args.get("tab", "held"))
+    except ValueError:
+        abort(400)
     return render_template(
         "review/_counts.html",
         counts=review.counts(current_session(), scope()),
-        tab=Tab(request.args.get("tab", "held")),
+        tab=tab,
         tabs=list(Tab),
     )
 

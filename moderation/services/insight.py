@@ -50,6 +50,8 @@ def dashboard(session: Session, scope: Scope, now: datetime, days: int = 14) -> 
             ModerationAction.actor,
             ModerationAction.from_status,
             ModerationAction.to_status,
+            ModerationAction.comment_id,
+            ModerationAction.reason,
         )
         .join(Comment, Comment.id == ModerationAction.comment_id)
         .where(ModerationAction.created_at >= start, *_in_scope(scope))
@@ -93,16 +95,34 @@ def dashboard(session: Session, scope: Scope, now: datetime, days: int = 14) -> 
     for status, bin_index, count in rows:
         histogram[status.value][min(int(bin_index), 9)] += count
 
-    moderated = [a for a in actions if a[1] == Actor.MODERATOR]
+    # Overturns compare each comment's first moderator decision in the window with what
+    # the model decided (the system's action out of `pending`), not with the status it
+    # had just before: a comment readers reported into review was the model's "visible".
+    first_decision: dict[int, CommentStatus] = {}
+    for _when, actor, _, to_status, comment_id, reason in sorted(actions, key=lambda a: a[0]):
+        if actor == Actor.MODERATOR and not reason.startswith("undo:"):
+            first_decision.setdefault(comment_id, to_status)
+    model_outcome = dict(
+        session.execute(
+            select(ModerationAction.comment_id, ModerationAction.to_status)
+            .where(
+                ModerationAction.comment_id.in_(list(first_decision)),
+                ModerationAction.actor == Actor.SYSTEM,
+                ModerationAction.from_status == CommentStatus.PENDING,
+            )
+            .order_by(ModerationAction.id)
+        ).all()
+    )
+    reviewed_held = [c for c in first_decision if model_outcome.get(c) == CommentStatus.HELD]
     return Dashboard(
         queue_size=queue_size,
         decisions_per_day=decisions,
         score_histogram=histogram,
-        held_reviewed=sum(1 for a in moderated if a[2] == CommentStatus.HELD),
-        held_approved=sum(
-            1 for a in moderated if a[2] == CommentStatus.HELD and a[3] == CommentStatus.VISIBLE
-        ),
+        held_reviewed=len(reviewed_held),
+        held_approved=sum(1 for c in reviewed_held if first_decision[c] == CommentStatus.VISIBLE),
         visible_hidden=sum(
-            1 for a in moderated if a[2] == CommentStatus.VISIBLE and a[3] == CommentStatus.HIDDEN
+            1
+            for c, decided in first_decision.items()
+            if model_outcome.get(c) == CommentStatus.VISIBLE and decided == CommentStatus.HIDDEN
         ),
     )

@@ -180,3 +180,47 @@ def test_audit_log_filters_by_moderator(session: Session, site: Site) -> None:
     session.commit()
     rows, total = review.audit_log(session, ALL, review.AuditFilter(moderator_id=second.id))
     assert total == 1 and rows[0].comment_id == b.id
+
+
+def test_dashboard_counts_overturns_against_what_the_model_decided(
+    session: Session, site: Site
+) -> None:
+    from moderation.models import ModerationAction
+    from moderation.services import insight
+    from moderation.types import Actor
+
+    person = moderator(session)
+
+    def scored(body: str, outcome: CommentStatus) -> Comment:
+        comment = held(session, site, body, status=outcome)
+        session.add(
+            ModerationAction(
+                comment=comment,
+                actor=Actor.SYSTEM,
+                from_status=CommentStatus.PENDING,
+                to_status=outcome,
+                reason="policy",
+                created_at=utcnow(),
+            )
+        )
+        session.commit()
+        return comment
+
+    too_strict = scored("held by the model, approved", CommentStatus.HELD)
+    right = scored("held by the model, hidden", CommentStatus.HELD)
+    missed = scored("let through, then reported", CommentStatus.VISIBLE)
+    for _ in range(3):
+        flags.flag_comment(session, missed.id, FlagReason.ABUSIVE, None, None, utcnow())
+    session.commit()
+    assert missed.status == CommentStatus.HELD  # readers sent it to review
+    for comment, action in (
+        (too_strict, Action.APPROVE),
+        (right, Action.HIDE),
+        (missed, Action.HIDE),
+    ):
+        review.decide(session, person, ALL, [(comment.id, comment.version)], action, utcnow())
+    session.commit()
+    stats = insight.dashboard(session, ALL, utcnow())
+    assert (stats.held_reviewed, stats.held_approved, stats.visible_hidden) == (2, 1, 1)
+    assert stats.decisions_per_day[-1][1] == {"approve": 1.0, "hide": 2.0}
+    assert stats.queue_size[-1][1] == 0.0
