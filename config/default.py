@@ -79,6 +79,10 @@ MAX_REPLY_DEPTH = 200
 # MODERATION_RATELIMIT_STORAGE=redis://127.0.0.1:6379 when several processes serve.
 RATELIMIT_STORAGE = "memory://"
 RATELIMIT_ENABLED = True
+# A rate-limit storage error lets the request through (logged) instead of failing it:
+# limits 5.8.0's memory storage can race when two threads start its expiry timer at once
+# (fixed upstream in alisaifee/limits#352, not yet released).
+RATELIMIT_SWALLOW_ERRORS = True
 
 # Moderator sessions: cookies are HttpOnly and SameSite=Lax; Secure is set per request
 # when it arrived over https (see setup.py).

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from flask import Blueprint, g, request
 from pydantic import BaseModel, ConfigDict, Field
 
+from moderation.api import schemas
 from moderation.api.problems import problem
 from moderation.api.views import ApiProblem, comment_json, parse_body
 from moderation.db import current_session
@@ -28,6 +29,29 @@ class DecisionIn(BaseModel):
     version: int | None = Field(
         default=None, description="the comment version you saw; 409 if it moved on"
     )
+
+
+class QueueItemOut(schemas.CommentOut):
+    version: int
+    scores: dict[str, float] | None
+    scorer_version: str | None
+    reason: str | None = Field(description="why the system put it where it is")
+    flags: list[dict[str, str | None]]
+
+
+class QueueOut(BaseModel):
+    tab: str
+    total: int
+    page: int
+    items: list[QueueItemOut]
+
+
+class DecisionOut(BaseModel):
+    id: int
+    status: str
+    version: int
+    decision_id: str
+    changed: list[int] = Field(description="every comment the decision changed")
 
 
 @bp.before_request

@@ -77,8 +77,53 @@ BAD_BODY = {
 }
 
 
+def _admin_paths() -> dict[str, Any]:
+    """The token-authenticated admin API (moderation/api/admin.py)."""
+    secured: dict[str, Any] = {"security": [{"adminToken": []}]}
+    unauthorized = {"401": _problem("missing, unknown or revoked token")}
+    return {
+        "/api/v1/moderation/queue": {
+            "get": {
+                "operationId": "moderationQueue",
+                "summary": "The review queue, as the moderator pages show it",
+                **secured,
+                "parameters": [
+                    {"name": "tab", "in": "query", "schema": {
+                        "type": "string", "default": "held",
+                        "enum": ["held", "reported", "pending", "hidden", "all"]}},
+                    {"name": "site", "in": "query", "schema": {"type": "string"}},
+                    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                    {"name": "per_page", "in": "query",
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
+                ],
+                "responses": {"200": _json("QueueOut", "one page of the queue"),
+                              "422": _problem("bad tab or page"), **unauthorized},
+            }
+        },
+        "/api/v1/moderation/comments/{comment_id}/decision": {
+            "parameters": [COMMENT_ID],
+            "post": {
+                "operationId": "moderationDecision",
+                "summary": "approve, hide, hide_thread (with its replies) or restore",
+                **secured,
+                "requestBody": _body("DecisionIn"),
+                "responses": {
+                    "200": _json("DecisionOut", "decided"),
+                    "404": _problem("no such comment on your sites"),
+                    "409": _problem("someone decided since the version you saw"),
+                    **BAD_BODY,
+                    **unauthorized,
+                },
+            },
+        },
+    }  # fmt: skip
+
+
 def build_document(server_url: str) -> dict[str, Any]:
-    inputs = (schemas.CommentIn, schemas.CommentEditIn, schemas.DraftIn, schemas.FlagIn)
+    from moderation.api.admin import DecisionIn, DecisionOut, QueueOut
+
+    inputs = (schemas.CommentIn, schemas.CommentEditIn, schemas.DraftIn, schemas.FlagIn,
+              DecisionIn)  # fmt: skip
     _, definitions = models_json_schema(
         [
             (m, "validation" if m in inputs else "serialization")
@@ -93,6 +138,8 @@ def build_document(server_url: str) -> dict[str, Any]:
                 schemas.CountsOut,
                 schemas.HealthOut,
                 schemas.Problem,
+                QueueOut,
+                DecisionOut,
             )
         ],
         ref_template="#/components/schemas/{model}",
@@ -263,6 +310,16 @@ def build_document(server_url: str) -> dict[str, Any]:
                     "responses": {"200": {"description": "this document"}},
                 }
             },
+            **_admin_paths(),
         },
-        "components": {"schemas": definitions["$defs"]},
+        "components": {
+            "schemas": definitions["$defs"],
+            "securitySchemes": {
+                "adminToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "an admin API token (moderators page, shown once)",
+                }
+            },
+        },
     }

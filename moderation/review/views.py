@@ -30,7 +30,7 @@ from moderation.models import ApiToken, Moderator, Site
 from moderation.review import forms
 from moderation.review.charts import bar_chart, histogram_chart, line_chart
 from moderation.runtime import get_scorer, get_scorer_warning
-from moderation.services import insight, moderators, review, sites
+from moderation.services import insight, moderators, perspective, policy, review, sites
 from moderation.services.errors import DomainError, NotFound
 from moderation.services.review import Action, AlreadyDecided, Order, QueueFilter, Tab
 from moderation.types import Role, utcnow
@@ -376,7 +376,19 @@ def dashboard() -> Any:
         "decisions": bar_chart(stats.decisions_per_day, "decisions by moderators"),
         "scores": histogram_chart(stats.score_histogram, "highest label score"),
     }
-    return render_template("review/dashboard.html", stats=stats, charts=charts, days=days)
+    # Perspective-API feedback (e.g. Coral's moderators' decisions): does the model agree,
+    # at the site's current toxicity hold threshold?
+    feedback = []
+    for site in visible_sites():
+        limits = policy.effective_thresholds(site, get_scorer().default_thresholds)
+        hold = limits.get("toxicity")
+        threshold = hold.hold if hold and hold.hold is not None else 0.5
+        summary = perspective.feedback_summary(session, site.id, threshold)
+        if summary.total.count:
+            feedback.append((site, threshold, summary))
+    return render_template(
+        "review/dashboard.html", stats=stats, charts=charts, days=days, feedback=feedback
+    )
 
 
 # ------------------------------------------------------------------ moderators and tokens

@@ -317,3 +317,25 @@ def test_comment_page_shows_the_branch(admin_client: FlaskClient, held_comment: 
         < page.index("a reply in between")
         < page.index("the held reply")
     )
+
+
+def test_dashboard_shows_how_often_the_model_agreed_with_api_feedback(
+    admin_client: FlaskClient, session: Session, site: Site
+) -> None:
+    from moderation.runtime import get_scorer
+    from moderation.services import perspective
+    from moderation.types import utcnow
+
+    key, _ = perspective.create_key(session, site.slug, "coral", now=utcnow())
+    for text, verdict in (
+        ("you stupid fucking idiot", 1.0),
+        ("thanks, lovely post", 0.0),
+        ("what a thoughtful reply", 1.0),
+    ):
+        perspective.suggest_scores(
+            session, key, get_scorer(), text=text, suggestions={"TOXICITY": verdict}, now=utcnow()
+        )
+    session.commit()
+    page = admin_client.get("/moderation/dashboard").get_data(as_text=True)
+    assert "3 suggestions" in page
+    assert "the model agreed with 67%" in page and "of 3 (toxic at ≥ 0.35)" in page
