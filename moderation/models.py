@@ -345,3 +345,18 @@ class ScoreFeedback(Base):
     community_id: Mapped[str | None] = mapped_column(String(255))
     client_token: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AnalyzedText(Base):
+    """The text of a scoring-API request with its scores, kept only when the key's site
+    opted in (``Site.store_analyzed_text``) and the request did not say ``doNotStore``."""
+
+    __tablename__ = "analyzed_text"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"), index=True)
+    key_id: Mapped[int | None] = mapped_column(ForeignKey("scoring_key.id", ondelete="SET NULL"))
+    text: Mapped[str] = mapped_column(Text)
+    scores: Mapped[dict[str, float]] = mapped_column(JSON, comment="Perspective attribute -> value")
+    community_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -285,6 +285,8 @@ def analyze() -> Any:
         languages=data.languages,
         span_annotations=bool(data.span_annotations),
         drop_unsupported=bool(data.drop_unsupported_attributes),
+        do_not_store=bool(data.do_not_store),
+        community_id=data.community_id,
         now=utcnow(),
     )
     commit()

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     EmailField,
     FloatField,
     IntegerField,
@@ -62,6 +63,10 @@ def site_settings_form(
         banned_words = TextAreaField("Banned words (hide), one per line")
         suspect_words = TextAreaField("Suspect words (hold), one per line")
         allowed_origins = TextAreaField("Allowed origins, one per line")
+        store_analyzed_text = BooleanField(
+            "Keep the texts sent to the scoring API (Perspective-compatible) unless a request "
+            "says doNotStore"
+        )
         flags_to_hold = IntegerField(
             "Reports that send a comment back to review", validators=[NumberRange(0, 1000)]
         )
@@ -81,6 +86,7 @@ def site_settings_form(
             "suspect_words": "\n".join(site.suspect_words or []),
             "allowed_origins": "\n".join(site.allowed_origins or []),
             "flags_to_hold": site.flags_to_hold,
+            "store_analyzed_text": site.store_analyzed_text,
             **{
                 f"{label}__{kind}": (site.thresholds or {})
                 .get(label, {})
@@ -104,6 +110,7 @@ def settings_from(form: Any, labels: Sequence[str]) -> dict[str, Any]:
         "suspect_words": _lines(form.suspect_words.data),
         "allowed_origins": _lines(form.allowed_origins.data),
         "flags_to_hold": form.flags_to_hold.data,
+        "store_analyzed_text": bool(form.store_analyzed_text.data),
         "thresholds": {
             label: {kind: getattr(form, f"{label}__{kind}").data for kind in THRESHOLD_KINDS}
             for label in labels

@@ -2,8 +2,8 @@
 labels, scoring API keys (only their sha256 is kept), per-key request counts, and the
 scores clients suggest (Coral's moderators' decisions) kept as labelled feedback.
 
-Analyzed texts are never stored: the schema has no table for them, so even a site with
-``store_analyzed_text`` keeps only ``ScoringKey.request_count``."""
+Analyzed texts are not stored (only ``ScoringKey.request_count`` grows) unless the key's
+site opted in with ``store_analyzed_text`` and the request did not ask ``doNotStore``."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import Float, and_, case, cast, func, select
 from sqlalchemy.orm import Session
 
-from moderation.models import ScoreFeedback, ScoringKey, Site
+from moderation.models import AnalyzedText, ScoreFeedback, ScoringKey, Site
 from moderation.scoring import Scorer
 from moderation.services.errors import DomainError, Invalid, NotFound
 from moderation.services.sites import get_site
@@ -172,10 +172,13 @@ def analyze(
     languages: Sequence[str] | None = None,
     span_annotations: bool = False,
     drop_unsupported: bool = False,
+    do_not_store: bool = False,
+    community_id: str | None = None,
     now: datetime,
 ) -> Analysis:
     """Score ``text`` for the requested Perspective attributes with ``scorer`` and count
-    the request on ``key`` (written at the caller's commit). The text is never stored.
+    the request on ``key`` (written at the caller's commit). The text is kept, with its
+    scores, only when the key's site opted in and the client did not say ``do_not_store``.
     With ``span_annotations`` each sentence is scored as its own span; otherwise one span
     covers the whole text. Raises Invalid for a missing or too long text, an unknown
     attribute, an unsupported language or score type, or a threshold outside 0..1."""
@@ -218,6 +221,17 @@ def analyze(
         scores[attr] = AttributeScore(summary, attr_spans)
 
     count_request(session, key, now)
+    if key.site.store_analyzed_text and not do_not_store:
+        session.add(
+            AnalyzedText(
+                site_id=key.site_id,
+                key_id=key.id,
+                text=text,
+                scores={attr: summary_scores[label] for attr, label in labels.items()},
+                community_id=community_id,
+                created_at=now,
+            )
+        )
     return Analysis(scores, checked_languages)
 
 

@@ -68,6 +68,7 @@ def origin_allowed(site: Site, origin: str) -> bool:
 SETTING_FIELDS = (
     "moderation_mode", "thresholds", "banned_words", "suspect_words", "allowed_origins",
     "flags_to_hold",
+    "store_analyzed_text",
 )  # fmt: skip
 
 

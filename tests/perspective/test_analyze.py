@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from moderation.db import db
-from moderation.models import ScoringKey, Site
+from moderation.models import AnalyzedText, ScoringKey, Site
 from moderation.scoring import load_scorer
 from moderation.services import perspective
 from moderation.types import utcnow
@@ -141,15 +141,19 @@ def test_every_request_is_counted_and_no_text_is_kept(
     assert INSULT not in repr(after)
 
 
-def test_a_site_that_opts_in_still_keeps_only_counts(
+def test_a_site_that_opts_in_keeps_texts_unless_the_request_says_do_not_store(
     client: FlaskClient, site: Site, key: str, session: Session
 ) -> None:
     site.store_analyzed_text = True
     session.commit()
-    before = database_state(session)
-    assert analyze(client, key, body(doNotStore=False)).status_code == 200
-    after = database_state(session)
-    assert {t for t in before if before[t] != after[t]} == {"scoring_key"}
+    assert analyze(client, key, body(doNotStore=True)).status_code == 200
+    assert session.scalars(select(AnalyzedText)).all() == []
+    response = analyze(client, key, body(doNotStore=False, communityId="news-desk"))
+    assert response.status_code == 200
+    [kept] = session.scalars(select(AnalyzedText)).all()
+    assert (kept.text, kept.community_id, kept.site_id) == (INSULT, "news-desk", site.id)
+    value = response.json["attributeScores"]["TOXICITY"]["summaryScore"]["value"]
+    assert kept.scores == {"TOXICITY": value}
 
 
 # ---------------------------------------------------------------- refusals
