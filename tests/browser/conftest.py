@@ -44,7 +44,8 @@ class LiveServer:
 def serve(app: Flask) -> LiveServer:
     """Serve ``app`` on 127.0.0.1 on a free port from a daemon thread."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # Poll for shutdown every 20 ms (not 500): tests start and stop many servers.
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     return LiveServer(app, server, thread)
 

@@ -3,21 +3,19 @@ the tiny Detoxify model, and the application served over real HTTP for real clie
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask import Flask
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
 from app import create_app
 from moderation.db import db
 from moderation.models import Site
 from moderation.services import perspective
 from moderation.types import utcnow
-from tests.browser.conftest import LiveServer
+from tests.browser.conftest import LiveServer, serve
 from tests.conftest import app_config, make_site, reset_database
 from tests.tiny_detoxify import TinyDetoxify
 
@@ -61,15 +59,6 @@ def detoxify_app(database_url: str, backend: str, tiny_detoxify: TinyDetoxify) -
         yield app
         db.session.remove()
         db.engine.dispose()
-
-
-def serve(app: Flask) -> LiveServer:
-    """Like tests/browser's ``serve``, polling for shutdown every 20 ms instead of 500 ms:
-    these tests start a server each and should not wait half a second to stop it."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    return LiveServer(app, server, thread)
 
 
 @pytest.fixture
