@@ -65,3 +65,72 @@ def test_check_notices_a_model_change_without_a_migration(empty_database: str) -
         finally:
             Thread.__table__._columns.remove(extra)  # type: ignore[attr-defined]
         db.engine.dispose()
+
+
+def test_upgrading_a_database_with_comments_keeps_every_row(empty_database: str) -> None:
+    """Batch migrations rebuild tables on SQLite; not one row may be lost on the way."""
+    from sqlalchemy import text
+
+    app = create_app(app_config(empty_database))
+    with app.app_context():
+        config = current_app.extensions["migrate"].migrate.get_config()
+        command.upgrade(config, "0002")
+        now = "2026-11-01 10:00:00+00:00"
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO site (id, slug, name, allowed_origins, moderation_mode,"
+                    " thresholds, banned_words, suspect_words, flags_to_hold, created_at) VALUES (1, 'blog',"
+                    " 'Blog', '[]', 'post', '{}', '[]', '[]', 3, :now)"
+                ),
+                {"now": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO thread (id, site_id, key, closed, created_at)"
+                    " VALUES (1, 1, 'post-1', false, :now)"
+                ),
+                {"now": now},
+            )
+            for comment_id, parent in ((1, None), (2, 1)):
+                conn.execute(
+                    text(
+                        "INSERT INTO comment (id, thread_id, parent_id, root_id, depth,"
+                        " author_name, body, body_html, status, score_attempts, created_at, updated_at) VALUES"
+                        " (:id, 1, :parent, :parent, :depth, 'A', 'hi', '<p>hi</p>', 'visible', 1,"
+                        " :now, :now)"
+                    ),
+                    {
+                        "id": comment_id,
+                        "parent": parent,
+                        "depth": 0 if parent is None else 1,
+                        "now": now,
+                    },
+                )
+                conn.execute(
+                    text(
+                        "INSERT INTO score (comment_id, scorer, scorer_version, labels,"
+                        " duration_ms, created_at) VALUES (:id, 'lite', 'v', '{\"toxicity\": 0.1}', 1.0, :now)"
+                    ),
+                    {"id": comment_id, "now": now},
+                )
+                conn.execute(
+                    text(
+                        "INSERT INTO moderation_action (comment_id, actor, from_status, to_status,"
+                        " reason, created_at) VALUES (:id, 'system', 'pending', 'visible', 'ok',"
+                        " :now)"
+                    ),
+                    {"id": comment_id, "now": now},
+                )
+        command.upgrade(config, "head")
+        with db.engine.connect() as conn:
+            counts = {
+                table: conn.execute(text(f"SELECT count(*) FROM {table}")).scalar()  # noqa: S608
+                for table in ("site", "thread", "comment", "score", "moderation_action")
+            }
+            version = conn.execute(
+                text("SELECT version, flag_count FROM comment WHERE id = 2")
+            ).one()
+        assert counts == {"site": 1, "thread": 1, "comment": 2, "score": 2, "moderation_action": 2}
+        assert tuple(version) == (1, 0)
+        db.engine.dispose()
