@@ -170,3 +170,27 @@ def test_rescore_filters_by_site_and_status(app: Flask, session: Session, site: 
     ).all()
     rescored = [comment_id for comment_id, version in versions if version != "old"]
     assert rescored == [held.id - 1]
+
+
+def test_rescore_never_brings_back_what_its_author_deleted(
+    app: Flask, session: Session, site: Site
+) -> None:
+    deleted = post(session, site, "thanks for the great post")
+    score_all(session)
+    deleted.status = CommentStatus.HIDDEN
+    session.add(
+        ModerationAction(
+            comment=deleted,
+            actor=Actor.AUTHOR,
+            from_status=CommentStatus.VISIBLE,
+            to_status=CommentStatus.HIDDEN,
+            reason="deleted by its author",
+            created_at=utcnow(),
+        )
+    )
+    session.execute(Score.__table__.update().values(scorer_version="old"))
+    session.commit()
+    result = app.test_cli_runner().invoke(args=["moderation", "rescore"])
+    assert "re-scored 1 comments; 0 changed status" in result.output, result.output
+    session.expire_all()
+    assert deleted.status == CommentStatus.HIDDEN

@@ -80,8 +80,8 @@ def test_upgrading_a_database_with_comments_keeps_every_row(empty_database: str)
             conn.execute(
                 text(
                     "INSERT INTO site (id, slug, name, allowed_origins, moderation_mode,"
-                    " thresholds, banned_words, suspect_words, flags_to_hold, created_at) VALUES (1, 'blog',"
-                    " 'Blog', '[]', 'post', '{}', '[]', '[]', 3, :now)"
+                    " thresholds, banned_words, suspect_words, flags_to_hold, created_at)"
+                    " VALUES (1, 'blog', 'Blog', '[]', 'post', '{}', '[]', '[]', 3, :now)"
                 ),
                 {"now": now},
             )
@@ -96,9 +96,9 @@ def test_upgrading_a_database_with_comments_keeps_every_row(empty_database: str)
                 conn.execute(
                     text(
                         "INSERT INTO comment (id, thread_id, parent_id, root_id, depth,"
-                        " author_name, body, body_html, status, score_attempts, created_at, updated_at) VALUES"
-                        " (:id, 1, :parent, :parent, :depth, 'A', 'hi', '<p>hi</p>', 'visible', 1,"
-                        " :now, :now)"
+                        " author_name, body, body_html, status, score_attempts, created_at,"
+                        " updated_at) VALUES (:id, 1, :parent, :parent, :depth, 'A', 'hi',"
+                        " '<p>hi</p>', 'visible', 1, :now, :now)"
                     ),
                     {
                         "id": comment_id,
@@ -110,7 +110,8 @@ def test_upgrading_a_database_with_comments_keeps_every_row(empty_database: str)
                 conn.execute(
                     text(
                         "INSERT INTO score (comment_id, scorer, scorer_version, labels,"
-                        " duration_ms, created_at) VALUES (:id, 'lite', 'v', '{\"toxicity\": 0.1}', 1.0, :now)"
+                        " duration_ms, created_at)"
+                        " VALUES (:id, 'lite', 'v', '{\"toxicity\": 0.1}', 1.0, :now)"
                     ),
                     {"id": comment_id, "now": now},
                 )

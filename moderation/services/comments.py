@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from moderation.models import Comment, Flag, ModerationAction, Score, Site, Thread
 from moderation.scoring import Scorer
@@ -70,11 +71,17 @@ def get_or_create_thread(
 ) -> Thread:
     """The thread ``key`` of ``site``, created on its first comment. A thread that
     exists keeps its url and title unless they were never set."""
-    thread = session.scalar(select(Thread).where(Thread.site_id == site.id, Thread.key == key))
+    query = select(Thread).where(Thread.site_id == site.id, Thread.key == key)
+    thread = session.scalar(query)
     if thread is None:
-        thread = Thread(site=site, key=key, url=url, title=title, closed=False)
-        session.add(thread)
-        session.flush()
+        # Several readers may post the first comments of a new page at once: the loser of
+        # the race on (site, key) takes the winner's thread instead of failing.
+        try:
+            with session.begin_nested():
+                thread = Thread(site=site, key=key, url=url, title=title, closed=False)
+                session.add(thread)
+        except IntegrityError:
+            thread = session.scalars(query.execution_options(populate_existing=True)).one()
     else:
         thread.url = thread.url or url
         thread.title = thread.title or title
@@ -436,3 +443,35 @@ def score_held_comment(
     except IntegrityError:
         return False
     return True
+
+
+def change_status(
+    session: Session, comment: Comment, seen_version: int, target: CommentStatus
+) -> bool:
+    """Move ``comment`` to ``target`` only if its version is still ``seen_version``: one
+    conditional UPDATE, so of two people (or a person and a reader report) deciding at
+    once exactly one wins and the other learns it. Returns whether this call won; the
+    loaded object is updated in place either way it went (refreshed when it lost)."""
+    result = session.execute(
+        update(Comment)
+        .where(Comment.id == comment.id, Comment.version == seen_version)
+        .values(status=target, version=seen_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.refresh(comment)
+        return False
+    set_committed_value(comment, "status", target)
+    set_committed_value(comment, "version", seen_version + 1)
+    return True
+
+
+def deleted_by_author(comment: Comment) -> bool:
+    """Whether the comment's latest change was its author deleting it."""
+    last = comment.actions[-1] if comment.actions else None
+    return (
+        last is not None
+        and last.actor == Actor.AUTHOR
+        and last.to_status == CommentStatus.HIDDEN
+        and comment.status == CommentStatus.HIDDEN
+    )

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from moderation.models import Flag, ModerationAction
-from moderation.services.comments import get_visible_comment
+from moderation.services.comments import change_status, get_visible_comment
 from moderation.types import Actor, CommentStatus, FlagReason
 
 
@@ -35,21 +35,29 @@ def flag_comment(
             ModerationAction.actor == Actor.MODERATOR,
         )
     )
-    recent = select(func.count(Flag.id)).where(Flag.comment_id == comment.id)
+    # One reader (one address) counts once, however often they report the same comment.
+    readers = func.count(func.distinct(Flag.ip_hash)) + func.count(Flag.id).filter(
+        Flag.ip_hash.is_(None)
+    )
+    recent = select(readers).where(Flag.comment_id == comment.id)
     if last_decision is not None:
         recent = recent.where(Flag.created_at > last_decision)
     count = session.scalar(recent) or 0
     threshold = comment.thread.site.flags_to_hold
-    if threshold and count >= threshold:
-        comment.status = CommentStatus.HELD
-        comment.version += 1
+    # Conditional on the version read above: a moderator's decision that lands meanwhile
+    # wins, and the report stays recorded without moving the comment.
+    if (
+        threshold
+        and count >= threshold
+        and change_status(session, comment, comment.version, CommentStatus.HELD)
+    ):
         session.add(
             ModerationAction(
                 comment=comment,
                 actor=Actor.SYSTEM,
                 from_status=CommentStatus.VISIBLE,
                 to_status=CommentStatus.HELD,
-                reason=f"reported by readers {count} times (site holds at {threshold})",
+                reason=f"reported by {count} readers (site holds at {threshold})",
                 created_at=now,
             )
         )

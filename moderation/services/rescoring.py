@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from moderation.models import Comment, Flag, ModerationAction, Score, Site, Thread
 from moderation.scoring import Scorer
 from moderation.services import policy
+from moderation.services.comments import deleted_by_author
 from moderation.services.worker import new_score
 from moderation.types import Actor, CommentStatus
 
@@ -69,6 +70,8 @@ def _decided_by_people(session: Session, comment: Comment) -> bool:
     )  # fmt: skip
     if moderated:
         return True
+    if deleted_by_author(comment):
+        return True  # the author took it down; a model never puts it back
     if comment.acknowledged_warning and comment.status == CommentStatus.HELD:
         return True  # posted despite the warning: held for a person, whatever the model says
     flags = session.scalar(select(func.count(Flag.id)).where(Flag.comment_id == comment.id)) or 0

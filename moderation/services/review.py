@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, Select, and_, exists, func, literal, or_, 
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from moderation.models import Comment, Flag, ModerationAction, Moderator, Score, Site, Thread
+from moderation.services.comments import change_status, deleted_by_author
 from moderation.services.errors import Conflict, Invalid, NotFound
 from moderation.types import Actor, CommentStatus
 
@@ -51,7 +52,7 @@ REASON_FILTERS = {
     "banned": "banned word",
     "suspect": "suspect word",
     "premoderation": "premoderation",
-    "reports": "reported by readers",
+    "reports": "reported by",
 }
 
 
@@ -294,10 +295,16 @@ def decide(
             raise AlreadyDecided(comment, last)
         if action == Action.RESTORE and comment.status != CommentStatus.HIDDEN:
             raise Invalid(f"comment {comment_id} is not hidden", field="action")
+        if target == CommentStatus.VISIBLE and deleted_by_author(comment):
+            raise Invalid(f"comment {comment_id} was deleted by its author", field="action")
         group = _subtree(session, comment) if action == Action.HIDE_THREAD else [comment]
         for member in group:
             if member.status == target:
                 continue
+            from_status = member.status
+            seen = version_seen if member is comment else member.version
+            if not change_status(session, member, seen, target):
+                raise AlreadyDecided(member, member.actions[-1] if member.actions else None)
             words = (
                 reason
                 or {
@@ -314,15 +321,13 @@ def decide(
                     comment=member,
                     actor=Actor.MODERATOR,
                     moderator_id=moderator.id,
-                    from_status=member.status,
+                    from_status=from_status,
                     to_status=target,
                     reason=words,
                     decision_id=decision_id,
                     created_at=now,
                 )
             )
-            member.status = target
-            member.version += 1
             changed.append(member)
     session.flush()
     return DecisionResult(decision_id, changed)
@@ -357,20 +362,21 @@ def undo(
     for action in actions:
         comment = get_for_review(session, scope, action.comment_id)
         previous = action.from_status or CommentStatus.HELD
+        undone_from = comment.status
+        if not change_status(session, comment, comment.version, previous):
+            raise AlreadyDecided(comment, comment.actions[-1] if comment.actions else None)
         session.add(
             ModerationAction(
                 comment=comment,
                 actor=Actor.MODERATOR,
                 moderator_id=moderator.id,
-                from_status=comment.status,
+                from_status=undone_from,
                 to_status=previous,
                 reason=f"undo: {action.reason}",
                 decision_id=undo_id,
                 created_at=now,
             )
         )
-        comment.status = previous
-        comment.version += 1
         restored.append(comment)
     session.flush()
     return DecisionResult(undo_id, restored)

@@ -178,3 +178,30 @@ def test_a_thread_nobody_commented_on_is_empty_not_missing(client: FlaskClient, 
         "comments": [],
         "next_cursor": None,
     }
+
+
+def test_first_comments_posted_at_once_on_a_new_page_all_land(
+    app: Any, site: Site, session: Session
+) -> None:
+    import threading
+
+    statuses: list[int] = []
+    start = threading.Barrier(6)
+
+    def post(n: int) -> None:
+        client = app.test_client()
+        start.wait()
+        response = client.post(
+            "/api/v1/sites/blog/comments",
+            json={"thread": "launch-day", "author_name": f"R{n}", "body": f"first! ({n})"},
+        )
+        statuses.append(response.status_code)
+
+    workers = [threading.Thread(target=post, args=(n,)) for n in range(6)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert sorted(statuses) == [201] * 6
+    listing = app.test_client().get("/api/v1/sites/blog/comments?thread=launch-day").json
+    assert listing["thread"]["comment_count"] == 6

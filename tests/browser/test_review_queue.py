@@ -247,7 +247,7 @@ def test_hide_with_replies_removes_the_whole_branch_from_the_public_thread(
     sign_in(page, live_server)
 
     held = item(page, parent)
-    expect(held.locator(".reasons")).to_contain_text("reported by readers 3 times")
+    expect(held.locator(".reasons")).to_contain_text("reported by 3 readers")
     expect(held.locator("details.flags summary")).to_have_text("3 reader reports")
     held.get_by_role("button", name="Hide with replies").click()
 

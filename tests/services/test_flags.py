@@ -39,7 +39,7 @@ def test_the_third_flag_holds_a_visible_comment(session: Session, site: Site) ->
     assert comment.status == CommentStatus.HELD
     action = comment.actions[-1]
     assert action.actor == Actor.SYSTEM
-    assert action.reason == "reported by readers 3 times (site holds at 3)"
+    assert action.reason == "reported by 3 readers (site holds at 3)"
     assert [f.reason for f in comment.flags] == ["abusive", "spam", "abusive"]
 
 
@@ -72,3 +72,15 @@ def test_readers_cannot_flag_what_they_cannot_see(session: Session, site: Site) 
     session.commit()
     with pytest.raises(NotFound):
         flags.flag_comment(session, comment.id, FlagReason.SPAM, None, None, utcnow())
+
+
+def test_one_reader_reporting_three_times_counts_once(session: Session, site: Site) -> None:
+    comment = visible(session, site)
+    for _ in range(3):
+        flags.flag_comment(session, comment.id, FlagReason.ABUSIVE, None, "same-reader", utcnow())
+        session.commit()
+    assert comment.status == CommentStatus.VISIBLE
+    for reader in ("second-reader", "third-reader"):
+        flags.flag_comment(session, comment.id, FlagReason.ABUSIVE, None, reader, utcnow())
+        session.commit()
+    assert comment.status == CommentStatus.HELD

@@ -224,3 +224,75 @@ def test_dashboard_counts_overturns_against_what_the_model_decided(
     assert (stats.held_reviewed, stats.held_approved, stats.visible_hidden) == (2, 1, 1)
     assert stats.decisions_per_day[-1][1] == {"approve": 1.0, "hide": 2.0}
     assert stats.queue_size[-1][1] == 0.0
+
+
+def test_two_moderators_who_loaded_the_same_version_cannot_both_win(
+    session: Session, site: Site
+) -> None:
+    """Each moderator works in their own session (request) and read version 1 before
+    either decided: the conditional update lets exactly one of them through."""
+    from sqlalchemy.orm import Session as OrmSession
+
+    from moderation.db import db
+
+    first, second = moderator(session, "1@example.org"), moderator(session, "2@example.org")
+    comment = held(session, site)
+    with OrmSession(db.engine) as a, OrmSession(db.engine) as b:
+        seen_a = a.get(Comment, comment.id)
+        seen_b = b.get(Comment, comment.id)
+        assert seen_a is not None and seen_b is not None
+        assert seen_a.version == seen_b.version
+        review.decide(
+            a,
+            a.get(Moderator, first.id),
+            ALL,
+            [(comment.id, seen_a.version)],
+            Action.APPROVE,
+            utcnow(),
+        )
+        a.commit()
+        with pytest.raises(AlreadyDecided, match="by 1@example.org: it is now visible"):
+            review.decide(
+                b,
+                b.get(Moderator, second.id),
+                ALL,
+                [(comment.id, seen_b.version)],
+                Action.HIDE,
+                utcnow(),
+            )
+        b.rollback()
+    session.expire_all()
+    assert comment.status == CommentStatus.VISIBLE
+    assert [a.moderator_id for a in comment.actions] == [first.id]
+
+
+def test_a_comment_its_author_deleted_cannot_be_approved_or_restored(
+    session: Session, site: Site
+) -> None:
+    from moderation.models import ModerationAction
+    from moderation.services.errors import Invalid
+    from moderation.types import Actor
+
+    comment = held(session, site, status=CommentStatus.HIDDEN)
+    session.add(
+        ModerationAction(
+            comment=comment,
+            actor=Actor.AUTHOR,
+            from_status=CommentStatus.VISIBLE,
+            to_status=CommentStatus.HIDDEN,
+            reason="deleted by its author",
+            created_at=utcnow(),
+        )
+    )
+    session.commit()
+    for action in (Action.RESTORE, Action.APPROVE):
+        with pytest.raises(Invalid, match="deleted by its author"):
+            review.decide(
+                session,
+                moderator(session, f"{action}@example.org"),
+                ALL,
+                [(comment.id, comment.version)],
+                action,
+                utcnow(),
+            )
+        session.rollback()
