@@ -66,6 +66,21 @@ def _field_message(error: Any) -> str:
     return str(error["msg"])
 
 
+def _fields_with_nul(value: Any, path: str = "") -> list[str]:
+    """Dotted names of the string fields holding U+0000, which PostgreSQL cannot store."""
+    if isinstance(value, str):
+        return [path or "body"] if "\x00" in value else []
+    if isinstance(value, dict):
+        return [
+            f
+            for k, v in value.items()
+            for f in _fields_with_nul(v, f"{path}.{k}" if path else str(k))
+        ]
+    if isinstance(value, list):
+        return [f for i, v in enumerate(value) for f in _fields_with_nul(v, f"{path}.{i}")]
+    return []
+
+
 def parse_body(model: type[ModelT]) -> ModelT:
     """The request's JSON body validated as ``model``, or an ApiProblem (415, 400, 413, 422)."""
     if not request.is_json:
@@ -77,6 +92,15 @@ def parse_body(model: type[ModelT]) -> ModelT:
         raise ApiProblem(problem(400, f"the body is not valid JSON: {exc}")) from None
     if not isinstance(payload, dict):
         raise ApiProblem(problem(400, "the body must be a JSON object"))
+    if nul_fields := sorted(_fields_with_nul(payload)):
+        message = "must not contain the NUL character (\\u0000)"
+        raise ApiProblem(
+            problem(
+                422,
+                f"invalid fields: {', '.join(nul_fields)}",
+                errors=[{"field": f, "message": message} for f in nul_fields],
+            )
+        )
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
@@ -371,17 +395,24 @@ def _score_after_commit(comment: Comment) -> None:
     policy (else the worker does it); a held one (posted despite the warning) only gets
     its score recorded for the moderator."""
     budget_ms = current_app.config["SCORE_BUDGET_MS"]
-    if comment.status == CommentStatus.PENDING:
-        if worker.score_inline(current_session(), comment, get_scorer(), budget_ms) is not None:
-            db.session.commit()
-    elif comment.status == CommentStatus.HELD and comment.acknowledged_warning:
-        try:
+    try:
+        if comment.status == CommentStatus.PENDING:
+            if worker.score_inline(current_session(), comment, get_scorer(), budget_ms):
+                db.session.commit()
+        elif comment.status == CommentStatus.HELD and comment.acknowledged_warning:
             if comments.score_held_comment(
                 current_session(), comment, get_scorer(), budget_ms, utcnow()
             ):
                 db.session.commit()
-        except IntegrityError:  # someone recorded a score first: theirs stands
-            db.session.rollback()
+    except IntegrityError:  # someone recorded a score first: theirs stands
+        db.session.rollback()
+    except Exception:
+        # The comment is stored already: whatever went wrong here (a locked database, a
+        # model error), the writer gets their 202 and the worker scores it. A 500 would
+        # make them post it again.
+        current_app.logger.exception("inline scoring of comment %s failed", comment.id)
+        db.session.rollback()
+    db.session.refresh(comment)
 
 
 @bp.post("/sites/<site>/comments/check")

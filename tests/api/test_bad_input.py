@@ -161,6 +161,24 @@ CASES: list[tuple[str, Case, int, str | None]] = [
     ),
     ("thread missing from listing", lambda c, i: c.get(COMMENTS), 422, "thread"),
     ("counts without threads", lambda c, i: c.get("/api/v1/sites/blog/counts"), 422, "thread"),
+    (
+        "NUL character in the body",
+        lambda c, i: post_json(c, COMMENTS, {**GOOD, "body": "a\x00b"}),
+        422,
+        "body",
+    ),
+    (
+        "NUL character in the thread key",
+        lambda c, i: post_json(c, COMMENTS, {**GOOD, "thread": "t\x00"}),
+        422,
+        "thread",
+    ),
+    (
+        "thread url that is not http(s)",
+        lambda c, i: post_json(c, COMMENTS, {**GOOD, "thread_url": "javascript:alert(1)"}),
+        422,
+        "thread_url",
+    ),
 ]
 
 
