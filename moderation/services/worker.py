@@ -205,27 +205,47 @@ def process_batch(
     max_attempts: int,
     clock: Clock = utcnow,
 ) -> BatchResult:
-    """Claim, score and decide one batch, committing the claim and then the results."""
-    token, comments = claim_batch(session, worker_id, batch_size, lease_seconds, clock())
+    """Claim, score and decide one batch, committing the claim and then the results.
+
+    A comment claimed more than ``max_attempts`` times (its workers died or failed while
+    scoring it, e.g. one text that crashes the model) is held for a moderator instead of
+    being scored again. When the model fails on a batch, its comments are retried one by
+    one, so only the comment that makes it fail uses up its attempts."""
+    token, claimed = claim_batch(session, worker_id, batch_size, lease_seconds, clock())
     session.commit()
-    if not comments:
+    if not claimed:
         return BatchResult(0, 0)
-    started = time.perf_counter()
-    try:
-        results = scorer.score([c.body for c in comments])
-    except Exception as exc:  # a model failure must not strand the batch
-        log.exception("scoring a batch of %d comments failed", len(comments))
-        _give_up_or_release(session, comments, token, max_attempts, clock(), repr(exc)[:200])
+    exhausted = [c for c in claimed if c.score_attempts > max_attempts]
+    if exhausted:
+        _give_up_or_release(
+            session, exhausted, token, max_attempts, clock(), "its worker stopped while scoring it"
+        )
         session.commit()
-        return BatchResult(len(comments), 0, failed=len(comments))
-    per_comment_ms = (time.perf_counter() - started) * 1000 / len(comments)
-    scored = 0
-    now = clock()
-    for comment, scores in zip(comments, results, strict=True):
-        if record_scores(session, comment, scores, scorer, per_comment_ms, now, token):
-            scored += 1
-    session.commit()
-    return BatchResult(len(comments), scored)
+    comments = [c for c in claimed if c.score_attempts <= max_attempts]
+    scored = failed = 0
+    for group in [comments] if len(comments) <= 1 else [comments, *([c] for c in comments)]:
+        pending = [c for c in group if c.status == CommentStatus.PENDING and c.claimed_by]
+        if not pending:
+            continue
+        started = time.perf_counter()
+        try:
+            results = scorer.score([c.body for c in pending])
+        except Exception as exc:  # a model failure must not strand the batch
+            log.exception("scoring %d comment(s) failed", len(pending))
+            if len(pending) == 1 or len(comments) == 1:
+                _give_up_or_release(session, pending, token, max_attempts, clock(), repr(exc)[:200])
+                session.commit()
+                failed += len(pending)
+            continue  # a failed whole batch is retried one comment at a time
+        per_comment_ms = (time.perf_counter() - started) * 1000 / len(pending)
+        now = clock()
+        for comment, scores in zip(pending, results, strict=True):
+            if record_scores(session, comment, scores, scorer, per_comment_ms, now, token):
+                scored += 1
+        session.commit()
+        if group is comments:
+            break  # the whole batch went through: no need for one-by-one
+    return BatchResult(len(claimed), scored, failed=failed + len(exhausted))
 
 
 class Worker:

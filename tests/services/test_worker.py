@@ -160,3 +160,48 @@ def test_worker_loop_drains_the_queue_and_stops(session: Session, site: Site) ->
         select(func.count(ModerationAction.id)).where(ModerationAction.actor == Actor.SYSTEM)
     )
     assert actions == 23
+
+
+class PoisonScorer:
+    """A model that crashes on one particular text, as a tokenizer bug might."""
+
+    name = "poison"
+    version = "1"
+    labels = ("toxicity",)
+    default_thresholds: dict[str, object] = {}
+
+    def score(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        if any("poison" in t for t in texts):
+            raise RuntimeError("tokenizer crashed")
+        return [{"toxicity": 0.0} for _ in texts]
+
+
+def test_one_text_that_crashes_the_model_does_not_take_its_batch_down(
+    session: Session, site: Site
+) -> None:
+    good_a, poison, good_b = pending(session, site, ["fine", "poison pill", "also fine"])
+    scorer = PoisonScorer()
+    first = worker.process_batch(
+        session, scorer, "w", batch_size=10, lease_seconds=60, max_attempts=2
+    )
+    assert (first.scored, first.failed) == (2, 1)
+    session.expire_all()
+    assert (good_a.status, good_b.status) == (CommentStatus.VISIBLE, CommentStatus.VISIBLE)
+    assert (poison.status, poison.score_attempts) == (CommentStatus.PENDING, 1)
+    worker.process_batch(session, scorer, "w", batch_size=10, lease_seconds=60, max_attempts=2)
+    session.expire_all()
+    assert poison.status == CommentStatus.HELD
+    assert "scoring failed 2 times" in poison.actions[-1].reason
+
+
+def test_a_comment_whose_workers_keep_dying_is_held_not_retried_forever(
+    session: Session, site: Site
+) -> None:
+    [comment] = pending(session, site, ["kills the worker"])
+    comment.score_attempts = 5  # five workers claimed it and died before finishing
+    session.commit()
+    result = run_once(session, max_attempts=5)
+    assert (result.claimed, result.scored, result.failed) == (1, 0, 1)
+    session.refresh(comment)
+    assert comment.status == CommentStatus.HELD
+    assert "its worker stopped while scoring it" in comment.actions[-1].reason
