@@ -331,7 +331,13 @@ def audit() -> Any:
         abort(400)
     filters = review.AuditFilter(moderator_id, args.get("site") or None, since, until)
     rows, total = review.audit_log(current_session(), scope(), filters, page)
-    people = current_session().scalars(select(Moderator).order_by(Moderator.email)).all()
+    people_query = select(Moderator).order_by(Moderator.email)
+    if not signed_in().is_admin:  # only the people who share a site with this moderator
+        people_query = people_query.where(
+            Moderator.sites.any(Site.id.in_(signed_in().site_ids))
+            | (Moderator.id == signed_in().id)
+        )
+    people = current_session().scalars(people_query).all()
     return render_template("review/audit.html", rows=rows, total=total, page=page,
                            filters=filters, people=people, sites=visible_sites(),
                            args=args)  # fmt: skip

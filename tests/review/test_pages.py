@@ -339,3 +339,17 @@ def test_dashboard_shows_how_often_the_model_agreed_with_api_feedback(
     page = admin_client.get("/moderation/dashboard").get_data(as_text=True)
     assert "3 suggestions" in page
     assert "the model agreed with 67%" in page and "of 3 (toxic at ≥ 0.35)" in page
+
+
+def test_the_audit_page_lists_only_colleagues_of_a_moderator(
+    app: Flask, session: Session, site: Site
+) -> None:
+    news = make_site(session, "news")
+    account(session, "news@example.org", Role.MODERATOR, [news])
+    account(session, "colleague@example.org", Role.MODERATOR, [news])
+    account(session, "blogonly@example.org", Role.MODERATOR, [site])
+    client = app.test_client()
+    sign_in(client, "news@example.org")
+    page = client.get("/moderation/audit").get_data(as_text=True)
+    assert "colleague@example.org" in page
+    assert "blogonly@example.org" not in page
