@@ -13,6 +13,7 @@ import secrets
 import time
 from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -322,31 +323,27 @@ def edit_by_author(
         raise Conflict(reason)
     if body == comment.body and acknowledged_warning == comment.acknowledged_warning:
         return comment
-    old_status = comment.status
     new_status = CommentStatus.HELD if acknowledged_warning else CommentStatus.PENDING
-    result = session.execute(
-        update(Comment)
-        .where(
-            Comment.id == comment.id,
-            Comment.version == comment.version,
-            Comment.status == old_status,
-        )
-        .values(
-            body=body,
-            body_html=render_markdown(body),
-            status=new_status,
-            acknowledged_warning=acknowledged_warning,
-            edited_at=now,
-            updated_at=now,
-            top_score=None,
-            claimed_by=None,
-            claimed_until=None,
-            score_attempts=0,
-            version=Comment.version + 1,
-        )
-        .execution_options(synchronize_session=False)
+    edited = change_status(
+        session,
+        comment,
+        comment.version,
+        new_status,
+        actor=Actor.AUTHOR,
+        reason="edited by the author; "
+        + (POSTED_DESPITE_WARNING if acknowledged_warning else "to be scored again"),
+        now=now,
+        body=body,
+        body_html=render_markdown(body),
+        acknowledged_warning=acknowledged_warning,
+        edited_at=now,
+        updated_at=now,
+        top_score=None,
+        claimed_by=None,
+        claimed_until=None,
+        score_attempts=0,
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not edited:
         raise _changed_meanwhile()
     # The score of the old text stays for the record; the new text gets its own.
     session.execute(
@@ -355,19 +352,7 @@ def edit_by_author(
         .values(superseded_at=now)
         .execution_options(synchronize_session=False)
     )
-    session.add(
-        ModerationAction(
-            comment_id=comment.id,
-            actor=Actor.AUTHOR,
-            from_status=old_status,
-            to_status=new_status,
-            reason="edited by the author; "
-            + (POSTED_DESPITE_WARNING if acknowledged_warning else "to be scored again"),
-            created_at=now,
-        )
-    )
     session.flush()
-    session.refresh(comment)
     return comment
 
 
@@ -388,34 +373,22 @@ def delete_by_author(
     comment = _own_comment(session, comment_id, author_token, now, window, "delete")
     if comment.status == CommentStatus.HIDDEN:
         raise Conflict("this comment was already removed")
-    old_status = comment.status
-    result = session.execute(
-        update(Comment)
-        .where(Comment.id == comment.id, Comment.version == comment.version)
-        .values(
-            status=CommentStatus.HIDDEN,
-            author_token_hash=None,
-            claimed_by=None,
-            claimed_until=None,
-            updated_at=now,
-            version=Comment.version + 1,
-        )
-        .execution_options(synchronize_session=False)
+    deleted = change_status(
+        session,
+        comment,
+        comment.version,
+        CommentStatus.HIDDEN,
+        actor=Actor.AUTHOR,
+        reason="deleted by the author",
+        now=now,
+        author_token_hash=None,
+        claimed_by=None,
+        claimed_until=None,
+        updated_at=now,
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not deleted:
         raise _changed_meanwhile()
-    session.add(
-        ModerationAction(
-            comment_id=comment.id,
-            actor=Actor.AUTHOR,
-            from_status=old_status,
-            to_status=CommentStatus.HIDDEN,
-            reason="deleted by the author",
-            created_at=now,
-        )
-    )
     session.flush()
-    session.refresh(comment)
     return comment
 
 
@@ -446,23 +419,48 @@ def score_held_comment(
 
 
 def change_status(
-    session: Session, comment: Comment, seen_version: int, target: CommentStatus
+    session: Session,
+    comment: Comment,
+    seen_version: int,
+    target: CommentStatus,
+    *,
+    actor: Actor,
+    reason: str,
+    now: datetime,
+    moderator_id: int | None = None,
+    decision_id: str | None = None,
+    **values: Any,
 ) -> bool:
-    """Move ``comment`` to ``target`` only if its version is still ``seen_version``: one
-    conditional UPDATE, so of two people (or a person and a reader report) deciding at
-    once exactly one wins and the other learns it. Returns whether this call won; the
-    loaded object is updated in place either way it went (refreshed when it lost)."""
+    """Move ``comment`` to ``target`` (and set ``values`` on it) only if its version is
+    still ``seen_version``, and record why as a ModerationAction. One conditional UPDATE:
+    of two people (or a person, a reader report and a re-score) changing it at once,
+    exactly one wins and the others learn it. Returns whether this call won; the loaded
+    object is updated in place either way (refreshed when it lost)."""
+    from_status = comment.status
+    values.update(status=target, version=seen_version + 1)
     result = session.execute(
         update(Comment)
         .where(Comment.id == comment.id, Comment.version == seen_version)
-        .values(status=target, version=seen_version + 1)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         session.refresh(comment)
         return False
-    set_committed_value(comment, "status", target)
-    set_committed_value(comment, "version", seen_version + 1)
+    for name, value in values.items():
+        set_committed_value(comment, name, value)
+    session.add(
+        ModerationAction(
+            comment=comment,
+            actor=actor,
+            moderator_id=moderator_id,
+            from_status=from_status,
+            to_status=target,
+            reason=reason,
+            decision_id=decision_id,
+            created_at=now,
+        )
+    )
     return True
 
 

@@ -46,20 +46,15 @@ def flag_comment(
     threshold = comment.thread.site.flags_to_hold
     # Conditional on the version read above: a moderator's decision that lands meanwhile
     # wins, and the report stays recorded without moving the comment.
-    if (
-        threshold
-        and count >= threshold
-        and change_status(session, comment, comment.version, CommentStatus.HELD)
-    ):
-        session.add(
-            ModerationAction(
-                comment=comment,
-                actor=Actor.SYSTEM,
-                from_status=CommentStatus.VISIBLE,
-                to_status=CommentStatus.HELD,
-                reason=f"reported by {count} readers (site holds at {threshold})",
-                created_at=now,
-            )
+    if threshold and count >= threshold:
+        change_status(
+            session,
+            comment,
+            comment.version,
+            CommentStatus.HELD,
+            actor=Actor.SYSTEM,
+            reason=f"reported by {count} readers (site holds at {threshold})",
+            now=now,
         )
         session.flush()
     return flag

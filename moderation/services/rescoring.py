@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from moderation.models import Comment, Flag, ModerationAction, Score, Site, Thread
 from moderation.scoring import Scorer
 from moderation.services import policy
-from moderation.services.comments import deleted_by_author
+from moderation.services.comments import change_status, deleted_by_author
 from moderation.services.worker import new_score
 from moderation.types import Actor, CommentStatus
 
@@ -104,21 +104,19 @@ def rescore_batch(
         result.scored += 1
         if _decided_by_people(session, comment):
             continue
-        decision = policy.decide(comment.thread.site, comment.body, scores,
-                                 scorer.default_thresholds)  # fmt: skip
-        if decision.status != comment.status:
-            session.add(
-                ModerationAction(
-                    comment_id=comment.id,
-                    actor=Actor.SYSTEM,
-                    from_status=comment.status,
-                    to_status=decision.status,
-                    reason=f"re-scored with {scorer.name} {scorer.version}: {decision.reason}",
-                    created_at=now,
-                )
-            )
-            comment.status = decision.status
-            comment.version += 1
+        decision = policy.decide(
+            comment.thread.site, comment.body, scores, scorer.default_thresholds
+        )
+        # Conditional like every status change: a moderator deciding meanwhile wins.
+        if decision.status != comment.status and change_status(
+            session,
+            comment,
+            comment.version,
+            decision.status,
+            actor=Actor.SYSTEM,
+            reason=f"re-scored with {scorer.name} {scorer.version}: {decision.reason}",
+            now=now,
+        ):
             result.changed += 1
     session.flush()
     return result

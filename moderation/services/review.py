@@ -39,6 +39,13 @@ class Action(enum.StrEnum):
     RESTORE = "restore"  # a hidden comment → visible
 
 
+DEFAULT_REASONS = {
+    Action.APPROVE: "approved",
+    Action.HIDE: "hidden",
+    Action.HIDE_THREAD: "hidden with its replies",
+    Action.RESTORE: "restored",
+}
+
 ACTION_TARGET = {
     Action.APPROVE: CommentStatus.VISIBLE,
     Action.HIDE: CommentStatus.HIDDEN,
@@ -287,6 +294,7 @@ def decide(
     decision overwrites another silently. Returns what changed, grouped for undo."""
     decision_id = uuid.uuid4().hex
     target = ACTION_TARGET[action]
+    words = reason or DEFAULT_REASONS[action]
     changed: list[Comment] = []
     for comment_id, version_seen in decisions:
         comment = get_for_review(session, scope, comment_id)
@@ -301,33 +309,21 @@ def decide(
         for member in group:
             if member.status == target:
                 continue
-            from_status = member.status
-            seen = version_seen if member is comment else member.version
-            if not change_status(session, member, seen, target):
+            won = change_status(
+                session,
+                member,
+                version_seen if member is comment else member.version,
+                target,
+                actor=Actor.MODERATOR,
+                reason=words
+                if member is comment
+                else f"{words} (reply under comment {comment.id})",
+                now=now,
+                moderator_id=moderator.id,
+                decision_id=decision_id,
+            )
+            if not won:
                 raise AlreadyDecided(member, member.actions[-1] if member.actions else None)
-            words = (
-                reason
-                or {
-                    Action.APPROVE: "approved",
-                    Action.HIDE: "hidden",
-                    Action.HIDE_THREAD: "hidden with its replies",
-                    Action.RESTORE: "restored",
-                }[action]
-            )
-            if member is not comment:
-                words = f"{words} (reply under comment {comment.id})"
-            session.add(
-                ModerationAction(
-                    comment=member,
-                    actor=Actor.MODERATOR,
-                    moderator_id=moderator.id,
-                    from_status=from_status,
-                    to_status=target,
-                    reason=words,
-                    decision_id=decision_id,
-                    created_at=now,
-                )
-            )
             changed.append(member)
     session.flush()
     return DecisionResult(decision_id, changed)
@@ -362,21 +358,19 @@ def undo(
     for action in actions:
         comment = get_for_review(session, scope, action.comment_id)
         previous = action.from_status or CommentStatus.HELD
-        undone_from = comment.status
-        if not change_status(session, comment, comment.version, previous):
-            raise AlreadyDecided(comment, comment.actions[-1] if comment.actions else None)
-        session.add(
-            ModerationAction(
-                comment=comment,
-                actor=Actor.MODERATOR,
-                moderator_id=moderator.id,
-                from_status=undone_from,
-                to_status=previous,
-                reason=f"undo: {action.reason}",
-                decision_id=undo_id,
-                created_at=now,
-            )
+        won = change_status(
+            session,
+            comment,
+            comment.version,
+            previous,
+            actor=Actor.MODERATOR,
+            reason=f"undo: {action.reason}",
+            now=now,
+            moderator_id=moderator.id,
+            decision_id=undo_id,
         )
+        if not won:
+            raise AlreadyDecided(comment, comment.actions[-1] if comment.actions else None)
         restored.append(comment)
     session.flush()
     return DecisionResult(undo_id, restored)
