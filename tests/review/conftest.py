@@ -24,10 +24,15 @@ def account(
     return person
 
 
+def form_token(client: FlaskClient, path: str) -> str:
+    """The CSRF token of the form on the page at ``path``."""
+    page = client.get(path).get_data(as_text=True)
+    return page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+
+
 def sign_in(client: FlaskClient, email: str, password: str = PASSWORD) -> None:
     """Through the real form, with its CSRF token (the app runs with CSRF on)."""
-    page = client.get("/moderation/login").get_data(as_text=True)
-    token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    token = form_token(client, "/moderation/login")
     response = client.post(
         "/moderation/login", data={"email": email, "password": password, "csrf_token": token}
     )

@@ -13,7 +13,7 @@ from moderation.db import db
 from moderation.models import ModerationAction, SettingsChange, Site
 from moderation.types import CommentStatus, ModerationMode, Role
 from tests.conftest import database_state, make_site
-from tests.review.conftest import Poster, account, csrf_of, sign_in
+from tests.review.conftest import Poster, account, csrf_of, form_token, sign_in
 
 PAGES = [
     "/moderation/",
@@ -95,8 +95,7 @@ def test_posts_without_the_csrf_token_are_refused(
 def test_wrong_password_says_so_next_to_the_field(app: Flask, session: Session) -> None:
     account(session, "admin@example.org")
     client = app.test_client()
-    page = client.get("/moderation/login").get_data(as_text=True)
-    token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    token = form_token(client, "/moderation/login")
     response = client.post(
         "/moderation/login",
         data={"email": "admin@example.org", "password": "nope", "csrf_token": token},
@@ -177,8 +176,7 @@ def test_the_second_moderator_sees_who_decided_first(
 def test_settings_changes_are_saved_and_audited(
     admin_client: FlaskClient, session: Session, site: Site
 ) -> None:
-    page = admin_client.get("/moderation/sites/blog/settings").get_data(as_text=True)
-    token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    token = form_token(admin_client, "/moderation/sites/blog/settings")
     response = admin_client.post(
         "/moderation/sites/blog/settings",
         data={
@@ -208,8 +206,7 @@ def test_settings_changes_are_saved_and_audited(
 def test_bad_settings_are_refused_next_to_the_field(
     admin_client: FlaskClient, session: Session, site: Site
 ) -> None:
-    page = admin_client.get("/moderation/sites/blog/settings").get_data(as_text=True)
-    token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    token = form_token(admin_client, "/moderation/sites/blog/settings")
     before = database_state(session)
     response = admin_client.post(
         "/moderation/sites/blog/settings",

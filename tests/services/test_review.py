@@ -10,6 +10,7 @@ from moderation.services import comments, flags, review
 from moderation.services.review import Action, AlreadyDecided, QueueFilter, Scope, Tab
 from moderation.types import CommentStatus, FlagReason, Role, utcnow
 from tests.conftest import make_site
+from tests.review.conftest import account
 
 ALL = Scope(None)
 
@@ -20,10 +21,7 @@ def moderator(
     role: Role = Role.ADMIN,
     sites: list[Site] | None = None,
 ) -> Moderator:
-    person = Moderator(email=email, password_hash="x", role=role, active=True, sites=sites or [])
-    session.add(person)
-    session.commit()
-    return person
+    return account(session, email, role, sites)
 
 
 def held(
