@@ -482,6 +482,7 @@ input[type=radio]{width:auto;margin:0}.choice{display:flex;gap:.4rem;align-items
       ctx.form.setAttribute("aria-busy", "true");
       ctx.warning.hidden = true;
       this.clearErrors(ctx);
+      this.notice.textContent = ""; // the last post's "published" no longer applies
       try {
         const value = (name) => (ctx.fields[name] ? ctx.fields[name].control.value : "");
         const body = value("body");
