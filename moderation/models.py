@@ -28,9 +28,11 @@ from moderation.db import Base
 from moderation.types import (
     Actor,
     CommentStatus,
+    EventType,
     FlagReason,
     ModerationMode,
     Role,
+    Rule,
     UTCDateTime,
     enum_column,
     utcnow,
@@ -224,7 +226,17 @@ class ModerationAction(Base):
         enum_column(CommentStatus, "from_status")
     )
     to_status: Mapped[CommentStatus] = mapped_column(enum_column(CommentStatus, "to_status"))
-    reason: Mapped[str] = mapped_column(Text, comment="human-readable why")
+    rule: Mapped[Rule] = mapped_column(
+        enum_column(Rule, length=32),
+        index=True,
+        comment="why: for a policy decision the strongest rule that fired",
+    )
+    detail: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON, comment="the rule's particulars: labels, scores, thresholds, words, counts"
+    )
+    reason: Mapped[str] = mapped_column(
+        Text, comment="human-readable why, rendered from rule and detail when written"
+    )
     decision_id: Mapped[str | None] = mapped_column(
         String(32),
         index=True,
@@ -234,6 +246,57 @@ class ModerationAction(Base):
 
     comment: Mapped[Comment] = relationship(back_populates="actions")
     moderator: Mapped[Moderator | None] = relationship()
+    fired: Mapped[list[ActionRule]] = relationship(
+        back_populates="action", order_by="ActionRule.position", passive_deletes=True
+    )
+
+
+class ActionRule(Base):
+    """Every rule that fired for one action (a policy decision may name several: a label
+    over its hold threshold *and* a suspect word), so the queue can filter on any of them."""
+
+    __tablename__ = "action_rule"
+
+    action_id: Mapped[int] = mapped_column(
+        ForeignKey("moderation_action.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(
+        Integer,
+        primary_key=True,
+        comment="the rules in order of strength: the lowest is the one the status came from",
+    )
+    rule: Mapped[Rule] = mapped_column(enum_column(Rule, length=32), index=True)
+
+    action: Mapped[ModerationAction] = relationship(back_populates="fired")
+
+
+class OutboxEvent(Base):
+    """A domain event, written in the same transaction as the change it tells of (a
+    transactional outbox): whatever commits, its event commits with it, and nothing is
+    told that did not happen. Consumers (notifications, webhooks) read in id order and
+    mark what they delivered."""
+
+    __tablename__ = "outbox_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    type: Mapped[EventType] = mapped_column(enum_column(EventType, length=32))
+    comment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("comment.id", ondelete="SET NULL"), index=True
+    )
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("site.id", ondelete="SET NULL"))
+    action_id: Mapped[int | None] = mapped_column(
+        ForeignKey("moderation_action.id", ondelete="SET NULL"),
+        comment="the status change this event tells of; null for scored/reported",
+    )
+    payload: Mapped[dict[str, Any]] = mapped_column(
+        JSON, comment="what a consumer needs without reading the comment back"
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, index=True, comment="when a consumer delivered it; null until then"
+    )
+
+    action: Mapped[ModerationAction | None] = relationship()
 
 
 class Flag(Base):

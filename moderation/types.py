@@ -40,7 +40,48 @@ class Actor(enum.StrEnum):
     AUTHOR = "author"
 
 
-def enum_column(enum_cls: type[enum.Enum], name: str | None = None) -> Enum:
+class Rule(enum.StrEnum):
+    """Why a comment has the status it has: stored on every ModerationAction (the reason a
+    moderator reads is rendered from it and its detail), and what the queue filters on."""
+
+    # The site's policy (services.policy), strongest first.
+    BANNED_WORD = "banned_word"
+    LABEL_OVER_HIDE = "label_over_hide"  # a label at or above its hide threshold
+    PREMODERATION = "premoderation"
+    LABEL_OVER_HOLD = "label_over_hold"  # a label at or above its hold threshold
+    SUSPECT_WORD = "suspect_word"
+    PASSED_POLICY = "passed_policy"
+    # The system, outside the policy.
+    READER_REPORTS = "reader_reports"  # distinct readers' reports reached flags_to_hold
+    POSTED_DESPITE_WARNING = "posted_despite_warning"
+    SCORING_FAILED = "scoring_failed"  # the model failed, or workers died, too often
+    # People.
+    MODERATOR = "moderator"  # a moderator's decision (or its undo)
+    AUTHOR_EDIT = "author_edit"
+    AUTHOR_DELETE = "author_delete"
+    IMPORT = "import"  # brought in from another platform with the status it had there
+    # Rows written before rules were recorded whose prose matched no rule (migration 0007).
+    UNRECORDED = "unrecorded"
+
+
+class EventType(enum.StrEnum):
+    """What the lifecycle tells the rest of the world, through the outbox. Each status
+    change emits exactly one event, named for what happened to the comment; ``scored``
+    and ``reported`` are the changes that leave the status as it was."""
+
+    CREATED = "comment.created"  # stored: pending (or held, posted despite the warning)
+    SCORED = "comment.scored"  # a new score that did not change the status
+    HELD = "comment.held"  # → held: the policy, readers' reports, scoring failed, undo
+    PUBLISHED = "comment.published"  # → visible (from pending or held)
+    HIDDEN = "comment.hidden"  # → hidden by the policy or a moderator
+    RESTORED = "comment.restored"  # hidden → visible
+    REQUEUED = "comment.requeued"  # → pending again (a moderator's decision undone)
+    REPORTED = "comment.reported"  # a reader's report that did not change the status
+    EDITED = "comment.edited"  # the author changed the text: → pending (or held)
+    DELETED = "comment.deleted"  # the author took it down: → hidden
+
+
+def enum_column(enum_cls: type[enum.Enum], name: str | None = None, length: int = 16) -> Enum:
     """A VARCHAR holding the enum's *value* (not its name), checked by a constraint named
     ``name`` (default: the enum's name; give one when a table has two such columns)."""
     return Enum(
@@ -48,7 +89,7 @@ def enum_column(enum_cls: type[enum.Enum], name: str | None = None) -> Enum:
         values_callable=lambda members: [m.value for m in members],
         native_enum=False,
         create_constraint=True,
-        length=16,
+        length=length,
         name=name or enum_cls.__name__.lower(),
         validate_strings=True,
     )

@@ -12,12 +12,14 @@ from sqlalchemy.orm import Session
 
 from app import create_app
 from moderation.db import db
-from moderation.models import Comment, ModerationAction, Moderator, Score, Site
+from moderation.models import Comment, Moderator, Score, Site
 from moderation.runtime import get_scorer
 from moderation.scoring import ScorerUnavailable
 from moderation.services import comments, worker
+from moderation.services.review import Action
 from moderation.setup import load_scorer_now
-from moderation.types import Actor, CommentStatus, utcnow
+from moderation.types import CommentStatus, utcnow
+from tests import factories
 from tests.conftest import app_config
 from tests.tiny_detoxify import TinyDetoxify
 
@@ -120,11 +122,8 @@ def test_rescore_applies_the_new_model_except_where_people_decided(
     rude = post(session, site, "shut up you pathetic moron")
     kind = post(session, site, "thanks for the great post")
     score_all(session)
-    approved.status = CommentStatus.VISIBLE
-    session.add(ModerationAction(comment=approved, actor=Actor.MODERATOR,
-                                 from_status=CommentStatus.HELD, to_status=CommentStatus.VISIBLE,
-                                 reason="banter between friends", created_at=utcnow()))  # fmt: skip
-    session.commit()
+    assert approved.status == CommentStatus.HELD
+    factories.decided(session, approved, Action.APPROVE, reason="banter between friends")
 
     app.config.update(detoxify_config(tiny_detoxify))
     from moderation.scoring import ScorerSlot
@@ -175,19 +174,9 @@ def test_rescore_filters_by_site_and_status(app: Flask, session: Session, site: 
 def test_rescore_never_brings_back_what_its_author_deleted(
     app: Flask, session: Session, site: Site
 ) -> None:
-    deleted = post(session, site, "thanks for the great post")
+    deleted = factories.submit(session, site, "thanks for the great post", author_token="t" * 32)
     score_all(session)
-    deleted.status = CommentStatus.HIDDEN
-    session.add(
-        ModerationAction(
-            comment=deleted,
-            actor=Actor.AUTHOR,
-            from_status=CommentStatus.VISIBLE,
-            to_status=CommentStatus.HIDDEN,
-            reason="deleted by its author",
-            created_at=utcnow(),
-        )
-    )
+    factories.deleted_by_author(session, deleted, "t" * 32)
     session.execute(Score.__table__.update().values(scorer_version="old"))
     session.commit()
     result = app.test_cli_runner().invoke(args=["moderation", "rescore"])

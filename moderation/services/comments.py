@@ -13,24 +13,20 @@ import secrets
 import time
 from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
-from moderation.models import Comment, Flag, ModerationAction, Score, Site, Thread
+from moderation.models import Comment, Site, Thread
 from moderation.scoring import Scorer
+from moderation.services import lifecycle
 from moderation.services.drafts import DraftNotChecked, score_within
 from moderation.services.errors import Conflict, DomainError, Invalid, NotFound
 from moderation.services.rendering import render_markdown
 from moderation.services.sites import get_site
 from moderation.services.threads import Node, ThreadPage
-from moderation.services.worker import new_score
-from moderation.types import Actor, CommentStatus
-
-POSTED_DESPITE_WARNING = "the author posted despite the pre-posting warning; held for a moderator"
+from moderation.types import CommentStatus, Rule
 
 
 class NotAuthor(DomainError):
@@ -156,20 +152,9 @@ def submit(
         created_at=now,
         updated_at=now,
     )
-    session.add(comment)
-    if acknowledged_warning:
-        session.add(
-            ModerationAction(
-                comment=comment,
-                actor=Actor.SYSTEM,
-                from_status=None,
-                to_status=CommentStatus.HELD,
-                reason=POSTED_DESPITE_WARNING,
-                created_at=now,
-            )
-        )
-    session.flush()
-    return comment
+    return lifecycle.create(
+        session, comment, now, rule=Rule.POSTED_DESPITE_WARNING if acknowledged_warning else None
+    )
 
 
 def get_visible_comment(session: Session, comment_id: int) -> Comment:
@@ -275,19 +260,10 @@ def _own_comment(
 def _decided_by_people(session: Session, comment: Comment) -> str | None:
     """Why the author may no longer change the comment's text: a moderator's decision, or
     readers' reports that put it on hold, apply to the text they saw."""
-    moderated = session.scalar(
-        select(
-            exists().where(
-                ModerationAction.comment_id == comment.id,
-                ModerationAction.actor == Actor.MODERATOR,
-            )
-        )
-    )
-    if moderated:
+    decider = lifecycle.decided_by_people(session, comment)
+    if decider == Rule.MODERATOR:
         return "a moderator has reviewed this comment; it can no longer be edited"
-    threshold = comment.thread.site.flags_to_hold
-    flags = session.scalar(select(func.count(Flag.id)).where(Flag.comment_id == comment.id)) or 0
-    if comment.status == CommentStatus.HELD and threshold and flags >= threshold:
+    if decider == Rule.READER_REPORTS:
         return "readers reported this comment; it waits for a moderator and can no longer be edited"
     return None
 
@@ -323,36 +299,16 @@ def edit_by_author(
         raise Conflict(reason)
     if body == comment.body and acknowledged_warning == comment.acknowledged_warning:
         return comment
-    new_status = CommentStatus.HELD if acknowledged_warning else CommentStatus.PENDING
-    edited = change_status(
+    edited = lifecycle.edit(
         session,
         comment,
-        comment.version,
-        new_status,
-        actor=Actor.AUTHOR,
-        reason="edited by the author; "
-        + (POSTED_DESPITE_WARNING if acknowledged_warning else "to be scored again"),
-        now=now,
         body=body,
         body_html=render_markdown(body),
-        acknowledged_warning=acknowledged_warning,
-        edited_at=now,
-        updated_at=now,
-        top_score=None,
-        claimed_by=None,
-        claimed_until=None,
-        score_attempts=0,
+        posted_despite_warning=acknowledged_warning,
+        now=now,
     )
     if not edited:
         raise _changed_meanwhile()
-    # The score of the old text stays for the record; the new text gets its own.
-    session.execute(
-        update(Score)
-        .where(Score.comment_id == comment.id, Score.superseded_at.is_(None))
-        .values(superseded_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    session.flush()
     return comment
 
 
@@ -373,22 +329,8 @@ def delete_by_author(
     comment = _own_comment(session, comment_id, author_token, now, window, "delete")
     if comment.status == CommentStatus.HIDDEN:
         raise Conflict("this comment was already removed")
-    deleted = change_status(
-        session,
-        comment,
-        comment.version,
-        CommentStatus.HIDDEN,
-        actor=Actor.AUTHOR,
-        reason="deleted by the author",
-        now=now,
-        author_token_hash=None,
-        claimed_by=None,
-        claimed_until=None,
-        updated_at=now,
-    )
-    if not deleted:
+    if not lifecycle.delete(session, comment, now):
         raise _changed_meanwhile()
-    session.flush()
     return comment
 
 
@@ -406,70 +348,4 @@ def score_held_comment(
     except DraftNotChecked:
         return False
     duration_ms = (time.perf_counter() - started) * 1000
-    current = select(Score.id).where(Score.comment_id == comment.id, Score.superseded_at.is_(None))
-    if session.scalar(current) is not None:
-        return False
-    try:
-        with session.begin_nested():  # one current score per comment, whoever wins
-            session.add(new_score(comment.id, scorer, scores, duration_ms, now))
-            comment.top_score = max(scores.values(), default=None)
-    except IntegrityError:
-        return False
-    return True
-
-
-def change_status(
-    session: Session,
-    comment: Comment,
-    seen_version: int,
-    target: CommentStatus,
-    *,
-    actor: Actor,
-    reason: str,
-    now: datetime,
-    moderator_id: int | None = None,
-    decision_id: str | None = None,
-    **values: Any,
-) -> bool:
-    """Move ``comment`` to ``target`` (and set ``values`` on it) only if its version is
-    still ``seen_version``, and record why as a ModerationAction. One conditional UPDATE:
-    of two people (or a person, a reader report and a re-score) changing it at once,
-    exactly one wins and the others learn it. Returns whether this call won; the loaded
-    object is updated in place either way (refreshed when it lost)."""
-    from_status = comment.status
-    values.update(status=target, version=seen_version + 1)
-    result = session.execute(
-        update(Comment)
-        .where(Comment.id == comment.id, Comment.version == seen_version)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        session.refresh(comment)
-        return False
-    for name, value in values.items():
-        set_committed_value(comment, name, value)
-    session.add(
-        ModerationAction(
-            comment=comment,
-            actor=actor,
-            moderator_id=moderator_id,
-            from_status=from_status,
-            to_status=target,
-            reason=reason,
-            decision_id=decision_id,
-            created_at=now,
-        )
-    )
-    return True
-
-
-def deleted_by_author(comment: Comment) -> bool:
-    """Whether the comment's latest change was its author deleting it."""
-    last = comment.actions[-1] if comment.actions else None
-    return (
-        last is not None
-        and last.actor == Actor.AUTHOR
-        and last.to_status == CommentStatus.HIDDEN
-        and comment.status == CommentStatus.HIDDEN
-    )
+    return lifecycle.record_held_score(session, comment, scores, scorer, duration_ms, now)

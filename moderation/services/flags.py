@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from moderation.models import Flag, ModerationAction
-from moderation.services.comments import change_status, get_visible_comment
-from moderation.types import Actor, CommentStatus, FlagReason
+from moderation.models import Flag
+from moderation.services import lifecycle
+from moderation.services.comments import get_visible_comment
+from moderation.types import FlagReason
 
 
 def flag_comment(
@@ -26,35 +26,5 @@ def flag_comment(
     comment = get_visible_comment(session, comment_id)
     flag = Flag(comment=comment, reason=reason, note=note, ip_hash=ip_hash, created_at=now)
     session.add(flag)
-    comment.flag_count += 1
-    session.flush()
-
-    last_decision = session.scalar(
-        select(func.max(ModerationAction.created_at)).where(
-            ModerationAction.comment_id == comment.id,
-            ModerationAction.actor == Actor.MODERATOR,
-        )
-    )
-    # One reader (one address) counts once, however often they report the same comment.
-    readers = func.count(func.distinct(Flag.ip_hash)) + func.count(Flag.id).filter(
-        Flag.ip_hash.is_(None)
-    )
-    recent = select(readers).where(Flag.comment_id == comment.id)
-    if last_decision is not None:
-        recent = recent.where(Flag.created_at > last_decision)
-    count = session.scalar(recent) or 0
-    threshold = comment.thread.site.flags_to_hold
-    # Conditional on the version read above: a moderator's decision that lands meanwhile
-    # wins, and the report stays recorded without moving the comment.
-    if threshold and count >= threshold:
-        change_status(
-            session,
-            comment,
-            comment.version,
-            CommentStatus.HELD,
-            actor=Actor.SYSTEM,
-            reason=f"reported by {count} readers (site holds at {threshold})",
-            now=now,
-        )
-        session.flush()
+    lifecycle.report(session, comment, flag, now)
     return flag

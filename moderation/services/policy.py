@@ -7,7 +7,9 @@ Rules, strongest first:
 4. a label at or above its hold threshold → held;
 5. a suspect word → held;
 6. otherwise visible.
-Every rule that fires is named in the reasons, so a moderator sees all of them."""
+Every rule that fires is named in the decision (``Fired``, with what made it fire), so a
+moderator sees all of them and the queue can filter on any; the first is the one the
+status comes from."""
 
 from __future__ import annotations
 
@@ -15,16 +17,62 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from moderation.models import Site
 from moderation.scoring import LabelThresholds
-from moderation.types import CommentStatus, ModerationMode
+from moderation.types import CommentStatus, ModerationMode, Rule
+
+
+@dataclass(frozen=True)
+class Fired:
+    """One rule that fired, with what made it fire; ``text`` is what a moderator reads."""
+
+    rule: Rule
+    label: str | None = None
+    score: float | None = None
+    threshold: float | None = None
+    words: tuple[str, ...] = ()
+    scores: tuple[tuple[str, float], ...] = ()  # PASSED_POLICY: every label, for the record
+
+    @property
+    def text(self) -> str:
+        if self.rule in (Rule.LABEL_OVER_HIDE, Rule.LABEL_OVER_HOLD):
+            which = "hide" if self.rule == Rule.LABEL_OVER_HIDE else "hold"
+            return f"{self.label} {self.score:.2f} ≥ {which} threshold {self.threshold:.2f}"
+        if self.rule in (Rule.BANNED_WORD, Rule.SUSPECT_WORD):
+            kind = "banned" if self.rule == Rule.BANNED_WORD else "suspect"
+            return f"{kind} word: " + ", ".join(f"'{w}'" for w in self.words)
+        if self.rule == Rule.PREMODERATION:
+            return "premoderation: this site holds every comment for review"
+        top = ", ".join(f"{label} {value:.2f}" for label, value in self.scores)
+        return f"passed policy ({top})"
+
+    def as_detail(self) -> dict[str, Any]:
+        """JSON for ModerationAction.detail: only the fields this rule uses."""
+        detail: dict[str, Any] = {"rule": self.rule.value}
+        if self.label is not None:
+            detail.update(label=self.label, score=self.score, threshold=self.threshold)
+        if self.words:
+            detail["words"] = list(self.words)
+        if self.scores:
+            detail["scores"] = dict(self.scores)
+        return detail
 
 
 @dataclass(frozen=True)
 class Decision:
     status: CommentStatus
-    reasons: tuple[str, ...]
+    fired: tuple[Fired, ...]
+
+    @property
+    def rule(self) -> Rule:
+        """The strongest rule that fired: the one the status comes from."""
+        return self.fired[0].rule
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        return tuple(f.text for f in self.fired)
 
     @property
     def reason(self) -> str:
@@ -75,32 +123,33 @@ def decide(
     scorer_defaults: Mapping[str, LabelThresholds],
 ) -> Decision:
     """Apply ``site``'s policy to a comment with these label ``scores``."""
-    hide: list[str] = []
-    hold: list[str] = []
+    hide: list[Fired] = []
+    hold: list[Fired] = []
 
     banned = find_words(text, site.banned_words or [])
     if banned:
-        hide.append("banned word: " + ", ".join(f"'{w}'" for w in banned))
+        hide.append(Fired(Rule.BANNED_WORD, words=tuple(banned)))
 
     for label, limits in effective_thresholds(site, scorer_defaults).items():
         value = scores.get(label)
         if value is None:
             continue
         if limits.hide is not None and value >= limits.hide:
-            hide.append(f"{label} {value:.2f} ≥ hide threshold {limits.hide:.2f}")
+            hide.append(Fired(Rule.LABEL_OVER_HIDE, label, value, limits.hide))
         elif limits.hold is not None and value >= limits.hold:
-            hold.append(f"{label} {value:.2f} ≥ hold threshold {limits.hold:.2f}")
+            hold.append(Fired(Rule.LABEL_OVER_HOLD, label, value, limits.hold))
 
     if site.moderation_mode == ModerationMode.PRE:
-        hold.insert(0, "premoderation: this site holds every comment for review")
+        hold.insert(0, Fired(Rule.PREMODERATION))
 
     suspect = find_words(text, site.suspect_words or [])
     if suspect:
-        hold.append("suspect word: " + ", ".join(f"'{w}'" for w in suspect))
+        hold.append(Fired(Rule.SUSPECT_WORD, words=tuple(suspect)))
 
     if hide:
         return Decision(CommentStatus.HIDDEN, tuple(hide + hold))
     if hold:
         return Decision(CommentStatus.HELD, tuple(hold))
-    top = ", ".join(f"{label} {value:.2f}" for label, value in sorted(scores.items()))
-    return Decision(CommentStatus.VISIBLE, (f"passed policy ({top})",))
+    return Decision(
+        CommentStatus.VISIBLE, (Fired(Rule.PASSED_POLICY, scores=tuple(sorted(scores.items()))),)
+    )

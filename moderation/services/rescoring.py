@@ -7,15 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, and_, exists, func, select, update
+from sqlalchemy import Select, and_, exists, func, select
 from sqlalchemy.orm import Session
 
-from moderation.models import Comment, Flag, ModerationAction, Score, Site, Thread
+from moderation.models import Comment, Score, Site, Thread
 from moderation.scoring import Scorer
-from moderation.services import policy
-from moderation.services.comments import change_status, deleted_by_author
-from moderation.services.worker import new_score
-from moderation.types import Actor, CommentStatus
+from moderation.services import lifecycle
+from moderation.types import CommentStatus
 
 RESCORABLE = (CommentStatus.VISIBLE, CommentStatus.HELD, CommentStatus.HIDDEN)
 
@@ -59,31 +57,11 @@ def count_to_rescore(session: Session, query: Select[int]) -> int:
     return session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
 
 
-def _decided_by_people(session: Session, comment: Comment) -> bool:
-    """A moderator's decision, readers' reports that put it on hold, or an author's choice
-    to post despite the warning (held for a person) stand: the model does not overturn
-    people."""
-    moderated = session.scalar(
-        select(exists().where(
-            ModerationAction.comment_id == comment.id, ModerationAction.actor == Actor.MODERATOR
-        ))
-    )  # fmt: skip
-    if moderated:
-        return True
-    if deleted_by_author(comment):
-        return True  # the author took it down; a model never puts it back
-    if comment.acknowledged_warning and comment.status == CommentStatus.HELD:
-        return True  # posted despite the warning: held for a person, whatever the model says
-    flags = session.scalar(select(func.count(Flag.id)).where(Flag.comment_id == comment.id)) or 0
-    threshold = comment.thread.site.flags_to_hold
-    return bool(threshold) and flags >= threshold
-
-
 def rescore_batch(
     session: Session, scorer: Scorer, comment_ids: Sequence[int], now: datetime
 ) -> RescoreResult:
     """Score these comments again; the new Score supersedes the current one. The policy is
-    re-applied, with a ModerationAction for each change, only where no person decided."""
+    re-applied only where no person decided (``lifecycle.rescore``)."""
     comments = session.scalars(
         select(Comment).where(Comment.id.in_(comment_ids)).order_by(Comment.id)
     ).all()
@@ -94,29 +72,8 @@ def rescore_batch(
     all_scores = scorer.score([c.body for c in comments])
     per_comment_ms = (time.perf_counter() - started) * 1000 / len(comments)
     for comment, scores in zip(comments, all_scores, strict=True):
-        session.execute(
-            update(Score)
-            .where(Score.comment_id == comment.id, Score.superseded_at.is_(None))
-            .values(superseded_at=now)
-        )
-        session.add(new_score(comment.id, scorer, scores, per_comment_ms, now))
-        comment.top_score = max(scores.values(), default=None)
         result.scored += 1
-        if _decided_by_people(session, comment):
-            continue
-        decision = policy.decide(
-            comment.thread.site, comment.body, scores, scorer.default_thresholds
-        )
-        # Conditional like every status change: a moderator deciding meanwhile wins.
-        if decision.status != comment.status and change_status(
-            session,
-            comment,
-            comment.version,
-            decision.status,
-            actor=Actor.SYSTEM,
-            reason=f"re-scored with {scorer.name} {scorer.version}: {decision.reason}",
-            now=now,
-        ):
+        if lifecycle.rescore(session, comment, scores, scorer, per_comment_ms, now):
             result.changed += 1
     session.flush()
     return result

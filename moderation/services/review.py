@@ -13,10 +13,19 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, exists, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
-from moderation.models import Comment, Flag, ModerationAction, Moderator, Score, Site, Thread
-from moderation.services.comments import change_status, deleted_by_author
+from moderation.models import (
+    ActionRule,
+    Comment,
+    Flag,
+    ModerationAction,
+    Moderator,
+    Score,
+    Site,
+    Thread,
+)
+from moderation.services import lifecycle
 from moderation.services.errors import Conflict, Invalid, NotFound
-from moderation.types import Actor, CommentStatus
+from moderation.types import Actor, CommentStatus, Rule
 
 
 class Tab(enum.StrEnum):
@@ -39,13 +48,6 @@ class Action(enum.StrEnum):
     RESTORE = "restore"  # a hidden comment → visible
 
 
-DEFAULT_REASONS = {
-    Action.APPROVE: "approved",
-    Action.HIDE: "hidden",
-    Action.HIDE_THREAD: "hidden with its replies",
-    Action.RESTORE: "restored",
-}
-
 ACTION_TARGET = {
     Action.APPROVE: CommentStatus.VISIBLE,
     Action.HIDE: CommentStatus.HIDDEN,
@@ -53,13 +55,14 @@ ACTION_TARGET = {
     Action.RESTORE: CommentStatus.VISIBLE,
 }
 
-REASON_FILTERS = {
-    # What a moderator picks → how the policy worded it on the system's action.
-    "toxicity": "threshold",
-    "banned": "banned word",
-    "suspect": "suspect word",
-    "premoderation": "premoderation",
-    "reports": "reported by",
+REASON_FILTERS: dict[str, frozenset[Rule]] = {
+    # What a moderator picks → the rules of the system's actions it matches (any rule that
+    # fired, not only the strongest). "reports" matches comments with reader reports.
+    "toxicity": frozenset({Rule.LABEL_OVER_HOLD, Rule.LABEL_OVER_HIDE}),
+    "banned": frozenset({Rule.BANNED_WORD}),
+    "suspect": frozenset({Rule.SUSPECT_WORD}),
+    "premoderation": frozenset({Rule.PREMODERATION}),
+    "reports": frozenset({Rule.READER_REPORTS}),
 }
 
 
@@ -111,17 +114,9 @@ class AlreadyDecided(Conflict):
         self.last_action = last
 
 
-def _last_decision_time(comment_id: Any) -> ColumnElement[datetime]:
-    return (
-        select(func.max(ModerationAction.created_at))
-        .where(ModerationAction.comment_id == comment_id, ModerationAction.actor == Actor.MODERATOR)
-        .scalar_subquery()
-    )
-
-
 def _open_reports() -> ColumnElement[bool]:
     """Reports made since the comment's last moderator decision."""
-    last = _last_decision_time(Comment.id)
+    last = lifecycle.moderator_decided_at(Comment.id)
     return exists().where(
         Flag.comment_id == Comment.id, or_(last.is_(None), Flag.created_at > last)
     )
@@ -168,11 +163,13 @@ def _base_query(scope: Scope, tab: Tab, filters: QueueFilter) -> Select[Comment]
             query = query.where(Comment.flag_count > 0)
         else:
             query = query.where(
-                exists().where(
+                exists()
+                .where(
                     ModerationAction.comment_id == Comment.id,
-                    ModerationAction.actor == Actor.SYSTEM,
-                    ModerationAction.reason.contains(REASON_FILTERS[filters.reason]),
+                    ActionRule.action_id == ModerationAction.id,
+                    ActionRule.rule.in_(REASON_FILTERS[filters.reason]),
                 )
+                .correlate(Comment)
             )
     if filters.search:
         pattern = f"%{filters.search.strip()}%"
@@ -294,7 +291,6 @@ def decide(
     decision overwrites another silently. Returns what changed, grouped for undo."""
     decision_id = uuid.uuid4().hex
     target = ACTION_TARGET[action]
-    words = reason or DEFAULT_REASONS[action]
     changed: list[Comment] = []
     for comment_id, version_seen in decisions:
         comment = get_for_review(session, scope, comment_id)
@@ -303,24 +299,24 @@ def decide(
             raise AlreadyDecided(comment, last)
         if action == Action.RESTORE and comment.status != CommentStatus.HIDDEN:
             raise Invalid(f"comment {comment_id} is not hidden", field="action")
-        if target == CommentStatus.VISIBLE and deleted_by_author(comment):
+        if target == CommentStatus.VISIBLE and lifecycle.deleted_by_author(comment):
             raise Invalid(f"comment {comment_id} was deleted by its author", field="action")
         group = _subtree(session, comment) if action == Action.HIDE_THREAD else [comment]
         for member in group:
             if member.status == target:
                 continue
-            won = change_status(
+            detail: dict[str, Any] = {"action": action.value, "note": reason}
+            if member is not comment:
+                detail["under"] = comment.id
+            won = lifecycle.moderate(
                 session,
                 member,
                 version_seen if member is comment else member.version,
                 target,
-                actor=Actor.MODERATOR,
-                reason=words
-                if member is comment
-                else f"{words} (reply under comment {comment.id})",
-                now=now,
                 moderator_id=moderator.id,
                 decision_id=decision_id,
+                detail=detail,
+                now=now,
             )
             if not won:
                 raise AlreadyDecided(member, member.actions[-1] if member.actions else None)
@@ -358,16 +354,15 @@ def undo(
     for action in actions:
         comment = get_for_review(session, scope, action.comment_id)
         previous = action.from_status or CommentStatus.HELD
-        won = change_status(
+        won = lifecycle.moderate(
             session,
             comment,
             comment.version,
             previous,
-            actor=Actor.MODERATOR,
-            reason=f"undo: {action.reason}",
-            now=now,
             moderator_id=moderator.id,
             decision_id=undo_id,
+            detail={"action": "undo", "undoes": action.reason, "undone_action": action.id},
+            now=now,
         )
         if not won:
             raise AlreadyDecided(comment, comment.actions[-1] if comment.actions else None)

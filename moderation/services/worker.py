@@ -3,8 +3,9 @@
 A claim is a conditional UPDATE (on PostgreSQL over ``SELECT ... FOR UPDATE SKIP LOCKED``
 so many workers share the queue without waiting on each other). Recording a result is
 another conditional UPDATE that succeeds only while the comment is still pending *and*
-still ours, so a comment is scored exactly once even when a lease runs out and another
-worker takes it over. A worker that dies leaves its claims to expire; nothing is lost."""
+still ours (``lifecycle.record_scores``), so a comment is scored exactly once even when a
+lease runs out and another worker takes it over. A worker that dies leaves its claims to
+expire; nothing is lost."""
 
 from __future__ import annotations
 
@@ -23,10 +24,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from moderation.models import Comment, ModerationAction, Score
+from moderation.models import Comment
 from moderation.scoring import Scorer
-from moderation.services import policy
-from moderation.types import Actor, CommentStatus, utcnow
+from moderation.services import lifecycle, policy
+from moderation.types import CommentStatus, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -82,69 +83,6 @@ def claim_batch(
     return token, list(claimed)
 
 
-def new_score(
-    comment_id: int, scorer: Scorer, scores: dict[str, float], duration_ms: float, now: datetime
-) -> Score:
-    """The Score row for one model result, naming the scorer and its exact version."""
-    return Score(
-        comment_id=comment_id,
-        scorer=scorer.name,
-        scorer_version=scorer.version,
-        labels=scores,
-        duration_ms=duration_ms,
-        created_at=now,
-    )
-
-
-def record_scores(
-    session: Session,
-    comment: Comment,
-    scores: dict[str, float],
-    scorer: Scorer,
-    duration_ms: float,
-    now: datetime,
-    claim_token: str | None = None,
-) -> policy.Decision | None:
-    """Store ``scores`` for a pending comment and move it to the status the site's policy
-    decides. With ``claim_token`` only while that claim still holds the comment.
-    Returns None, changing nothing, when someone else finished the comment first."""
-    decision = policy.decide(comment.thread.site, comment.body, scores, scorer.default_thresholds)
-    conditions = [Comment.id == comment.id, Comment.status == CommentStatus.PENDING]
-    if claim_token is not None:
-        conditions.append(Comment.claimed_by == claim_token)
-    result = session.execute(
-        update(Comment)
-        .where(*conditions)
-        .values(
-            status=decision.status,
-            claimed_by=None,
-            claimed_until=None,
-            top_score=max(scores.values(), default=None),
-            updated_at=now,
-            version=Comment.version + 1,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        return None
-    session.add_all(
-        [
-            new_score(comment.id, scorer, scores, duration_ms, now),
-            ModerationAction(
-                comment_id=comment.id,
-                actor=Actor.SYSTEM,
-                from_status=CommentStatus.PENDING,
-                to_status=decision.status,
-                reason=decision.reason,
-                created_at=now,
-            ),
-        ]
-    )
-    session.flush()
-    session.refresh(comment)
-    return decision
-
-
 def _give_up_or_release(
     session: Session,
     comments: Sequence[Comment],
@@ -153,31 +91,11 @@ def _give_up_or_release(
     now: datetime,
     error: str,
 ) -> None:
+    """Hold for a moderator the comments that used up their attempts; release the claim
+    on the others so that another try can take them."""
     for comment in comments:
         if comment.score_attempts >= max_attempts:
-            result = session.execute(
-                update(Comment)
-                .where(Comment.id == comment.id, Comment.claimed_by == token)
-                .values(
-                    status=CommentStatus.HELD,
-                    claimed_by=None,
-                    claimed_until=None,
-                    version=Comment.version + 1,
-                )
-                .execution_options(synchronize_session=False)
-            )
-            if result.rowcount == 1:  # type: ignore[attr-defined]
-                session.add(
-                    ModerationAction(
-                        comment_id=comment.id,
-                        actor=Actor.SYSTEM,
-                        from_status=CommentStatus.PENDING,
-                        to_status=CommentStatus.HELD,
-                        reason=f"scoring failed {comment.score_attempts} times ({error}); "
-                        "held for a moderator",
-                        created_at=now,
-                    )
-                )
+            lifecycle.give_up_scoring(session, comment, token, error, now)
         else:
             session.execute(
                 update(Comment)
@@ -240,7 +158,9 @@ def process_batch(
         per_comment_ms = (time.perf_counter() - started) * 1000 / len(pending)
         now = clock()
         for comment, scores in zip(pending, results, strict=True):
-            if record_scores(session, comment, scores, scorer, per_comment_ms, now, token):
+            if lifecycle.record_scores(
+                session, comment, scores, scorer, per_comment_ms, now, token
+            ):
                 scored += 1
         session.commit()
         if group is comments:
@@ -331,4 +251,4 @@ def score_inline(
         log.exception("inline scoring of comment %s failed; the worker will retry", comment.id)
         return None
     duration_ms = (time.perf_counter() - started) * 1000
-    return record_scores(session, comment, scores, scorer, duration_ms, clock())
+    return lifecycle.record_scores(session, comment, scores, scorer, duration_ms, clock())

@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session
 from moderation.models import Comment, ModerationAction, Score, Site
 from moderation.runtime import get_scorer
 from moderation.services import worker
+from moderation.services.review import Action
 from moderation.types import Actor, CommentStatus
+from tests import factories
 from tests.conftest import database_state
 
 COMMENTS = "/api/v1/sites/blog/comments"
@@ -209,16 +211,10 @@ def _age(session: Session, comment_id: int, minutes: int) -> None:
 
 
 def _moderated(session: Session, comment_id: int) -> None:
-    session.add(
-        ModerationAction(
-            comment_id=comment_id,
-            actor=Actor.MODERATOR,
-            from_status=CommentStatus.VISIBLE,
-            to_status=CommentStatus.VISIBLE,
-            reason="approved",
-        )
-    )
-    session.commit()
+    comment = session.get(Comment, comment_id)
+    assert comment is not None
+    factories.decided(session, comment, Action.HIDE)
+    factories.decided(session, comment, Action.RESTORE)
 
 
 def _hidden(session: Session, comment_id: int) -> None:

@@ -10,18 +10,15 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from moderation.models import Comment, Moderator, Site
-from moderation.services import comments, moderators
-from moderation.types import CommentStatus, Role, utcnow
-
-PASSWORD = "correct horse battery"
+from moderation.types import CommentStatus, Role
+from tests import factories
+from tests.factories import PASSWORD
 
 
 def account(
     session: Session, email: str, role: Role = Role.ADMIN, sites: list[Site] | None = None
 ) -> Moderator:
-    person, _ = moderators.create_moderator(session, email, role, sites or [], PASSWORD)
-    session.commit()
-    return person
+    return factories.moderator(session, email, role, sites or [])
 
 
 def form_token(client: FlaskClient, path: str) -> str:
@@ -63,18 +60,15 @@ def held_comment(session: Session, site: Site) -> Poster:
         parent: Comment | None = None,
         score: float = 0.9,
     ) -> Comment:
-        comment = comments.submit(
+        return factories.with_status(
             session,
-            site_slug=site.slug,
-            thread_key="post-1",
-            author_name="Reader",
-            body=body,
-            now=utcnow(),
-            parent_id=parent.id if parent else None,
+            site,
+            body,
+            status=status,
+            top_score=score,
+            parent=parent,
+            thread="post-1",
+            author="Reader",
         )
-        comment.status = status
-        comment.top_score = score
-        session.commit()
-        return comment
 
     return post

@@ -5,24 +5,15 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session
 
-from moderation.models import Comment, ModerationAction, Site
-from moderation.services import comments, flags
+from moderation.models import Comment, Site
+from moderation.services import flags, review
 from moderation.services.errors import NotFound
 from moderation.types import Actor, CommentStatus, FlagReason, utcnow
+from tests import factories
 
 
 def visible(session: Session, site: Site) -> Comment:
-    comment = comments.submit(
-        session,
-        site_slug=site.slug,
-        thread_key="t",
-        author_name="A",
-        body="borderline",
-        now=utcnow(),
-    )
-    comment.status = CommentStatus.VISIBLE
-    session.commit()
-    return comment
+    return factories.with_status(session, site, "borderline", status=CommentStatus.VISIBLE)
 
 
 def report(session: Session, comment: Comment, reason: FlagReason = FlagReason.ABUSIVE) -> None:
@@ -49,19 +40,9 @@ def test_flags_before_a_moderators_approval_do_not_count_again(
     comment = visible(session, site)
     for _ in range(3):
         report(session, comment)
+    assert comment.status == CommentStatus.HELD
     # A moderator looked at it and approved it.
-    comment.status = CommentStatus.VISIBLE
-    session.add(
-        ModerationAction(
-            comment=comment,
-            actor=Actor.MODERATOR,
-            from_status=CommentStatus.HELD,
-            to_status=CommentStatus.VISIBLE,
-            reason="fine",
-            created_at=utcnow(),
-        )
-    )
-    session.commit()
+    factories.decided(session, comment, review.Action.APPROVE)
     report(session, comment)
     assert comment.status == CommentStatus.VISIBLE
 

@@ -6,9 +6,10 @@ import pytest
 from sqlalchemy.orm import Session
 
 from moderation.models import Comment, Moderator, Site
-from moderation.services import comments, flags, review
+from moderation.services import flags, review
 from moderation.services.review import Action, AlreadyDecided, QueueFilter, Scope, Tab
 from moderation.types import CommentStatus, FlagReason, Role, utcnow
+from tests import factories
 from tests.conftest import make_site
 from tests.review.conftest import account
 
@@ -32,19 +33,7 @@ def held(
     score: float = 0.5,
     status: CommentStatus = CommentStatus.HELD,
 ) -> Comment:
-    comment = comments.submit(
-        session,
-        site_slug=site.slug,
-        thread_key="t",
-        author_name="A",
-        body=body,
-        now=utcnow(),
-        parent_id=parent.id if parent else None,
-    )
-    comment.status = status
-    comment.top_score = score
-    session.commit()
-    return comment
+    return factories.with_status(session, site, body, status=status, top_score=score, parent=parent)
 
 
 def test_held_tab_lists_highest_score_first_and_counts_every_tab(
@@ -183,25 +172,16 @@ def test_audit_log_filters_by_moderator(session: Session, site: Site) -> None:
 def test_dashboard_counts_overturns_against_what_the_model_decided(
     session: Session, site: Site
 ) -> None:
-    from moderation.models import ModerationAction
     from moderation.services import insight
-    from moderation.types import Actor
 
     person = moderator(session)
 
     def scored(body: str, outcome: CommentStatus) -> Comment:
-        comment = held(session, site, body, status=outcome)
-        session.add(
-            ModerationAction(
-                comment=comment,
-                actor=Actor.SYSTEM,
-                from_status=CommentStatus.PENDING,
-                to_status=outcome,
-                reason="policy",
-                created_at=utcnow(),
-            )
+        toxicity = 0.9 if outcome == CommentStatus.HELD else 0.01  # lite holds at 0.35
+        comment = factories.scored(
+            session, factories.submit(session, site, body), {"toxicity": toxicity}
         )
-        session.commit()
+        assert comment.status == outcome
         return comment
 
     too_strict = scored("held by the model, approved", CommentStatus.HELD)
@@ -267,22 +247,10 @@ def test_two_moderators_who_loaded_the_same_version_cannot_both_win(
 def test_a_comment_its_author_deleted_cannot_be_approved_or_restored(
     session: Session, site: Site
 ) -> None:
-    from moderation.models import ModerationAction
     from moderation.services.errors import Invalid
-    from moderation.types import Actor
 
-    comment = held(session, site, status=CommentStatus.HIDDEN)
-    session.add(
-        ModerationAction(
-            comment=comment,
-            actor=Actor.AUTHOR,
-            from_status=CommentStatus.VISIBLE,
-            to_status=CommentStatus.HIDDEN,
-            reason="deleted by its author",
-            created_at=utcnow(),
-        )
-    )
-    session.commit()
+    comment = factories.submit(session, site, author_token="t" * 32)
+    factories.deleted_by_author(session, comment, "t" * 32)
     for action in (Action.RESTORE, Action.APPROVE):
         with pytest.raises(Invalid, match="deleted by its author"):
             review.decide(

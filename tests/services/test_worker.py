@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from moderation.models import Comment, ModerationAction, Score, Site
 from moderation.runtime import get_scorer
-from moderation.services import comments, worker
+from moderation.services import comments, lifecycle, worker
 from moderation.types import Actor, CommentStatus, utcnow
 
 
@@ -78,12 +78,16 @@ def test_a_claim_held_by_a_dead_worker_is_taken_over_after_its_lease(
     assert taken.id == comment.id
     scorer = get_scorer()
     assert (
-        worker.record_scores(session, taken, {"toxicity": 0.1}, scorer, 1.0, utcnow(), live_token)
+        lifecycle.record_scores(
+            session, taken, {"toxicity": 0.1}, scorer, 1.0, utcnow(), live_token
+        )
         is not None
     )
     # The dead worker wakes up late: its result is dropped, nothing is scored twice.
     assert (
-        worker.record_scores(session, claimed, {"toxicity": 0.9}, scorer, 1.0, utcnow(), dead_token)
+        lifecycle.record_scores(
+            session, claimed, {"toxicity": 0.9}, scorer, 1.0, utcnow(), dead_token
+        )
         is None
     )
     session.commit()

@@ -1,0 +1,623 @@
+"""A comment's life: the one place where a comment changes status.
+
+Every change goes through here, whoever makes it (a new submission, the worker's score,
+a re-score, readers' reports, a moderator, the author, an import), and each is the same
+four things in the caller's transaction:
+
+1. one conditional UPDATE of the comment that bumps its ``version`` and succeeds only
+   while the comment is as the caller saw it (and, for the worker, still its claim): of
+   two people, or a person and the model, changing a comment at once exactly one wins
+   and the others learn it;
+2. a ModerationAction saying who and which ``Rule`` fired, with the rule's particulars
+   (``detail``) and the reason a moderator reads, rendered from them by ``describe``;
+3. the Score, when the change comes from the model: a new current one, superseding the
+   previous one (kept, with ``superseded_at``);
+4. exactly one OutboxEvent (``EventType``), so notifications and webhooks hear of every
+   change that committed, and of none that did not.
+
+It also answers the questions the rest asks about that history: did people decide this
+comment (``decided_by_people``), and when did a moderator last decide it.
+
+Nothing here commits: callers commit once, at their boundary (a request, a worker batch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, ScalarSelect, exists, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from moderation.models import ActionRule, Comment, Flag, ModerationAction, OutboxEvent, Score
+from moderation.scoring import Scorer
+from moderation.services import policy
+from moderation.types import Actor, CommentStatus, EventType, Rule
+
+POSTED_DESPITE_WARNING = "the author posted despite the pre-posting warning; held for a moderator"
+
+# What a moderator's action reads as when they give no reason of their own.
+MODERATOR_WORDS = {
+    "approve": "approved",
+    "hide": "hidden",
+    "hide_thread": "hidden with its replies",
+    "restore": "restored",
+}
+
+_POLICY_RULES = frozenset(
+    {
+        Rule.BANNED_WORD,
+        Rule.LABEL_OVER_HIDE,
+        Rule.PREMODERATION,
+        Rule.LABEL_OVER_HOLD,
+        Rule.SUSPECT_WORD,
+        Rule.PASSED_POLICY,
+    }
+)
+
+
+# ---------------------------------------------------------------- the reason, from data
+
+
+def _fired_from_detail(item: dict[str, Any]) -> policy.Fired:
+    return policy.Fired(
+        Rule(item["rule"]),
+        label=item.get("label"),
+        score=item.get("score"),
+        threshold=item.get("threshold"),
+        words=tuple(item.get("words", ())),
+        scores=tuple(item.get("scores", {}).items()),
+    )
+
+
+def describe(rule: Rule, detail: dict[str, Any] | None) -> str:
+    """The reason a moderator reads, from an action's rule and detail."""
+    detail = detail or {}
+    if rule in _POLICY_RULES:
+        text = "; ".join(_fired_from_detail(item).text for item in detail.get("fired", []))
+        if detail.get("rescored_with"):
+            return f"re-scored with {detail['rescored_with']}: {text}"
+        return text
+    if rule == Rule.MODERATOR:
+        if "undoes" in detail:
+            return f"undo: {detail['undoes']}"
+        words = detail.get("note") or MODERATOR_WORDS.get(detail.get("action", ""), "decided")
+        if detail.get("under") is not None:
+            return f"{words} (reply under comment {detail['under']})"
+        return str(words)
+    if rule == Rule.READER_REPORTS:
+        return f"reported by {detail['readers']} readers (site holds at {detail['threshold']})"
+    if rule == Rule.POSTED_DESPITE_WARNING:
+        return POSTED_DESPITE_WARNING
+    if rule == Rule.SCORING_FAILED:
+        return (
+            f"scoring failed {detail['attempts']} times ({detail['error']}); held for a moderator"
+        )
+    if rule == Rule.AUTHOR_EDIT:
+        warned = detail.get("posted_despite_warning")
+        return "edited by the author; " + (
+            POSTED_DESPITE_WARNING if warned else "to be scored again"
+        )
+    if rule == Rule.AUTHOR_DELETE:
+        return "deleted by the author"
+    if rule == Rule.IMPORT:
+        return f"imported from {detail.get('source', 'another platform')}"
+    return str(detail.get("text", rule.value))
+
+
+def _policy_detail(decision: policy.Decision, **extra: Any) -> dict[str, Any]:
+    return {"fired": [fired.as_detail() for fired in decision.fired], **extra}
+
+
+# ---------------------------------------------------------------- what people decided
+
+
+def moderator_decided_at(comment_id: ColumnElement[int] | int | Any) -> ScalarSelect[datetime]:
+    """When a moderator last decided the comment (NULL if never), as a scalar subquery
+    that may be correlated with ``Comment.id``."""
+    return (
+        select(func.max(ModerationAction.created_at))
+        .where(ModerationAction.comment_id == comment_id, ModerationAction.actor == Actor.MODERATOR)
+        .scalar_subquery()
+    )
+
+
+def last_action(session: Session, comment: Comment) -> ModerationAction | None:
+    """The comment's latest status change."""
+    return session.scalar(
+        select(ModerationAction)
+        .where(ModerationAction.comment_id == comment.id)
+        .order_by(ModerationAction.id.desc())
+        .limit(1)
+    )
+
+
+def decided_by_people(session: Session, comment: Comment) -> Rule | None:
+    """Whose decision stands on this comment, if people decided it, else None:
+
+    - ``MODERATOR``: a moderator decided it, ever;
+    - ``AUTHOR_DELETE``: its author took it down;
+    - ``READER_REPORTS``: readers' reports put it on hold, and it waits for a moderator;
+    - ``POSTED_DESPITE_WARNING``: its author posted it despite the warning, and it waits.
+
+    The model never overturns any of these (a re-score only records its score). An author
+    may not edit a comment a moderator or readers' reports decided."""
+    moderated = session.scalar(
+        select(
+            exists().where(
+                ModerationAction.comment_id == comment.id,
+                ModerationAction.actor == Actor.MODERATOR,
+            )
+        )
+    )
+    if moderated:
+        return Rule.MODERATOR
+    last = last_action(session, comment)
+    if last is not None and last.to_status == comment.status:
+        if comment.status == CommentStatus.HIDDEN and last.rule == Rule.AUTHOR_DELETE:
+            return Rule.AUTHOR_DELETE
+        if comment.status == CommentStatus.HELD and last.rule == Rule.READER_REPORTS:
+            return Rule.READER_REPORTS
+    if comment.status == CommentStatus.HELD and comment.acknowledged_warning:
+        return Rule.POSTED_DESPITE_WARNING
+    return None
+
+
+def deleted_by_author(comment: Comment) -> bool:
+    """Whether the comment is hidden because its author deleted it (its loaded history)."""
+    last = comment.actions[-1] if comment.actions else None
+    return (
+        comment.status == CommentStatus.HIDDEN
+        and last is not None
+        and last.rule == Rule.AUTHOR_DELETE
+    )
+
+
+# ---------------------------------------------------------------- writing: the parts
+
+
+def _event_type(from_status: CommentStatus | None, target: CommentStatus, rule: Rule) -> EventType:
+    if from_status is None:
+        return EventType.CREATED
+    if rule == Rule.AUTHOR_EDIT:
+        return EventType.EDITED
+    if rule == Rule.AUTHOR_DELETE:
+        return EventType.DELETED
+    if target == CommentStatus.VISIBLE:
+        return EventType.RESTORED if from_status == CommentStatus.HIDDEN else EventType.PUBLISHED
+    if target == CommentStatus.HELD:
+        return EventType.HELD
+    if target == CommentStatus.HIDDEN:
+        return EventType.HIDDEN
+    return EventType.REQUEUED
+
+
+def _emit(
+    session: Session,
+    event_type: EventType,
+    comment: Comment,
+    now: datetime,
+    action: ModerationAction | None = None,
+    **extra: Any,
+) -> OutboxEvent:
+    thread = comment.thread
+    payload: dict[str, Any] = {
+        "comment_id": comment.id,
+        "site": thread.site.slug,
+        "thread": thread.key,
+        "parent_id": comment.parent_id,
+        "status": comment.status.value,
+        "version": comment.version,
+    }
+    if action is not None:
+        payload.update(
+            from_status=action.from_status.value if action.from_status else None,
+            actor=action.actor.value,
+            rule=action.rule.value,
+            reason=action.reason,
+        )
+    payload.update(extra)
+    event = OutboxEvent(
+        type=event_type,
+        comment_id=comment.id,
+        site_id=thread.site_id,
+        action=action,
+        payload=payload,
+        created_at=now,
+    )
+    session.add(event)
+    return event
+
+
+def _record(
+    session: Session,
+    comment: Comment,
+    from_status: CommentStatus | None,
+    *,
+    actor: Actor,
+    rule: Rule,
+    detail: dict[str, Any] | None,
+    now: datetime,
+    moderator_id: int | None = None,
+    decision_id: str | None = None,
+    **extra: Any,
+) -> ModerationAction:
+    """The ModerationAction (with every rule that fired) and the event of a change that
+    already happened to ``comment``."""
+    action = ModerationAction(
+        comment=comment,
+        actor=actor,
+        moderator_id=moderator_id,
+        from_status=from_status,
+        to_status=comment.status,
+        rule=rule,
+        detail=detail,
+        reason=describe(rule, detail),
+        decision_id=decision_id,
+        created_at=now,
+    )
+    fired = [Rule(item["rule"]) for item in (detail or {}).get("fired", [])] or [rule]
+    action.fired = [ActionRule(position=i, rule=r) for i, r in enumerate(fired)]
+    session.add(action)
+    _emit(session, _event_type(from_status, comment.status, rule), comment, now, action, **extra)
+    return action
+
+
+def _move(
+    session: Session,
+    comment: Comment,
+    seen_version: int,
+    target: CommentStatus,
+    *,
+    only_if: Sequence[ColumnElement[bool]] = (),
+    actor: Actor,
+    rule: Rule,
+    detail: dict[str, Any] | None,
+    now: datetime,
+    moderator_id: int | None = None,
+    decision_id: str | None = None,
+    event: dict[str, Any] | None = None,
+    **values: Any,
+) -> bool:
+    """Move ``comment`` to ``target`` (setting ``values`` too) only if its version is
+    still ``seen_version`` and the ``only_if`` conditions hold, then record it. One
+    conditional UPDATE: returns whether this call won. The loaded object is updated in
+    place either way (refreshed when it lost)."""
+    from_status = comment.status
+    values.update(status=target, version=seen_version + 1)
+    result = session.execute(
+        update(Comment)
+        .where(Comment.id == comment.id, Comment.version == seen_version, *only_if)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.refresh(comment)
+        return False
+    for name, value in values.items():
+        set_committed_value(comment, name, value)
+    _record(
+        session,
+        comment,
+        from_status,
+        actor=actor,
+        rule=rule,
+        detail=detail,
+        now=now,
+        moderator_id=moderator_id,
+        decision_id=decision_id,
+        **(event or {}),
+    )
+    return True
+
+
+def _supersede_score(session: Session, comment_id: int, now: datetime) -> None:
+    session.execute(
+        update(Score)
+        .where(Score.comment_id == comment_id, Score.superseded_at.is_(None))
+        .values(superseded_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def new_score(
+    comment_id: int, scorer: Scorer, scores: dict[str, float], duration_ms: float, now: datetime
+) -> Score:
+    """The Score row for one model result, naming the scorer and its exact version."""
+    return Score(
+        comment_id=comment_id,
+        scorer=scorer.name,
+        scorer_version=scorer.version,
+        labels=scores,
+        duration_ms=duration_ms,
+        created_at=now,
+    )
+
+
+def _top(scores: dict[str, float]) -> float | None:
+    return max(scores.values(), default=None)
+
+
+# ---------------------------------------------------------------- the transitions
+
+
+def create(
+    session: Session,
+    comment: Comment,
+    now: datetime,
+    *,
+    rule: Rule | None = None,
+    detail: dict[str, Any] | None = None,
+) -> Comment:
+    """Store a new comment with the status its caller built it with: ``pending`` for the
+    scorer (no action: nothing was decided yet), or ``held``/``visible``/``hidden`` for
+    the ``rule`` that says why (posted despite the warning, an import). Emits
+    ``comment.created``."""
+    session.add(comment)
+    session.flush()
+    if comment.status == CommentStatus.PENDING:
+        _emit(session, EventType.CREATED, comment, now)
+    else:
+        if rule is None:
+            raise ValueError("a comment created as anything but pending needs its rule")
+        _record(session, comment, None, actor=Actor.SYSTEM, rule=rule, detail=detail, now=now)
+    session.flush()
+    return comment
+
+
+def record_scores(
+    session: Session,
+    comment: Comment,
+    scores: dict[str, float],
+    scorer: Scorer,
+    duration_ms: float,
+    now: datetime,
+    claim_token: str | None = None,
+) -> policy.Decision | None:
+    """Store the model's ``scores`` for a pending comment and move it to the status the
+    site's policy decides, only while it is still pending (and, with ``claim_token``,
+    still held by that claim). Returns None, changing nothing, when someone else finished
+    the comment first: a comment is scored exactly once."""
+    decision = policy.decide(comment.thread.site, comment.body, scores, scorer.default_thresholds)
+    only_if = [Comment.status == CommentStatus.PENDING]
+    if claim_token is not None:
+        only_if.append(Comment.claimed_by == claim_token)
+    moved = _move(
+        session,
+        comment,
+        comment.version,
+        decision.status,
+        only_if=only_if,
+        actor=Actor.SYSTEM,
+        rule=decision.rule,
+        detail=_policy_detail(decision),
+        now=now,
+        event={"scores": scores},
+        claimed_by=None,
+        claimed_until=None,
+        top_score=_top(scores),
+        updated_at=now,
+    )
+    if not moved:
+        return None
+    session.add(new_score(comment.id, scorer, scores, duration_ms, now))
+    session.flush()
+    return decision
+
+
+def record_held_score(
+    session: Session,
+    comment: Comment,
+    scores: dict[str, float],
+    scorer: Scorer,
+    duration_ms: float,
+    now: datetime,
+) -> bool:
+    """Record the model's opinion of a comment held without scoring (posted despite the
+    warning) for the moderator; its status stays. Only if it has no current score yet:
+    returns whether this call recorded one. Emits ``comment.scored``."""
+    current = select(Score.id).where(Score.comment_id == comment.id, Score.superseded_at.is_(None))
+    if comment.status != CommentStatus.HELD or session.scalar(current) is not None:
+        return False
+    try:
+        with session.begin_nested():  # one current score per comment, whoever wins
+            session.add(new_score(comment.id, scorer, scores, duration_ms, now))
+            comment.top_score = _top(scores)
+    except IntegrityError:
+        return False
+    _emit(session, EventType.SCORED, comment, now, scores=scores)
+    session.flush()
+    return True
+
+
+def rescore(
+    session: Session,
+    comment: Comment,
+    scores: dict[str, float],
+    scorer: Scorer,
+    duration_ms: float,
+    now: datetime,
+) -> bool:
+    """Record a new score for a stored comment (superseding its current one) and apply the
+    policy again, unless people decided the comment. Returns whether the status changed;
+    a score that changes nothing emits ``comment.scored``."""
+    _supersede_score(session, comment.id, now)
+    session.add(new_score(comment.id, scorer, scores, duration_ms, now))
+    comment.top_score = _top(scores)
+    if decided_by_people(session, comment) is None:
+        decision = policy.decide(
+            comment.thread.site, comment.body, scores, scorer.default_thresholds
+        )
+        # Conditional like every status change: a moderator deciding meanwhile wins.
+        if decision.status != comment.status and _move(
+            session,
+            comment,
+            comment.version,
+            decision.status,
+            actor=Actor.SYSTEM,
+            rule=decision.rule,
+            detail=_policy_detail(decision, rescored_with=f"{scorer.name} {scorer.version}"),
+            now=now,
+            event={"scores": scores},
+            updated_at=now,
+        ):
+            return True
+    _emit(session, EventType.SCORED, comment, now, scores=scores)
+    return False
+
+
+def give_up_scoring(
+    session: Session, comment: Comment, claim_token: str, error: str, now: datetime
+) -> bool:
+    """Hold for a moderator a comment the model failed on (or whose workers died) too
+    often, while ``claim_token`` still holds it. Returns whether this call held it."""
+    return _move(
+        session,
+        comment,
+        comment.version,
+        CommentStatus.HELD,
+        only_if=[Comment.claimed_by == claim_token],
+        actor=Actor.SYSTEM,
+        rule=Rule.SCORING_FAILED,
+        detail={"attempts": comment.score_attempts, "error": error},
+        now=now,
+        claimed_by=None,
+        claimed_until=None,
+        updated_at=now,
+    )
+
+
+def report(session: Session, comment: Comment, flag: Flag, now: datetime) -> bool:
+    """Take a reader's report (``flag``, already added) into account. When the distinct
+    readers reporting since the last moderator decision reach the site's
+    ``flags_to_hold``, the comment goes back to ``held`` (a moderator who approved it
+    already saw the earlier ones). Returns whether it was held; otherwise the report is
+    ``comment.reported``."""
+    comment.flag_count += 1
+    session.flush()
+    # One reader (one address) counts once, however often they report the same comment.
+    readers = func.count(func.distinct(Flag.ip_hash)) + func.count(Flag.id).filter(
+        Flag.ip_hash.is_(None)
+    )
+    last_decision = moderator_decided_at(comment.id)
+    recent = select(readers).where(
+        Flag.comment_id == comment.id,
+        (last_decision.is_(None)) | (Flag.created_at > last_decision),
+    )
+    count = session.scalar(recent) or 0
+    threshold = comment.thread.site.flags_to_hold
+    # Conditional on the version read: a moderator's decision that lands meanwhile wins,
+    # and the report stays recorded without moving the comment.
+    if (
+        threshold
+        and count >= threshold
+        and comment.status == CommentStatus.VISIBLE
+        and _move(
+            session,
+            comment,
+            comment.version,
+            CommentStatus.HELD,
+            actor=Actor.SYSTEM,
+            rule=Rule.READER_REPORTS,
+            detail={"readers": count, "threshold": threshold},
+            now=now,
+            event={"flag_reason": flag.reason.value},
+            updated_at=now,
+        )
+    ):
+        session.flush()
+        return True
+    _emit(session, EventType.REPORTED, comment, now, flag_reason=flag.reason.value)
+    session.flush()
+    return False
+
+
+def moderate(
+    session: Session,
+    comment: Comment,
+    seen_version: int,
+    target: CommentStatus,
+    *,
+    moderator_id: int,
+    decision_id: str,
+    detail: dict[str, Any],
+    now: datetime,
+) -> bool:
+    """A moderator's decision (or its undo) on the comment as they saw it
+    (``seen_version``). Returns whether it won; False means someone changed the comment
+    since, and nothing was written."""
+    return _move(
+        session,
+        comment,
+        seen_version,
+        target,
+        actor=Actor.MODERATOR,
+        rule=Rule.MODERATOR,
+        detail=detail,
+        now=now,
+        moderator_id=moderator_id,
+        decision_id=decision_id,
+        updated_at=now,
+    )
+
+
+def edit(
+    session: Session,
+    comment: Comment,
+    *,
+    body: str,
+    body_html: str,
+    posted_despite_warning: bool,
+    now: datetime,
+) -> bool:
+    """The author's new text: back to ``pending`` to be scored again (the current score is
+    superseded, kept for the record), or held for a moderator when posted despite the
+    warning. Returns whether it won against a concurrent change."""
+    target = CommentStatus.HELD if posted_despite_warning else CommentStatus.PENDING
+    moved = _move(
+        session,
+        comment,
+        comment.version,
+        target,
+        actor=Actor.AUTHOR,
+        rule=Rule.AUTHOR_EDIT,
+        detail={"posted_despite_warning": posted_despite_warning},
+        now=now,
+        body=body,
+        body_html=body_html,
+        acknowledged_warning=posted_despite_warning,
+        edited_at=now,
+        updated_at=now,
+        top_score=None,
+        claimed_by=None,
+        claimed_until=None,
+        score_attempts=0,
+    )
+    if moved:
+        _supersede_score(session, comment.id, now)
+        session.flush()
+    return moved
+
+
+def delete(session: Session, comment: Comment, now: datetime) -> bool:
+    """The author takes the comment down: ``hidden``, and their token stops working for
+    it. Returns whether it won against a concurrent change."""
+    moved = _move(
+        session,
+        comment,
+        comment.version,
+        CommentStatus.HIDDEN,
+        actor=Actor.AUTHOR,
+        rule=Rule.AUTHOR_DELETE,
+        detail=None,
+        now=now,
+        author_token_hash=None,
+        claimed_by=None,
+        claimed_until=None,
+        updated_at=now,
+    )
+    session.flush()
+    return moved
