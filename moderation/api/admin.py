@@ -67,9 +67,17 @@ def authenticate() -> Any:
             "send a valid admin API token: Authorization: Bearer <token>",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    current_session().commit()  # last_used_at
     g.api_moderator = moderator
     return None
+
+
+@bp.after_request
+def commit_token_use(response: Any) -> Any:
+    """The token's ``last_used_at`` commits with the request's own change (a decision
+    commits in its view) or here, for a read; a refused request changes nothing."""
+    if response.status_code < 400:
+        current_session().commit()
+    return response
 
 
 def _moderator() -> Moderator:

@@ -379,21 +379,25 @@ def create_comment(site: str) -> Any:
         author_token=author_token,
         acknowledged_warning=data.acknowledged_warning,
     )
-    # Committed before anything else can fail: a 201/202 always means the comment is stored.
-    db.session.commit()
-    _score_after_commit(comment)
-    status = 201 if comment.status == CommentStatus.VISIBLE else 202
-    location = url_for("api.get_comment", comment_id=comment.id)
+    # The answer is read before the commit and the commit is the last thing that may fail:
+    # from then on nothing turns a stored comment into an error (the writer would post it
+    # again). Inline scoring may only improve the answer.
     body = comment_json(comment)
+    location = url_for("api.get_comment", comment_id=comment.id)
+    editable_until = _iso(comment.created_at + _edit_window())
+    db.session.commit()
+    body = _score_after_commit(comment, body)
     body["author_token"] = author_token
-    body["editable_until"] = _iso(comment.created_at + _edit_window())
+    body["editable_until"] = editable_until
+    status = 201 if body["status"] == CommentStatus.VISIBLE else 202
     return body, status, {"Location": location}
 
 
-def _score_after_commit(comment: Comment) -> None:
+def _score_after_commit(comment: Comment, answer: dict[str, Any]) -> dict[str, Any]:
     """Score a just-committed comment within the budget: a pending one is decided by the
     policy (else the worker does it); a held one (posted despite the warning) only gets
-    its score recorded for the moderator."""
+    its score recorded for the moderator. Returns the comment's answer as it stands
+    after that, or ``answer`` (read before the commit) if anything here failed."""
     budget_ms = current_app.config["SCORE_BUDGET_MS"]
     try:
         if comment.status == CommentStatus.PENDING:
@@ -404,15 +408,17 @@ def _score_after_commit(comment: Comment) -> None:
                 current_session(), comment, get_scorer(), budget_ms, utcnow()
             ):
                 db.session.commit()
+        db.session.refresh(comment)
+        return comment_json(comment)
     except IntegrityError:  # someone recorded a score first: theirs stands
         db.session.rollback()
     except Exception:
         # The comment is stored already: whatever went wrong here (a locked database, a
-        # model error), the writer gets their 202 and the worker scores it. A 500 would
-        # make them post it again.
-        current_app.logger.exception("inline scoring of comment %s failed", comment.id)
+        # model error, the database gone), the writer gets their 202 and the worker
+        # scores it. A 500 would make them post it again.
+        current_app.logger.exception("inline scoring of comment %s failed", answer["id"])
         db.session.rollback()
-    db.session.refresh(comment)
+    return answer
 
 
 @bp.post("/sites/<site>/comments/check")
@@ -495,9 +501,9 @@ def edit_comment(comment_id: int) -> Any:
         now=utcnow(),
         window=_edit_window(),
     )
+    answer = comment_json(comment)
     db.session.commit()
-    _score_after_commit(comment)
-    return comment_json(comment)
+    return _score_after_commit(comment, answer)
 
 
 @bp.delete("/comments/<int:comment_id>")

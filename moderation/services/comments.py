@@ -132,7 +132,6 @@ def submit(
     parent = _check_parent(session, thread, parent_id) if parent_id is not None else None
     if parent is not None and parent.depth + 1 > max_depth:
         raise Invalid(f"replies nest at most {max_depth} levels deep", field="parent_id")
-    status = CommentStatus.HELD if acknowledged_warning else CommentStatus.PENDING
     comment = Comment(
         thread=thread,
         parent=parent,
@@ -143,18 +142,18 @@ def submit(
         ip_hash=ip_hash,
         body=body,
         body_html=render_markdown(body),
-        status=status,
         score_attempts=0,
         flag_count=0,
-        version=1,
         author_token_hash=hash_author_token(author_token) if author_token else None,
         acknowledged_warning=acknowledged_warning,
         created_at=now,
         updated_at=now,
     )
-    return lifecycle.create(
-        session, comment, now, rule=Rule.POSTED_DESPITE_WARNING if acknowledged_warning else None
-    )
+    if acknowledged_warning:
+        return lifecycle.create(
+            session, comment, now, CommentStatus.HELD, rule=Rule.POSTED_DESPITE_WARNING
+        )
+    return lifecycle.create(session, comment, now, CommentStatus.PENDING)
 
 
 def get_visible_comment(session: Session, comment_id: int) -> Comment:

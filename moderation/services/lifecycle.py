@@ -348,14 +348,17 @@ def create(
     session: Session,
     comment: Comment,
     now: datetime,
+    status: CommentStatus,
     *,
     rule: Rule | None = None,
     detail: dict[str, Any] | None = None,
 ) -> Comment:
-    """Store a new comment with the status its caller built it with: ``pending`` for the
+    """Store a new comment (built by the caller) in ``status``: ``pending`` for the
     scorer (no action: nothing was decided yet), or ``held``/``visible``/``hidden`` for
     the ``rule`` that says why (posted despite the warning, an import). Emits
     ``comment.created``."""
+    comment.status = status
+    comment.version = 1
     session.add(comment)
     session.flush()
     if comment.status == CommentStatus.PENDING:
