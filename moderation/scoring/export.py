@@ -64,7 +64,12 @@ def export_onnx(scorer: DetoxifyScorer, out_dir: str | Path, int8: bool = False)
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         model_file = out / "model.int8.onnx"
-        quantize_dynamic(str(fp32_path), str(model_file), weight_type=QuantType.QInt8)
+        # 7-bit weights: on x86 CPUs without VNNI (most AVX2 servers) onnxruntime's u8×s8
+        # kernels saturate with full-range weights; measured on an AVX2 EPYC, the tiny
+        # test model drifted 0.022 from torch with full range and under 0.01 with this.
+        quantize_dynamic(
+            str(fp32_path), str(model_file), weight_type=QuantType.QInt8, reduce_range=True
+        )
         fp32_path.unlink()
 
     metadata = {
