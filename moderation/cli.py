@@ -191,7 +191,7 @@ def rescore_command(
     if limit is not None:
         total = min(total, limit)
     click.echo(f"re-scoring {total} comments with {scorer.name} {scorer.version}")
-    scored = changed = 0
+    scored = changed = skipped = 0
     last_id = 0
     with tqdm(total=total, unit="comment", file=sys.stderr) as bar:
         while scored < total:
@@ -205,8 +205,11 @@ def rescore_command(
             last_id = ids[-1]
             scored += result.scored
             changed += result.changed
+            skipped += result.skipped
             bar.update(result.scored)
     click.echo(f"re-scored {scored} comments; {changed} changed status")
+    if skipped:
+        click.echo(f"{skipped} changed while being scored; run rescore again to score them")
 
 
 @moderation_cli.command("create-moderator")

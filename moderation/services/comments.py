@@ -26,6 +26,7 @@ from moderation.services.errors import Conflict, DomainError, Invalid, NotFound
 from moderation.services.rendering import render_markdown
 from moderation.services.sites import get_site
 from moderation.services.threads import Node, ThreadPage
+from moderation.services.transactions import savepoint
 from moderation.types import CommentStatus, Rule
 
 
@@ -74,7 +75,7 @@ def get_or_create_thread(
         # Several readers may post the first comments of a new page at once: the loser of
         # the race on (site, key) takes the winner's thread instead of failing.
         try:
-            with session.begin_nested():
+            with savepoint(session):
                 thread = Thread(site=site, key=key, url=url, title=title, closed=False)
                 session.add(thread)
         except IntegrityError:

@@ -35,6 +35,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from moderation.models import ActionRule, Comment, Flag, ModerationAction, OutboxEvent, Score
 from moderation.scoring import Scorer
 from moderation.services import policy
+from moderation.services.transactions import savepoint
 from moderation.types import Actor, CommentStatus, EventType, Rule
 
 POSTED_DESPITE_WARNING = "the author posted despite the pre-posting warning; held for a moderator"
@@ -93,9 +94,9 @@ def describe(rule: Rule, detail: dict[str, Any] | None) -> str:
     if rule == Rule.POSTED_DESPITE_WARNING:
         return POSTED_DESPITE_WARNING
     if rule == Rule.SCORING_FAILED:
-        return (
-            f"scoring failed {detail['attempts']} times ({detail['error']}); held for a moderator"
-        )
+        attempts = detail["attempts"]
+        times = "once" if attempts == 1 else f"{attempts} times"
+        return f"scoring failed {times} ({detail['error']}); held for a moderator"
     if rule == Rule.AUTHOR_EDIT:
         warned = detail.get("posted_despite_warning")
         return "edited by the author; " + (
@@ -426,7 +427,7 @@ def record_held_score(
     if comment.status != CommentStatus.HELD or session.scalar(current) is not None:
         return False
     try:
-        with session.begin_nested():  # one current score per comment, whoever wins
+        with savepoint(session):  # one current score per comment, whoever wins
             session.add(new_score(comment.id, scorer, scores, duration_ms, now))
             comment.top_score = _top(scores)
     except IntegrityError:
@@ -443,31 +444,50 @@ def rescore(
     scorer: Scorer,
     duration_ms: float,
     now: datetime,
-) -> bool:
+) -> bool | None:
     """Record a new score for a stored comment (superseding its current one) and apply the
-    policy again, unless people decided the comment. Returns whether the status changed;
-    a score that changes nothing emits ``comment.scored``."""
+    policy again, unless people decided the comment. ``comment`` is as it was loaded
+    before scoring: if it changed meanwhile (a moderator's decision, an author's edit)
+    nothing is written and this returns None, leaving it to the next re-score run.
+    Otherwise returns whether the status changed; a score that changes nothing emits
+    ``comment.scored``."""
+    seen_version = comment.version
+    # The comment as scored, or nothing: this conditional UPDATE also takes the row (on
+    # PostgreSQL its lock, on SQLite the write lock) until the caller commits, so no edit
+    # or decision can slip in between it and the writes below.
+    taken = session.execute(
+        update(Comment)
+        .where(
+            Comment.id == comment.id,
+            Comment.version == seen_version,
+            Comment.status != CommentStatus.PENDING,
+        )
+        .values(top_score=_top(scores))
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        session.refresh(comment)
+        return None
+    set_committed_value(comment, "top_score", _top(scores))
     _supersede_score(session, comment.id, now)
     session.add(new_score(comment.id, scorer, scores, duration_ms, now))
-    comment.top_score = _top(scores)
     if decided_by_people(session, comment) is None:
         decision = policy.decide(
             comment.thread.site, comment.body, scores, scorer.default_thresholds
         )
-        # Conditional like every status change: a moderator deciding meanwhile wins.
-        if decision.status != comment.status and _move(
-            session,
-            comment,
-            comment.version,
-            decision.status,
-            actor=Actor.SYSTEM,
-            rule=decision.rule,
-            detail=_policy_detail(decision, rescored_with=f"{scorer.name} {scorer.version}"),
-            now=now,
-            event={"scores": scores},
-            updated_at=now,
-        ):
-            return True
+        if decision.status != comment.status:
+            return _move(
+                session,
+                comment,
+                seen_version,
+                decision.status,
+                actor=Actor.SYSTEM,
+                rule=decision.rule,
+                detail=_policy_detail(decision, rescored_with=f"{scorer.name} {scorer.version}"),
+                now=now,
+                event={"scores": scores},
+                updated_at=now,
+            )
     _emit(session, EventType.SCORED, comment, now, scores=scores)
     return False
 
@@ -499,8 +519,14 @@ def report(session: Session, comment: Comment, flag: Flag, now: datetime) -> boo
     ``flags_to_hold``, the comment goes back to ``held`` (a moderator who approved it
     already saw the earlier ones). Returns whether it was held; otherwise the report is
     ``comment.reported``."""
-    comment.flag_count += 1
-    session.flush()
+    # In SQL, not Python: two readers reporting at once both count.
+    session.execute(
+        update(Comment)
+        .where(Comment.id == comment.id)
+        .values(flag_count=Comment.flag_count + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(comment, ["flag_count"])
     # One reader (one address) counts once, however often they report the same comment.
     readers = func.count(func.distinct(Flag.ip_hash)) + func.count(Flag.id).filter(
         Flag.ip_hash.is_(None)

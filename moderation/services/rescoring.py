@@ -22,6 +22,7 @@ RESCORABLE = (CommentStatus.VISIBLE, CommentStatus.HELD, CommentStatus.HIDDEN)
 class RescoreResult:
     scored: int = 0
     changed: int = 0
+    skipped: int = 0
 
 
 def rescore_query(
@@ -72,8 +73,11 @@ def rescore_batch(
     all_scores = scorer.score([c.body for c in comments])
     per_comment_ms = (time.perf_counter() - started) * 1000 / len(comments)
     for comment, scores in zip(comments, all_scores, strict=True):
+        changed = lifecycle.rescore(session, comment, scores, scorer, per_comment_ms, now)
+        if changed is None:
+            result.skipped += 1  # changed while it was scored: the next run takes it
+            continue
         result.scored += 1
-        if lifecycle.rescore(session, comment, scores, scorer, per_comment_ms, now):
-            result.changed += 1
+        result.changed += changed
     session.flush()
     return result
