@@ -39,6 +39,8 @@ dev: install
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; }
 
+# On SQLite and, when TEST_DATABASE_URL's server answers, PostgreSQL: each run creates its
+# own database there and drops it (README, Development).
 test: install-dev chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

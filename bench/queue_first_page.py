@@ -3,15 +3,17 @@
     .venv/bin/python bench/queue_first_page.py [--comments 100000] [--postgres URL]
 
 Builds the schema in a new SQLite file and, when PostgreSQL answers (default
-postgresql://postgres@127.0.0.1:5432/postgres; a database `bench_queue` is created and
-dropped), fills each with held comments (scores, a few reader flags), then times the
-signed-in GET of /moderation/ (the Held tab, priority order, with its tab counts) and the
-queue query alone: median of 7 runs after one warm-up."""
+postgresql://postgres@127.0.0.1:5432/postgres; a database `bench_queue_<pid>_<random>` of
+this run's own is created and dropped), fills each with held comments (scores, a few reader
+flags), then times the signed-in GET of /moderation/ (the Held tab, priority order, with its
+tab counts) and the queue query alone: median of 7 runs after one warm-up."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import secrets
 import statistics
 import sys
 import tempfile
@@ -162,26 +164,31 @@ def main() -> None:
 
     targets = [("SQLite", f"sqlite:///{tempfile.mkdtemp()}/queue.db")]
     admin_url = args.postgres
+    # A name of this run's own: two benchmarks (or a benchmark and the tests) may share a server.
+    pg_database = f"bench_queue_{os.getpid()}_{secrets.token_hex(4)}"
     try:
         import psycopg
 
         with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as conn:
-            conn.execute("DROP DATABASE IF EXISTS bench_queue WITH (FORCE)")
-            conn.execute("CREATE DATABASE bench_queue")
-        pg_url = admin_url.rsplit("/", 1)[0] + "/bench_queue"
+            conn.execute(f'CREATE DATABASE "{pg_database}"')
+        pg_url = admin_url.rsplit("/", 1)[0] + f"/{pg_database}"
         targets.append(("PostgreSQL", pg_url.replace("postgresql://", "postgresql+psycopg://")))
     except Exception as exc:  # noqa: BLE001 - report and go on with SQLite
         print(f"PostgreSQL not measured: {exc}")
-    print(f"{args.comments:,} held comments, 200 threads, 2,000 flagged; median of 7 runs")
-    print(f"{'database':12s} {'first page (HTTP)':>18s} {'queue query':>12s} {'fill':>8s}")
-    for name, url in targets:
-        r = measure(url, args.comments)
-        print(f"{name:12s} {r['page_ms']:15.1f} ms {r['query_ms']:9.1f} ms {r['fill_s']:6.1f} s")
-    if len(targets) > 1:
-        import psycopg
+    try:
+        print(f"{args.comments:,} held comments, 200 threads, 2,000 flagged; median of 7 runs")
+        print(f"{'database':12s} {'first page (HTTP)':>18s} {'queue query':>12s} {'fill':>8s}")
+        for name, url in targets:
+            r = measure(url, args.comments)
+            print(
+                f"{name:12s} {r['page_ms']:15.1f} ms {r['query_ms']:9.1f} ms {r['fill_s']:6.1f} s"
+            )
+    finally:
+        if len(targets) > 1:
+            import psycopg
 
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS bench_queue WITH (FORCE)")
+            with psycopg.connect(admin_url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{pg_database}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -1,11 +1,21 @@
-"""Fixtures: every database test runs on SQLite and, when it is reachable, on PostgreSQL
-(TEST_DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/test). CI sets
-REQUIRE_POSTGRES=1 so an unreachable server fails the run instead of skipping half of it."""
+"""Fixtures: every database test runs on SQLite and, when it is reachable, on PostgreSQL.
+
+TEST_DATABASE_URL names the PostgreSQL server, and the database on it to connect to for
+CREATE/DROP DATABASE (default postgresql://postgres@127.0.0.1:5432/postgres; the role needs
+CREATEDB). Each pytest run creates a database of its own there, moderation_test_<pid>_<random>,
+builds the schema in it, and drops it at the end, so runs in other checkouts (a developer and
+CI on one server) never share or drop each other's tables. A run that was killed leaves its
+database behind; the next run drops it (see _drop_stale_test_databases). CI sets
+REQUIRE_POSTGRES=1 so an unusable server fails the run instead of skipping half of it."""
 
 from __future__ import annotations
 
 import contextvars
+import json
 import os
+import secrets
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +24,8 @@ import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import inspect, select, text
+from psycopg import sql
+from sqlalchemy import create_engine, inspect, make_url, select, text
 from sqlalchemy.orm import Session
 
 from app import create_app
@@ -24,41 +35,184 @@ from moderation.types import ModerationMode
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
-PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+# The server, and its maintenance database: never the database the tests use.
+PG_SERVER_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+TEST_DATABASE_PREFIX = "moderation_test_"
+# A database of this scheme older than this is stale whoever made it (unless still in use).
+STALE_AFTER_SECONDS = 24 * 3600
 
 
-def _postgres_reachable() -> bool:
+def _server_label() -> str:
+    url = make_url(normalize_database_url(PG_SERVER_URL))
+    return url.set(drivername="postgresql").render_as_string(hide_password=True)
+
+
+def _postgres_problem() -> str | None:
+    """Why PostgreSQL tests cannot run here, or None when they can."""
     try:
-        with psycopg.connect(PG_URL, connect_timeout=3):
-            return True
+        with psycopg.connect(PG_SERVER_URL, connect_timeout=3) as conn:
+            row = conn.execute(
+                "SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user"
+            ).fetchone()
     except psycopg.OperationalError:
-        return False
+        return f"PostgreSQL at {_server_label()} is not reachable"
+    if not (row and row[0]):
+        return f"the role of {_server_label()} may not create databases (needs CREATEDB)"
+    return None
 
 
-POSTGRES = _postgres_reachable()
+POSTGRES_PROBLEM = _postgres_problem()
+POSTGRES = POSTGRES_PROBLEM is None
 if not POSTGRES and os.environ.get("REQUIRE_POSTGRES") == "1":
-    raise SystemExit(f"REQUIRE_POSTGRES=1 but PostgreSQL at {PG_URL} is not reachable")
+    raise SystemExit(f"REQUIRE_POSTGRES=1 but {POSTGRES_PROBLEM} (set TEST_DATABASE_URL)")
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES else ["sqlite"]
 
 
 def pytest_report_header() -> str:
-    return f"database backends: {', '.join(BACKENDS)}"
+    where = (
+        f"; postgresql: a new database per run on {_server_label()}"
+        if POSTGRES
+        else f"; postgresql skipped: {POSTGRES_PROBLEM}"
+    )
+    return f"database backends: {', '.join(BACKENDS)}{where}"
 
 
-_pg_schema_ready = False
+# --- One database per run -------------------------------------------------------------
+
+
+def _host_id() -> str:
+    """This machine and PID namespace: process ids mean something only within it."""
+    parts = [socket.gethostname()]
+    try:
+        parts.append(Path("/proc/sys/kernel/random/boot_id").read_text().strip())
+        parts.append(os.readlink("/proc/self/ns/pid"))
+    except OSError:
+        pass
+    return "/".join(parts)
+
+
+def _process_start(pid: int) -> str | None:
+    """The start time of process ``pid`` (clock ticks since boot), to tell a reused pid."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _process_alive(pid: int, started: str | None) -> bool:
+    if started is not None:  # recorded where /proc exists
+        return _process_start(pid) == started
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _maintenance_connection() -> psycopg.Connection[Any]:
+    return psycopg.connect(PG_SERVER_URL, autocommit=True, connect_timeout=10)
+
+
+def _drop_stale_test_databases() -> None:
+    """Drop what killed runs left behind: databases of our naming scheme whose creating
+    process (recorded in the database's comment) is gone from this host, or that are
+    older than a day and nobody is connected to. A database of a live run, on this host or
+    another, is never touched; one without our comment neither."""
+    me, now = _host_id(), time.time()
+    with _maintenance_connection() as conn:
+        rows = conn.execute(
+            "SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database"
+            " WHERE starts_with(datname, %s)",
+            (TEST_DATABASE_PREFIX,),
+        ).fetchall()
+        for name, comment in rows:
+            if name in _created_here:
+                continue
+            try:
+                owner = json.loads(comment)
+                host, pid, started = owner["host"], int(owner["pid"]), owner.get("started")
+                created = float(owner["created"])
+            except (TypeError, ValueError, KeyError):
+                continue
+            # A database of our own pid that we did not make was left by an earlier process.
+            if host == me and (pid == os.getpid() or not _process_alive(pid, started)):
+                statement = "DROP DATABASE IF EXISTS {} WITH (FORCE)"
+            elif now - created > STALE_AFTER_SECONDS:
+                statement = "DROP DATABASE IF EXISTS {}"  # fails while anyone is connected
+            else:
+                continue
+            try:
+                conn.execute(sql.SQL(statement).format(sql.Identifier(name)))
+            except psycopg.Error:
+                pass  # in use, or another run dropped it first
+
+
+_created_here: set[str] = set()
+
+
+def create_test_database() -> str:
+    """A new, empty database on the server, named for this process; returns its name.
+    Its comment records who made it, for _drop_stale_test_databases."""
+    name = f"{TEST_DATABASE_PREFIX}{os.getpid()}_{secrets.token_hex(4)}"
+    owner = {
+        "host": _host_id(),
+        "pid": os.getpid(),
+        "started": _process_start(os.getpid()),
+        "created": time.time(),
+    }
+    with _maintenance_connection() as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                sql.Identifier(name), sql.Literal(json.dumps(owner))
+            )
+        )
+    _created_here.add(name)
+    return name
+
+
+def drop_test_database(name: str) -> None:
+    """Drop ``name``; FORCE ends connections that are still open (a worker process, an
+    engine a test did not dispose of)."""
+    with _maintenance_connection() as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+    _created_here.discard(name)
+
+
+def database_url_for(name: str) -> str:
+    """The SQLAlchemy URL of database ``name`` on the TEST_DATABASE_URL server."""
+    url = make_url(normalize_database_url(PG_SERVER_URL)).set(database=name)
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_database_url() -> Iterator[str]:
+    """This run's own PostgreSQL database, with the schema built from the models; dropped
+    at the end of the run."""
+    _drop_stale_test_databases()
+    name = create_test_database()
+    try:
+        url = database_url_for(name)
+        engine = create_engine(url)
+        try:
+            db.metadata.create_all(engine)
+        finally:
+            engine.dispose()
+        yield url
+    finally:
+        drop_test_database(name)
 
 
 def _reset_postgres() -> None:
-    """First use: rebuild the schema from the models. Then: empty every table."""
-    global _pg_schema_ready
+    """Empty every table of this run's database (its schema was built when it was made)."""
     with db.engine.begin() as conn:
-        if not _pg_schema_ready:
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-            db.metadata.create_all(conn)
-            _pg_schema_ready = True
-        else:
-            tables = ", ".join(t.name for t in db.metadata.sorted_tables)
-            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        tables = ", ".join(t.name for t in db.metadata.sorted_tables)
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
 def app_config(database_url: str, **overrides: Any) -> dict[str, Any]:
@@ -85,10 +239,11 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def database_url(backend: str, tmp_path: Path) -> str:
+def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'test.db'}"
-    return normalize_database_url(PG_URL)
+    # Asked for here, not as a parameter, so that a SQLite-only run creates no database.
+    return str(request.getfixturevalue("postgres_database_url"))
 
 
 def reset_database(backend: str) -> None:

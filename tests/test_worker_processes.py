@@ -23,16 +23,16 @@ from moderation.db import db
 from moderation.models import Comment, ModerationAction, Score, Site
 from moderation.services import comments
 from moderation.types import Actor, CommentStatus, utcnow
-from tests.conftest import PG_URL, POSTGRES, REPO
+from tests.conftest import POSTGRES, POSTGRES_PROBLEM, REPO
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
         not POSTGRES,
-        reason=f"worker processes share a queue only on PostgreSQL; none reachable at {PG_URL} "
+        reason=f"worker processes share a queue only on PostgreSQL: {POSTGRES_PROBLEM} "
         "(set TEST_DATABASE_URL)",
     ),
-    # The conftest's `app` fixture resets the PostgreSQL schema for this backend.
+    # The conftest's `app` fixture empties this run's PostgreSQL database for this backend.
     pytest.mark.parametrize("backend", ["postgresql"]),
 ]
 
@@ -73,14 +73,14 @@ StartWorker = Callable[..., WorkerProcess]
 
 
 @pytest.fixture
-def start_worker(tmp_path: Path) -> Iterator[StartWorker]:
-    """Start `flask moderation worker` processes against the test database; whatever is
-    still running at the end of the test is killed."""
+def start_worker(tmp_path: Path, database_url: str) -> Iterator[StartWorker]:
+    """Start `flask moderation worker` processes against this run's test database; whatever
+    is still running at the end of the test is killed."""
     started: list[WorkerProcess] = []
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODERATION_")}
     env.update(
         FLASK_APP="app",
-        MODERATION_DATABASE_URL=PG_URL,
+        MODERATION_DATABASE_URL=database_url,
         MODERATION_SECRET_KEY="x",
         MODERATION_SCORER="lite",
         PYTHONUNBUFFERED="1",
