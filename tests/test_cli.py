@@ -16,8 +16,8 @@ from moderation.models import Comment, ModerationAction, Moderator, Score, Site
 from moderation.runtime import get_scorer
 from moderation.scoring import ScorerUnavailable
 from moderation.services import comments, worker
-from moderation.setup import load_scorer_now
 from moderation.types import Actor, CommentStatus, utcnow
+from moderation.wiring import load_scorer_now
 from tests.conftest import app_config
 from tests.tiny_detoxify import TinyDetoxify
 
