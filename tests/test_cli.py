@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app import create_app
+from moderation.current_scorer import get_scorer
 from moderation.db import db
 from moderation.models import Comment, ModerationAction, Moderator, Score, Site
-from moderation.runtime import get_scorer
 from moderation.scoring import ScorerUnavailable
 from moderation.services import comments, worker
 from moderation.types import Actor, CommentStatus, utcnow

@@ -26,10 +26,10 @@ from moderation.api.schemas import (
     iso_utc,
     node_json,
 )
+from moderation.current_scorer import get_scorer
 from moderation.db import current_session, db
 from moderation.extensions import limiter
 from moderation.models import Comment, Site
-from moderation.runtime import get_scorer
 from moderation.services import comments, drafts, flags, sites, threads, worker
 from moderation.services.errors import Conflict, DomainError, Invalid, NotFound
 from moderation.types import CommentStatus, utcnow

@@ -15,12 +15,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 from werkzeug.exceptions import HTTPException
 
+from moderation.current_scorer import get_scorer
 from moderation.db import current_session, db
 from moderation.extensions import limiter
 from moderation.models import ScoringKey
 from moderation.perspective.batching import BatchingScorer
 from moderation.perspective.discovery import VERSION, build_document
-from moderation.runtime import get_scorer
 from moderation.scoring import Scorer
 from moderation.services import perspective
 from moderation.services.errors import DomainError, NotFound

@@ -24,12 +24,12 @@ from werkzeug.security import check_password_hash
 from werkzeug.wrappers import Response as BaseResponse
 
 from moderation.auth import SignedInModerator
+from moderation.current_scorer import get_scorer, get_scorer_warning
 from moderation.db import current_session
 from moderation.extensions import limiter
 from moderation.models import ApiToken, Moderator, Site
 from moderation.review import forms
 from moderation.review.charts import bar_chart, histogram_chart, line_chart
-from moderation.runtime import get_scorer, get_scorer_warning
 from moderation.services import insight, moderators, perspective, policy, review, sites
 from moderation.services.errors import DomainError, NotFound
 from moderation.services.review import Action, AlreadyDecided, Order, QueueFilter, Tab
