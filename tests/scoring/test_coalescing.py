@@ -15,8 +15,8 @@ from sqlalchemy import select
 from app import create_app
 from moderation.db import db
 from moderation.models import ScoringKey
-from moderation.perspective.batching import BatchingScorer
 from moderation.scoring import load_scorer
+from moderation.scoring.coalescing import CoalescingScorer
 from tests.conftest import app_config, make_site, reset_database
 from tests.perspective.conftest import ANALYZE, new_key, serve
 
@@ -27,7 +27,7 @@ TEXTS = [f"comment {i}: " + ("you idiot" if i % 3 == 0 else "thanks, well said")
 def test_concurrent_callers_each_get_their_own_scores() -> None:
     lite = load_scorer("lite")
     expected = lite.score(TEXTS)
-    batcher = BatchingScorer(lite, max_texts=16)
+    batcher = CoalescingScorer(lite, max_texts=16)
     start = threading.Barrier(12)
 
     def call(i: int) -> list[dict[str, float]]:
@@ -44,7 +44,7 @@ def test_concurrent_callers_each_get_their_own_scores() -> None:
 
 
 def test_a_model_error_reaches_its_callers_and_the_next_batch_still_runs() -> None:
-    batcher = BatchingScorer(load_scorer("lite"))
+    batcher = CoalescingScorer(load_scorer("lite"))
     not_a_text: Any = None
     with pytest.raises(AttributeError):
         batcher.score([not_a_text])
