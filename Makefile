@@ -48,6 +48,7 @@ lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy moderation app.py
+	$(BIN)/lint-imports --no-cache
 
 calibrate: install
 	$(BIN)/python bench/calibrate_lite.py

@@ -11,12 +11,12 @@ from flask import Flask
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the service: defaults from config/, then MODERATION_* environment, then
     ``test_config``. Migrations are never run here (`flask db upgrade` does that)."""
-    from moderation import setup
+    from moderation import wiring
 
     app = Flask("moderation", instance_relative_config=True)
     app.config.from_object("config.default")
     app.config.from_prefixed_env("MODERATION")
     if test_config:
         app.config.from_mapping(test_config)
-    setup.init_app(app)
+    wiring.init_app(app)
     return app

@@ -85,7 +85,7 @@ RATELIMIT_ENABLED = True
 RATELIMIT_SWALLOW_ERRORS = True
 
 # Moderator sessions: cookies are HttpOnly and SameSite=Lax; Secure is set per request
-# when it arrived over https (see setup.py).
+# when it arrived over https (see moderation/wiring.py).
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 REMEMBER_COOKIE_HTTPONLY = True

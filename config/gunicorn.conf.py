@@ -14,7 +14,7 @@ control_socket_disable = True
 
 
 def post_worker_init(worker):  # noqa: ANN001 - gunicorn's hook signature
-    from moderation.setup import load_scorer_now, start_in_process_worker
+    from moderation.wiring import load_scorer_now, start_in_process_worker
 
     # Load the model before taking requests: a misconfigured scorer stops start-up here.
     load_scorer_now(worker.wsgi)

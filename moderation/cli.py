@@ -69,7 +69,7 @@ def worker_command(
     if concurrency > 1:
         _supervise(concurrency, batch_size, lease_seconds, poll_seconds, once)
         return
-    from moderation.runtime import get_scorer
+    from moderation.current_scorer import get_scorer
     from moderation.services.worker import Worker
 
     config = current_app.config
@@ -170,7 +170,7 @@ def rescore_command(
     comments no moderator decided (and readers' reports did not hold)."""
     from tqdm import tqdm
 
-    from moderation.runtime import get_scorer
+    from moderation.current_scorer import get_scorer
     from moderation.services.rescoring import (
         RESCORABLE,
         count_to_rescore,

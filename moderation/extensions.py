@@ -1,4 +1,4 @@
-"""Flask extensions, created unbound and bound to an application in ``setup.init_app``."""
+"""Flask extensions, created unbound and bound to an application in ``wiring.init_app``."""
 
 from __future__ import annotations
 

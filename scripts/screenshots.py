@@ -31,9 +31,9 @@ from sqlalchemy.orm import Session  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 from app import create_app  # noqa: E402
+from moderation.current_scorer import get_scorer  # noqa: E402
 from moderation.db import db  # noqa: E402
 from moderation.models import Comment, Moderator  # noqa: E402
-from moderation.runtime import get_scorer  # noqa: E402
 from moderation.services import comments, flags, moderators, review, sites, worker  # noqa: E402
 from moderation.services.review import Action  # noqa: E402
 from moderation.types import FlagReason, Role, utcnow  # noqa: E402

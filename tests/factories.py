@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from moderation.current_scorer import get_scorer
 from moderation.models import Comment, Moderator, Site
-from moderation.runtime import get_scorer
 from moderation.services import comments, lifecycle, moderators, review
 from moderation.types import CommentStatus, Role, utcnow
 

@@ -11,14 +11,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app import create_app
+from moderation.current_scorer import get_scorer
 from moderation.db import db
 from moderation.models import Comment, Moderator, Score, Site
-from moderation.runtime import get_scorer
 from moderation.scoring import ScorerUnavailable
 from moderation.services import comments, worker
 from moderation.services.review import Action
-from moderation.setup import load_scorer_now
 from moderation.types import CommentStatus, utcnow
+from moderation.wiring import load_scorer_now
 from tests import factories
 from tests.conftest import app_config
 from tests.tiny_detoxify import TinyDetoxify

@@ -3,14 +3,12 @@ queue and decisions as the moderator pages, as JSON with problem+json errors."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from flask import Blueprint, g, request
-from pydantic import BaseModel, ConfigDict, Field
 
-from moderation.api import schemas
-from moderation.api.problems import problem
-from moderation.api.views import ApiProblem, comment_json, parse_body
+from moderation.api.problems import ApiProblem, parse_body, problem
+from moderation.api.schemas import DecisionIn, comment_json
 from moderation.db import current_session
 from moderation.models import Moderator
 from moderation.services import moderators, review
@@ -19,39 +17,6 @@ from moderation.services.review import Action, AlreadyDecided, QueueFilter, Tab
 from moderation.types import utcnow
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/v1/moderation")
-
-
-class DecisionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    action: Literal["approve", "hide", "hide_thread", "restore"]
-    reason: str | None = Field(default=None, max_length=500)
-    version: int | None = Field(
-        default=None, description="the comment version you saw; 409 if it moved on"
-    )
-
-
-class QueueItemOut(schemas.CommentOut):
-    version: int
-    scores: dict[str, float] | None
-    scorer_version: str | None
-    reason: str | None = Field(description="why the system put it where it is")
-    flags: list[dict[str, str | None]]
-
-
-class QueueOut(BaseModel):
-    tab: str
-    total: int
-    page: int
-    items: list[QueueItemOut]
-
-
-class DecisionOut(BaseModel):
-    id: int
-    status: str
-    version: int
-    decision_id: str
-    changed: list[int] = Field(description="every comment the decision changed")
 
 
 @bp.before_request

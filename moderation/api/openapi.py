@@ -120,10 +120,8 @@ def _admin_paths() -> dict[str, Any]:
 
 
 def build_document(server_url: str) -> dict[str, Any]:
-    from moderation.api.admin import DecisionIn, DecisionOut, QueueOut
-
     inputs = (schemas.CommentIn, schemas.CommentEditIn, schemas.DraftIn, schemas.FlagIn,
-              DecisionIn)  # fmt: skip
+              schemas.DecisionIn)  # fmt: skip
     _, definitions = models_json_schema(
         [
             (m, "validation" if m in inputs else "serialization")
@@ -138,8 +136,8 @@ def build_document(server_url: str) -> dict[str, Any]:
                 schemas.CountsOut,
                 schemas.HealthOut,
                 schemas.Problem,
-                QueueOut,
-                DecisionOut,
+                schemas.QueueOut,
+                schemas.DecisionOut,
             )
         ],
         ref_template="#/components/schemas/{model}",

@@ -1,11 +1,13 @@
 """RFC 9457 problem details: every API error is ``application/problem+json`` with
-``type, title, status, detail`` and, for invalid fields, ``errors: [{field, message}]``."""
+``type, title, status, detail`` and, for invalid fields, ``errors: [{field, message}]``;
+and the parsing of JSON request bodies, whose failures are such problems."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from flask import Response, json
+from flask import Response, json, request
+from pydantic import BaseModel, ValidationError
 
 PROBLEM_TYPE_BASE = "https://moderation.invalid/problems/"
 
@@ -43,3 +45,86 @@ def problem(
         json.dumps(body), status=status, mimetype="application/problem+json", headers=headers
     )
     return response
+
+
+class ApiProblem(Exception):
+    """Raised from a view to answer with ``response``, a problem (the API blueprints
+    register a handler that returns it)."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+# ---------------------------------------------------------------- parsing
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def _field_message(error: Any) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind == "missing":
+        return "is required"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind == "string_too_long":
+        return f"must be at most {ctx.get('max_length')} characters"
+    if kind == "extra_forbidden":
+        return "is not a field of this request"
+    if kind == "enum":
+        return f"must be one of: {ctx.get('expected')}"
+    if kind == "string_pattern_mismatch":
+        if error["loc"] and error["loc"][-1] == "thread_url":
+            return "must be an http:// or https:// address"
+        return "is not a valid email address"
+    return str(error["msg"])
+
+
+def _fields_with_nul(value: Any, path: str = "") -> list[str]:
+    """Dotted names of the string fields holding U+0000, which PostgreSQL cannot store."""
+    if isinstance(value, str):
+        return [path or "body"] if "\x00" in value else []
+    if isinstance(value, dict):
+        return [
+            f
+            for k, v in value.items()
+            for f in _fields_with_nul(v, f"{path}.{k}" if path else str(k))
+        ]
+    if isinstance(value, list):
+        return [f for i, v in enumerate(value) for f in _fields_with_nul(v, f"{path}.{i}")]
+    return []
+
+
+def parse_body(model: type[ModelT]) -> ModelT:
+    """The request's JSON body validated as ``model``, or an ApiProblem (415, 400, 413, 422)."""
+    if not request.is_json:
+        raise ApiProblem(problem(415, "send the request body as application/json"))
+    raw = request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
+    try:
+        payload = json.loads(raw)
+    except ValueError as exc:
+        raise ApiProblem(problem(400, f"the body is not valid JSON: {exc}")) from None
+    if not isinstance(payload, dict):
+        raise ApiProblem(problem(400, "the body must be a JSON object"))
+    if nul_fields := sorted(_fields_with_nul(payload)):
+        message = "must not contain the NUL character (\\u0000)"
+        raise ApiProblem(
+            problem(
+                422,
+                f"invalid fields: {', '.join(nul_fields)}",
+                errors=[{"field": f, "message": message} for f in nul_fields],
+            )
+        )
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        errors = [
+            {
+                "field": ".".join(str(p) for p in e["loc"]) or "body",
+                "message": _field_message(e),
+            }
+            for e in exc.errors()
+        ]
+        names = ", ".join(sorted({e["field"] for e in errors}))
+        raise ApiProblem(problem(422, f"invalid fields: {names}", errors=errors)) from None

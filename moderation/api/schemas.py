@@ -1,13 +1,16 @@
-"""Request and response shapes. The same models validate requests and generate the
-OpenAPI document, so the two cannot drift apart."""
+"""Request and response shapes of the public and admin APIs, and the serializers that
+produce them. The same models validate requests and generate the OpenAPI document, so the
+two cannot drift apart."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from moderation.models import Comment
+from moderation.services.threads import Node
 from moderation.types import CommentStatus, FlagReason
 
 # The body and name limits are read from config at request time (see views); these
@@ -154,3 +157,81 @@ class Problem(BaseModel):
     status: int
     detail: str
     errors: list[FieldError] | None = None
+
+
+# ---------------------------------------------------------------- the admin API
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["approve", "hide", "hide_thread", "restore"]
+    reason: str | None = Field(default=None, max_length=500)
+    version: int | None = Field(
+        default=None, description="the comment version you saw; 409 if it moved on"
+    )
+
+
+class QueueItemOut(CommentOut):
+    version: int
+    scores: dict[str, float] | None
+    scorer_version: str | None
+    reason: str | None = Field(description="why the system put it where it is")
+    flags: list[dict[str, str | None]]
+
+
+class QueueOut(BaseModel):
+    tab: str
+    total: int
+    page: int
+    items: list[QueueItemOut]
+
+
+class DecisionOut(BaseModel):
+    id: int
+    status: str
+    version: int
+    decision_id: str
+    changed: list[int] = Field(description="every comment the decision changed")
+
+
+# ---------------------------------------------------------------- serializing
+
+
+def iso_utc(moment: Any) -> Any:
+    """``moment`` in ISO 8601 with ``Z`` for UTC (None stays None)."""
+    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
+
+
+def comment_json(comment: Comment) -> dict[str, Any]:
+    return {
+        "id": comment.id,
+        "site": comment.thread.site.slug,
+        "thread": comment.thread.key,
+        "parent_id": comment.parent_id,
+        "author_name": comment.author_name,
+        "body_html": comment.body_html,
+        "status": comment.status.value,
+        "created_at": iso_utc(comment.created_at),
+        "edited_at": iso_utc(comment.edited_at),
+    }
+
+
+def node_json(root: Node) -> dict[str, Any]:
+    # Iterative, like the tree builder: reply chains can be hundreds deep.
+    def shallow(node: Node) -> dict[str, Any]:
+        data = comment_json(node.comment)
+        if node.tombstone:
+            data.update(status=None, author_name=None, body_html=None, edited_at=None)
+        data["replies"] = []
+        return data
+
+    out = shallow(root)
+    stack = [(root, out)]
+    while stack:
+        node, data = stack.pop()
+        for reply in node.replies:
+            reply_data = shallow(reply)
+            data["replies"].append(reply_data)
+            stack.append((reply, reply_data))
+    return out

@@ -12,107 +12,38 @@ from typing import Any, TypeVar, cast
 from flask import Blueprint, Response, current_app, json, request, url_for
 from flask_limiter import RateLimitExceeded
 from flask_limiter.util import get_remote_address
-from pydantic import BaseModel, ValidationError
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from moderation.api.problems import problem
-from moderation.api.schemas import CommentEditIn, CommentIn, DraftIn, FlagIn
+from moderation.api.openapi import build_document
+from moderation.api.problems import ApiProblem, parse_body, problem
+from moderation.api.schemas import (
+    CommentEditIn,
+    CommentIn,
+    DraftIn,
+    FlagIn,
+    comment_json,
+    iso_utc,
+    node_json,
+)
+from moderation.current_scorer import get_scorer
 from moderation.db import current_session, db
 from moderation.extensions import limiter
 from moderation.models import Comment, Site
-from moderation.runtime import get_scorer
 from moderation.services import comments, drafts, flags, sites, threads, worker
 from moderation.services.errors import Conflict, DomainError, Invalid, NotFound
-from moderation.services.threads import Node
 from moderation.types import CommentStatus, utcnow
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 health_bp = Blueprint("health", __name__)
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
 ViewT = TypeVar("ViewT", bound=Callable[..., Any])
 
 # Authors send the token they got when posting: their own comments' key, not a password.
 AUTHOR_HEADER = "X-Author-Token"
 
 
-class ApiProblem(Exception):
-    def __init__(self, response: Response) -> None:
-        super().__init__(response.status)
-        self.response = response
-
-
-# ---------------------------------------------------------------- parsing
-
-
-def _field_message(error: Any) -> str:
-    kind = error["type"]
-    ctx = error.get("ctx") or {}
-    if kind == "missing":
-        return "is required"
-    if kind == "string_too_short":
-        return "must not be empty"
-    if kind == "string_too_long":
-        return f"must be at most {ctx.get('max_length')} characters"
-    if kind == "extra_forbidden":
-        return "is not a field of this request"
-    if kind == "enum":
-        return f"must be one of: {ctx.get('expected')}"
-    if kind == "string_pattern_mismatch":
-        if error["loc"] and error["loc"][-1] == "thread_url":
-            return "must be an http:// or https:// address"
-        return "is not a valid email address"
-    return str(error["msg"])
-
-
-def _fields_with_nul(value: Any, path: str = "") -> list[str]:
-    """Dotted names of the string fields holding U+0000, which PostgreSQL cannot store."""
-    if isinstance(value, str):
-        return [path or "body"] if "\x00" in value else []
-    if isinstance(value, dict):
-        return [
-            f
-            for k, v in value.items()
-            for f in _fields_with_nul(v, f"{path}.{k}" if path else str(k))
-        ]
-    if isinstance(value, list):
-        return [f for i, v in enumerate(value) for f in _fields_with_nul(v, f"{path}.{i}")]
-    return []
-
-
-def parse_body(model: type[ModelT]) -> ModelT:
-    """The request's JSON body validated as ``model``, or an ApiProblem (415, 400, 413, 422)."""
-    if not request.is_json:
-        raise ApiProblem(problem(415, "send the request body as application/json"))
-    raw = request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
-    try:
-        payload = json.loads(raw)
-    except ValueError as exc:
-        raise ApiProblem(problem(400, f"the body is not valid JSON: {exc}")) from None
-    if not isinstance(payload, dict):
-        raise ApiProblem(problem(400, "the body must be a JSON object"))
-    if nul_fields := sorted(_fields_with_nul(payload)):
-        message = "must not contain the NUL character (\\u0000)"
-        raise ApiProblem(
-            problem(
-                422,
-                f"invalid fields: {', '.join(nul_fields)}",
-                errors=[{"field": f, "message": message} for f in nul_fields],
-            )
-        )
-    try:
-        return model.model_validate(payload)
-    except ValidationError as exc:
-        errors = [
-            {
-                "field": ".".join(str(p) for p in e["loc"]) or "body",
-                "message": _field_message(e),
-            }
-            for e in exc.errors()
-        ]
-        names = ", ".join(sorted({e["field"] for e in errors}))
-        raise ApiProblem(problem(422, f"invalid fields: {names}", errors=errors)) from None
+# ---------------------------------------------------------------- query arguments
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
@@ -147,47 +78,6 @@ def _decode_cursor(cursor: str) -> int:
         raise ApiProblem(
             problem(422, f"cursor {message}", errors=[{"field": "cursor", "message": message}])
         ) from None
-
-
-# ---------------------------------------------------------------- serializing
-
-
-def _iso(moment: Any) -> Any:
-    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
-
-
-def comment_json(comment: Comment) -> dict[str, Any]:
-    return {
-        "id": comment.id,
-        "site": comment.thread.site.slug,
-        "thread": comment.thread.key,
-        "parent_id": comment.parent_id,
-        "author_name": comment.author_name,
-        "body_html": comment.body_html,
-        "status": comment.status.value,
-        "created_at": _iso(comment.created_at),
-        "edited_at": _iso(comment.edited_at),
-    }
-
-
-def node_json(root: Node) -> dict[str, Any]:
-    # Iterative, like the tree builder: reply chains can be hundreds deep.
-    def shallow(node: Node) -> dict[str, Any]:
-        data = comment_json(node.comment)
-        if node.tombstone:
-            data.update(status=None, author_name=None, body_html=None, edited_at=None)
-        data["replies"] = []
-        return data
-
-    out = shallow(root)
-    stack = [(root, out)]
-    while stack:
-        node, data = stack.pop()
-        for reply in node.replies:
-            reply_data = shallow(reply)
-            data["replies"].append(reply_data)
-            stack.append((reply, reply_data))
-    return out
 
 
 # ---------------------------------------------------------------- CORS
@@ -384,7 +274,7 @@ def create_comment(site: str) -> Any:
     # again). Inline scoring may only improve the answer.
     body = comment_json(comment)
     location = url_for("api.get_comment", comment_id=comment.id)
-    editable_until = _iso(comment.created_at + _edit_window())
+    editable_until = iso_utc(comment.created_at + _edit_window())
     db.session.commit()
     body = _score_after_commit(comment, body)
     body["author_token"] = author_token
@@ -538,7 +428,7 @@ def flag_comment(comment_id: int) -> Any:
         "id": flag.id,
         "comment_id": comment_id,
         "reason": flag.reason.value,
-        "created_at": _iso(flag.created_at),
+        "created_at": iso_utc(flag.created_at),
     }, 201
 
 
@@ -559,6 +449,4 @@ def thread_counts(site: str) -> Any:
 
 @bp.get("/openapi.json")
 def openapi() -> Any:
-    from moderation.api.openapi import build_document
-
     return build_document(request.host_url.rstrip("/"))

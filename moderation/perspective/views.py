@@ -15,13 +15,13 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 from werkzeug.exceptions import HTTPException
 
+from moderation.current_scorer import get_scorer
 from moderation.db import current_session, db
 from moderation.extensions import limiter
 from moderation.models import ScoringKey
-from moderation.perspective.batching import BatchingScorer
 from moderation.perspective.discovery import VERSION, build_document
-from moderation.runtime import get_scorer
 from moderation.scoring import Scorer
+from moderation.scoring.coalescing import CoalescingScorer
 from moderation.services import perspective
 from moderation.services.errors import DomainError, NotFound
 from moderation.types import utcnow
@@ -202,8 +202,8 @@ per_key_limit = limiter.shared_limit(rate_limit, scope="perspective", key_func=r
 
 
 def scorer() -> Scorer:
-    """The running scorer; with PERSPECTIVE_BATCHING, behind one batching thread per
-    process that merges concurrent requests into one model call."""
+    """The running scorer; with PERSPECTIVE_BATCHING, behind one CoalescingScorer per
+    process, whose thread merges concurrent requests into one model call."""
     extensions = current_app.extensions
     if SCORER_EXTENSION not in extensions:
         with _scorer_lock:
@@ -211,7 +211,7 @@ def scorer() -> Scorer:
                 base = get_scorer()
                 config = current_app.config
                 extensions[SCORER_EXTENSION] = (
-                    BatchingScorer(base, int(config.get("PERSPECTIVE_MAX_BATCH", 64)))
+                    CoalescingScorer(base, int(config.get("PERSPECTIVE_MAX_BATCH", 64)))
                     if config.get("PERSPECTIVE_BATCHING", False)
                     else base
                 )

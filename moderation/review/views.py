@@ -24,13 +24,14 @@ from werkzeug.security import check_password_hash
 from werkzeug.wrappers import Response as BaseResponse
 
 from moderation.auth import SignedInModerator
+from moderation.current_scorer import get_scorer, get_scorer_warning
 from moderation.db import current_session
 from moderation.extensions import limiter
 from moderation.models import ApiToken, Moderator, Site
 from moderation.review import forms
 from moderation.review.charts import bar_chart, histogram_chart, line_chart
-from moderation.runtime import get_scorer, get_scorer_warning
-from moderation.services import insight, moderators, perspective, policy, review, sites
+from moderation.services import moderators, perspective, policy, review, sites
+from moderation.services.dashboard import dashboard as dashboard_figures
 from moderation.services.errors import DomainError, NotFound
 from moderation.services.review import Action, AlreadyDecided, Order, QueueFilter, Tab
 from moderation.types import Role, utcnow
@@ -376,7 +377,7 @@ def site_settings(slug: str) -> Any:
 def dashboard() -> Any:
     session = current_session()
     days = 14
-    stats = insight.dashboard(session, scope(), utcnow(), days=days)
+    stats = dashboard_figures(session, scope(), utcnow(), days=days)
     charts = {
         "queue": line_chart(stats.queue_size, "comments waiting for review"),
         "decisions": bar_chart(stats.decisions_per_day, "decisions by moderators"),

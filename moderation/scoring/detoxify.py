@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from moderation.scoring import LabelThresholds, ScorerUnavailable
-from moderation.scoring.batching import MAX_TOKENS, length_buckets
+from moderation.scoring.length_buckets import MAX_TOKENS, length_buckets
 
 log = logging.getLogger(__name__)
 

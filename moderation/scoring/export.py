@@ -9,8 +9,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from moderation.scoring.batching import MAX_TOKENS
 from moderation.scoring.detoxify import DetoxifyScorer
+from moderation.scoring.length_buckets import MAX_TOKENS
 from moderation.scoring.onnx import METADATA_FILE
 
 

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from moderation.scoring import LabelThresholds, ScorerUnavailable
-from moderation.scoring.batching import MAX_TOKENS, length_buckets
 from moderation.scoring.detoxify import DETOXIFY_THRESHOLDS
+from moderation.scoring.length_buckets import MAX_TOKENS, length_buckets
 
 METADATA_FILE = "moderation-model.json"
 

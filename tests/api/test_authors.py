@@ -14,8 +14,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from moderation.current_scorer import get_scorer
 from moderation.models import Comment, ModerationAction, Score, Site
-from moderation.runtime import get_scorer
 from moderation.services import worker
 from moderation.services.review import Action
 from moderation.types import Actor, CommentStatus

@@ -17,8 +17,8 @@ from flask import Flask
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 from sqlalchemy.orm import Session
 
+from moderation.current_scorer import get_scorer
 from moderation.models import Comment, Moderator, Site
-from moderation.runtime import get_scorer
 from moderation.services import comments, flags, moderators, worker
 from moderation.types import FlagReason, Role, utcnow
 from tests.browser.conftest import LiveServer, PageWatch

@@ -17,9 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import create_app
+from moderation.current_scorer import get_scorer
 from moderation.db import db
 from moderation.models import Comment, Flag, Site
-from moderation.runtime import get_scorer
 from moderation.services import sites, worker
 from moderation.types import CommentStatus, FlagReason
 from tests.browser.conftest import LiveServer, PageWatch, serve

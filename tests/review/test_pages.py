@@ -319,7 +319,7 @@ def test_comment_page_shows_the_branch(admin_client: FlaskClient, held_comment: 
 def test_dashboard_shows_how_often_the_model_agreed_with_api_feedback(
     admin_client: FlaskClient, session: Session, site: Site
 ) -> None:
-    from moderation.runtime import get_scorer
+    from moderation.current_scorer import get_scorer
     from moderation.services import perspective
     from moderation.types import utcnow
 

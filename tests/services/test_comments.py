@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from moderation.current_scorer import get_scorer
 from moderation.models import Comment, Site, Thread
-from moderation.runtime import get_scorer
 from moderation.services import comments, flags, review, threads
 from moderation.services.comments import NotAuthor
 from moderation.services.errors import Conflict, DomainError, Invalid, NotFound

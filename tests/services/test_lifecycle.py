@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from moderation.current_scorer import get_scorer
 from moderation.db import db
 from moderation.models import Comment, ModerationAction, Moderator, OutboxEvent, Score, Site
-from moderation.runtime import get_scorer
 from moderation.scoring import LabelThresholds, Scorer
 from moderation.services import comments, flags, lifecycle, rescoring, review, worker
 from moderation.types import (

@@ -172,7 +172,7 @@ def test_audit_log_filters_by_moderator(session: Session, site: Site) -> None:
 def test_dashboard_counts_overturns_against_what_the_model_decided(
     session: Session, site: Site
 ) -> None:
-    from moderation.services import insight
+    from moderation.services.dashboard import dashboard
 
     person = moderator(session)
 
@@ -198,7 +198,7 @@ def test_dashboard_counts_overturns_against_what_the_model_decided(
     ):
         review.decide(session, person, ALL, [(comment.id, comment.version)], action, utcnow())
     session.commit()
-    stats = insight.dashboard(session, ALL, utcnow())
+    stats = dashboard(session, ALL, utcnow())
     assert (stats.held_reviewed, stats.held_approved, stats.visible_hidden) == (2, 1, 1)
     assert stats.decisions_per_day[-1][1] == {"approve": 1.0, "hide": 2.0}
     assert stats.queue_size[-1][1] == 0.0

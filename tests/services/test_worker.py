@@ -10,8 +10,8 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from moderation.current_scorer import get_scorer
 from moderation.models import Comment, ModerationAction, Score, Site
-from moderation.runtime import get_scorer
 from moderation.services import comments, lifecycle, worker
 from moderation.types import Actor, CommentStatus, utcnow
 

@@ -1,5 +1,5 @@
-"""Accessors for what ``init_app`` attaches to the application (inside a request or an
-app context)."""
+"""The current application's scorer: accessors for the scorer slot that
+``wiring.init_app`` attaches to the application (inside a request or an app context)."""
 
 from __future__ import annotations
 

@@ -120,7 +120,7 @@ def init_app(app: Flask) -> None:
 
     @app.get("/")
     def index() -> str:
-        from moderation.runtime import get_scorer, get_scorer_warning
+        from moderation.current_scorer import get_scorer, get_scorer_warning
 
         return render_template(
             "index.html", scorer=get_scorer(), scorer_warning=get_scorer_warning()
@@ -155,7 +155,7 @@ def init_app(app: Flask) -> None:
 def load_scorer_now(app: Flask) -> None:
     """Load the configured scorer (servers and workers call this at start-up)."""
     with app.app_context():
-        from moderation.runtime import get_scorer, get_scorer_warning
+        from moderation.current_scorer import get_scorer, get_scorer_warning
 
         scorer = get_scorer()
         log.info("scoring with %s (%s)", scorer.name, scorer.version)
@@ -168,7 +168,7 @@ def start_in_process_worker(app: Flask) -> threading.Thread | None:
     Returns the thread, or None when WORKER_IN_PROCESS is off."""
     if not app.config["WORKER_IN_PROCESS"]:
         return None
-    from moderation.runtime import get_scorer
+    from moderation.current_scorer import get_scorer
     from moderation.services.worker import Worker
 
     def run() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from moderation.scoring.batching import length_buckets
+from moderation.scoring.length_buckets import length_buckets
 
 
 def test_buckets_group_similar_lengths_and_cover_every_text_once() -> None:

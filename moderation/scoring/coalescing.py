@@ -1,4 +1,4 @@
-"""Merging concurrent scoring requests into one model call.
+"""Coalescing concurrent scoring requests into one model call: a Scorer decorator.
 
 Each request thread hands its texts to one scoring thread and waits. While the model works
 on a batch, the requests that arrive queue up, and the next model call takes all of them
@@ -17,9 +17,10 @@ from moderation.scoring import LabelThresholds, Scorer
 _Job = tuple[list[str], "Future[list[dict[str, float]]]"]
 
 
-class BatchingScorer:
-    """A Scorer that forwards to ``scorer`` from a single daemon thread, batching the
-    texts of concurrent ``score`` calls. Safe to call from any number of threads."""
+class CoalescingScorer:
+    """A Scorer that forwards to ``scorer`` from a single daemon thread, coalescing the
+    texts of concurrent ``score`` calls into batches. Safe to call from any number of
+    threads."""
 
     def __init__(self, scorer: Scorer, max_texts: int = 64) -> None:
         self.scorer = scorer
@@ -47,7 +48,7 @@ class BatchingScorer:
             with self._start_lock:
                 if self._thread is None or not self._thread.is_alive():
                     self._thread = threading.Thread(
-                        target=self._run, name="perspective-batcher", daemon=True
+                        target=self._run, name="coalescing-scorer", daemon=True
                     )
                     self._thread.start()
 
