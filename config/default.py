@@ -39,6 +39,10 @@ WORKER_LEASE_SECONDS = 60
 # After this many failed scoring attempts a comment is held for a moderator.
 WORKER_MAX_ATTEMPTS = 5
 
+# Webhooks: the workers deliver them. Loopback, link-local and private addresses are
+# refused (a webhook must not reach the service's own network) unless this is true.
+WEBHOOK_ALLOW_PRIVATE = False
+
 # Largest request body accepted (413 above it). Field limits live in moderation/api/schemas.py.
 MAX_CONTENT_LENGTH = 64 * 1024
 

@@ -80,6 +80,7 @@ def worker_command(
         lease_seconds=lease_seconds or config["WORKER_LEASE_SECONDS"],
         poll_seconds=poll_seconds if poll_seconds is not None else config["WORKER_POLL_SECONDS"],
         max_attempts=config["WORKER_MAX_ATTEMPTS"],
+        webhook_allow_private=config["WEBHOOK_ALLOW_PRIVATE"],
     )
 
     def graceful(signum: int, frame: Any) -> None:
@@ -345,3 +346,108 @@ def perspective_key_revoke(key_id: int) -> None:
         raise click.ClickException(exc.message) from None
     db.session.commit()
     click.echo(f"revoked scoring key {key.id} ({key.name!r}) of site {key.site.slug!r}")
+
+
+webhook_cli = AppGroup("webhook", help="Webhooks: a site's comment events POSTed to a URL.")
+moderation_cli.add_command(webhook_cli)
+
+
+@webhook_cli.command("add")
+@click.option("--site", "site_slug", required=True, help="the site whose events it receives")
+@click.option("--url", required=True, help="where to POST them (http or https)")
+@click.option("--events", required=True, help="comma-separated, e.g. comment.held,comment.hidden")
+@click.option("--secret", default=None, help="signing secret (default: a new random one)")
+def webhook_add(site_slug: str, url: str, events: str, secret: str | None) -> None:
+    """Add a webhook; its signing secret is printed once."""
+    from moderation.services.errors import DomainError
+    from moderation.services.webhooks import add_webhook
+    from moderation.types import utcnow
+
+    try:
+        webhook = add_webhook(
+            current_session(),
+            site_slug,
+            url,
+            events.split(","),
+            utcnow(),
+            secret=secret,
+            allow_private=current_app.config["WEBHOOK_ALLOW_PRIVATE"],
+        )
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    db.session.commit()
+    click.echo(f"added webhook {webhook.id} for site {site_slug!r}: {webhook.url} "
+               f"({', '.join(webhook.events)})")  # fmt: skip
+    if secret is None:
+        click.echo(f"signing secret: {webhook.secret}")
+        click.echo("(shown once: keep it where the receiver checks signatures)")
+
+
+@webhook_cli.command("list")
+@click.option("--site", "site_slug", default=None, help="only this site's webhooks")
+def webhook_list(site_slug: str | None) -> None:
+    """Every webhook with its events and how its deliveries stand."""
+    from sqlalchemy import func, select
+
+    from moderation.models import WebhookDelivery
+    from moderation.services.errors import DomainError
+    from moderation.services.webhooks import list_webhooks
+    from moderation.types import DeliveryStatus
+
+    session = current_session()
+    try:
+        hooks = list_webhooks(session, site_slug)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    if not hooks:
+        click.echo("no webhooks")
+        return
+    for hook in hooks:
+        counts = dict(
+            session.execute(
+                select(WebhookDelivery.status, func.count())
+                .where(WebhookDelivery.webhook_id == hook.id)
+                .group_by(WebhookDelivery.status)
+            ).all()
+        )
+        standing = ", ".join(f"{counts.get(s, 0)} {s}" for s in DeliveryStatus)
+        click.echo(f"{hook.id:>4}  {hook.site.slug:16} {hook.url}  [{', '.join(hook.events)}]  "
+                   f"{standing}")  # fmt: skip
+
+
+@webhook_cli.command("remove")
+@click.argument("webhook_id", type=int)
+def webhook_remove(webhook_id: int) -> None:
+    """Remove webhook WEBHOOK_ID (from `list`) and its deliveries."""
+    from moderation.services.errors import DomainError
+    from moderation.services.webhooks import remove_webhook
+
+    try:
+        remove_webhook(current_session(), webhook_id)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    db.session.commit()
+    click.echo(f"removed webhook {webhook_id}")
+
+
+@webhook_cli.command("test")
+@click.argument("webhook_id", type=int)
+def webhook_test(webhook_id: int) -> None:
+    """Send a signed `ping` to webhook WEBHOOK_ID now and say how it answered."""
+    from moderation.services.errors import DomainError
+    from moderation.services.webhooks import check_url, get_webhook, send_test
+
+    try:
+        check_url(
+            get_webhook(current_session(), webhook_id).url,
+            current_app.config["WEBHOOK_ALLOW_PRIVATE"],
+        )
+        outcome = send_test(current_session(), webhook_id)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    if not outcome.delivered:
+        raise click.ClickException(
+            f"webhook {webhook_id} did not take the ping: {outcome.error} "
+            f"({outcome.duration_ms:.0f} ms)"
+        )
+    click.echo(f"webhook {webhook_id} answered {outcome.status} in {outcome.duration_ms:.0f} ms")

@@ -28,6 +28,7 @@ from moderation.db import Base
 from moderation.types import (
     Actor,
     CommentStatus,
+    DeliveryStatus,
     EventType,
     FlagReason,
     ModerationMode,
@@ -423,3 +424,63 @@ class AnalyzedText(Base):
     scores: Mapped[dict[str, float]] = mapped_column(JSON, comment="Perspective attribute -> value")
     community_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class Webhook(Base):
+    """An address that hears of a site's comment events, as signed JSON POSTs."""
+
+    __tablename__ = "webhook"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    events: Mapped[list[str]] = mapped_column(
+        JSON, comment="the event types it receives, e.g. ['comment.held']"
+    )
+    secret: Mapped[str] = mapped_column(
+        String(200), comment="HMAC-SHA256 key of the signature; kept to sign, never shown again"
+    )
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    site: Mapped[Site] = relationship()
+
+
+class WebhookDelivery(Base):
+    """One event for one webhook, delivered at least once: claimed with a lease like a
+    pending comment, retried with backoff, dead after the retry window."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        # The worker's claim: due deliveries, oldest first.
+        Index("ix_webhook_delivery_due", "status", "next_attempt_at", "id"),
+        UniqueConstraint("webhook_id", "event_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook.id", ondelete="CASCADE"), index=True
+    )
+    event_id: Mapped[int] = mapped_column(ForeignKey("outbox_event.id", ondelete="CASCADE"))
+    delivery_key: Mapped[str] = mapped_column(
+        String(36), unique=True, comment="X-Moderation-Delivery: the same on every retry"
+    )
+    body: Mapped[str] = mapped_column(Text, comment="the JSON sent, byte for byte on retries")
+    status: Mapped[DeliveryStatus] = mapped_column(
+        enum_column(DeliveryStatus), default=DeliveryStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    response_status: Mapped[int | None] = mapped_column(
+        Integer, comment="HTTP status of the last attempt; null when it got no answer"
+    )
+    error: Mapped[str | None] = mapped_column(Text, comment="why the last attempt failed")
+    duration_ms: Mapped[float | None] = mapped_column(Float, comment="of the last attempt")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    webhook: Mapped[Webhook] = relationship()
+    event: Mapped[OutboxEvent] = relationship()

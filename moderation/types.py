@@ -81,6 +81,12 @@ class EventType(enum.StrEnum):
     DELETED = "comment.deleted"  # the author took it down: → hidden
 
 
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "pending"  # waiting for its first or next attempt
+    DELIVERED = "delivered"  # the receiver answered 2xx
+    DEAD = "dead"  # failed for longer than the retry window; shown to admins
+
+
 def enum_column(enum_cls: type[enum.Enum], name: str | None = None, length: int = 16) -> Enum:
     """A VARCHAR holding the enum's *value* (not its name), checked by a constraint named
     ``name`` (default: the enum's name; give one when a table has two such columns)."""

@@ -180,6 +180,7 @@ def start_in_process_worker(app: Flask) -> threading.Thread | None:
                 lease_seconds=app.config["WORKER_LEASE_SECONDS"],
                 poll_seconds=app.config["WORKER_POLL_SECONDS"],
                 max_attempts=app.config["WORKER_MAX_ATTEMPTS"],
+                webhook_allow_private=app.config["WEBHOOK_ALLOW_PRIVATE"],
             )
             app.extensions["moderation.worker"] = worker
             log.info("in-process scoring worker %s started", worker.worker_id)

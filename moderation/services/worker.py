@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from moderation.models import Comment
 from moderation.scoring import Scorer
-from moderation.services import lifecycle, policy
+from moderation.services import lifecycle, policy, webhooks
 from moderation.types import CommentStatus, utcnow
 
 log = logging.getLogger(__name__)
@@ -183,6 +183,7 @@ class Worker:
         max_attempts: int,
         worker_id: str | None = None,
         clock: Clock = utcnow,
+        webhook_allow_private: bool = False,
     ) -> None:
         self.session = session
         self.scorer = scorer
@@ -192,6 +193,7 @@ class Worker:
         self.max_attempts = max_attempts
         self.worker_id = worker_id or new_worker_id()
         self.clock = clock
+        self.webhook_allow_private = webhook_allow_private
         self._stop = threading.Event()
 
     def stop(self) -> None:
@@ -222,11 +224,32 @@ class Worker:
                 self._stop.wait(self.poll_seconds * 4)
                 continue
             total += result.scored
-            if result.claimed == 0:
+            try:
+                busy = self.deliver_events()
+            except Exception:
+                log.exception("worker %s: delivering events failed; retrying", self.worker_id)
+                self.session.rollback()
+                busy = False
+            if result.claimed == 0 and not busy:
                 if once:
                     break
                 self._stop.wait(self.poll_seconds)
         return total
+
+    def deliver_events(self) -> bool:
+        """Fan new outbox events out to webhooks, and send the deliveries that are due.
+        Returns whether there was anything to do."""
+        dispatched = webhooks.dispatch(self.session, self.clock(), batch_size=self.batch_size * 4)
+        self.session.commit()
+        delivered = webhooks.deliver_due(
+            self.session,
+            self.worker_id,
+            self.clock,
+            batch_size=self.batch_size,
+            lease_seconds=self.lease_seconds,
+            allow_private=self.webhook_allow_private,
+        )
+        return bool(dispatched or delivered.claimed)
 
 
 # Inline scoring runs the model in this pool so the request can stop waiting when its
