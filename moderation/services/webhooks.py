@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 
 import requests
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from moderation.models import Comment, OutboxEvent, Score, Site, Webhook, WebhookDelivery
 from moderation.services.errors import Invalid, NotFound
@@ -167,14 +167,12 @@ def recent_deliveries(session: Session, webhook_id: int, limit: int = 100) -> li
 # ---------------------------------------------------------------- from the outbox
 
 
-def _comment_data(session: Session, event: OutboxEvent) -> dict[str, Any]:
+def _comment_data(
+    event: OutboxEvent, comment: Comment | None, current: Score | None
+) -> dict[str, Any]:
     payload = dict(event.payload)
-    comment = session.get(Comment, event.comment_id) if event.comment_id is not None else None
     if comment is None:  # gone with its site: the event's own record is what is left
         return payload
-    current = session.scalar(
-        select(Score).where(Score.comment_id == comment.id, Score.superseded_at.is_(None))
-    )
     return {
         "id": comment.id,
         "parent_id": comment.parent_id,
@@ -203,15 +201,18 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
 
 
-def event_body(session: Session, event: OutboxEvent, site: Site) -> str:
-    """The JSON a webhook receives for ``event``."""
+def event_body(
+    event: OutboxEvent, site: Site, comment: Comment | None, current: Score | None
+) -> str:
+    """The JSON a webhook receives for ``event`` (``comment`` as it is now, with its
+    ``current`` score)."""
     return json.dumps(
         {
             "id": event.id,
             "type": event.type.value,
             "created_at": _iso(event.created_at),
             "site": site.slug,
-            "data": _comment_data(session, event),
+            "data": _comment_data(event, comment, current),
         },
         ensure_ascii=False,
         separators=(",", ":"),
@@ -236,10 +237,28 @@ def dispatch(session: Session, now: datetime, batch_size: int = 200) -> int:
         select(Webhook).where(Webhook.site_id.in_(site_ids), Webhook.active.is_(True))
     ):
         hooks.setdefault(hook.site_id, []).append(hook)
-    for event in events:
-        wanting = [h for h in hooks.get(event.site_id or -1, []) if event.type.value in h.events]
+    wanted = [
+        (event, [h for h in hooks.get(event.site_id or -1, []) if event.type.value in h.events])
+        for event in events
+    ]
+    # The comments and their current scores for every body of the batch, in two queries.
+    comment_ids = {e.comment_id for e, hooks_of in wanted if hooks_of and e.comment_id}
+    by_id = {
+        c.id: c
+        for c in session.scalars(
+            select(Comment).where(Comment.id.in_(comment_ids)).options(selectinload(Comment.thread))
+        )
+    }
+    scores = {
+        s.comment_id: s
+        for s in session.scalars(
+            select(Score).where(Score.comment_id.in_(comment_ids), Score.superseded_at.is_(None))
+        )
+    }
+    for event, wanting in wanted:
         if wanting:
-            body = event_body(session, event, wanting[0].site)
+            comment = by_id.get(event.comment_id or -1)
+            body = event_body(event, wanting[0].site, comment, scores.get(event.comment_id or -1))
             for hook in wanting:
                 session.add(
                     WebhookDelivery(
