@@ -53,8 +53,15 @@ def main() -> None:
     with app.app_context(), http_receiver(delay_seconds=args.delay_ms / 1000) as receiver:
         db.create_all()
         session = db.session
-        site = Site(slug="bench", name="Bench", allowed_origins=[], thresholds={},
-                    banned_words=[], suspect_words=[], moderation_mode=ModerationMode.POST)  # fmt: skip
+        site = Site(
+            slug="bench",
+            name="Bench",
+            allowed_origins=[],
+            thresholds={},
+            banned_words=[],
+            suspect_words=[],
+            moderation_mode=ModerationMode.POST,
+        )
         session.add(site)
         thread = Thread(site=site, key="post-1", title="Post")
         session.add(thread)

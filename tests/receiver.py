@@ -21,16 +21,25 @@ class Received:
 class Receiver:
     url: str
     answers: list[int] = field(default_factory=list)  # consumed first; then 200
-    received: list[Received] = field(default_factory=list)
+    received: list[Received] = field(default_factory=list)  # once answered
+    arrivals: int = 0  # requests seen, answered or still waiting for their delay
     delay_seconds: float = 0.0
+    first_delay_seconds: float | None = None  # the first request waits this long instead
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 @contextmanager
 def http_receiver(
-    answers: list[int] | None = None, delay_seconds: float = 0.0
+    answers: list[int] | None = None,
+    delay_seconds: float = 0.0,
+    first_delay_seconds: float | None = None,
 ) -> Iterator[Receiver]:
-    state = Receiver(url="", answers=list(answers or []), delay_seconds=delay_seconds)
+    state = Receiver(
+        url="",
+        answers=list(answers or []),
+        delay_seconds=delay_seconds,
+        first_delay_seconds=first_delay_seconds,
+    )
 
     class Handler(BaseHTTPRequestHandler):
         # The status line and the body go out as separate writes: without TCP_NODELAY the
@@ -40,8 +49,14 @@ def http_receiver(
         def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
-            if state.delay_seconds:
-                threading.Event().wait(state.delay_seconds)
+            with state.lock:
+                state.arrivals += 1
+                first = state.arrivals == 1
+            delay = state.delay_seconds
+            if first and state.first_delay_seconds is not None:
+                delay = state.first_delay_seconds
+            if delay:
+                threading.Event().wait(delay)
             with state.lock:
                 state.received.append(
                     Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)

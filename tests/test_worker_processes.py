@@ -86,14 +86,15 @@ def start_worker(tmp_path: Path, database_url: str) -> Iterator[StartWorker]:
         PYTHONUNBUFFERED="1",
     )
 
-    def start(*options: str) -> WorkerProcess:
+    def start(*options: str, **settings: str) -> WorkerProcess:
+        """A worker with these command-line ``options`` and MODERATION_ ``settings``."""
         n = len(started)
         stdout_path, stderr_path = tmp_path / f"worker{n}.out", tmp_path / f"worker{n}.err"
         with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
             proc = subprocess.Popen(
                 [str(FLASK), "moderation", "worker", *options],
                 cwd=REPO,
-                env=env,
+                env={**env, **{f"MODERATION_{k}": v for k, v in settings.items()}},
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,
