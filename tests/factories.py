@@ -98,10 +98,11 @@ def decided(
     action: review.Action,
     by: Moderator | None = None,
     reason: str | None = None,
-) -> Comment:
-    """A moderator's decision on ``comment`` as they see it now."""
+) -> review.DecisionResult:
+    """A moderator's decision on ``comment`` as they see it now (by a new admin unless
+    ``by`` says who)."""
     person = by or moderator(session, f"mod-{uuid.uuid4().hex[:8]}@example.org")
-    review.decide(
+    result = review.decide(
         session,
         person,
         review.scope_of(person),
@@ -111,7 +112,7 @@ def decided(
         reason,
     )
     session.commit()
-    return comment
+    return result
 
 
 def deleted_by_author(session: Session, comment: Comment, author_token: str) -> Comment:

@@ -222,17 +222,7 @@ def decide(
     action: review.Action,
     reason: str | None = None,
 ) -> review.DecisionResult:
-    result = review.decide(
-        session,
-        person,
-        review.scope_of(person),
-        [(comment.id, comment.version)],
-        action,
-        utcnow(),
-        reason,
-    )
-    session.commit()
-    return result
+    return factories.decided(session, comment, action, by=person, reason=reason)
 
 
 def current_score(session: Session, comment: Comment) -> Score:
