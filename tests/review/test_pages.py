@@ -350,3 +350,39 @@ def test_the_audit_page_lists_only_colleagues_of_a_moderator(
     page = client.get("/moderation/audit").get_data(as_text=True)
     assert "colleague@example.org" in page
     assert "blogonly@example.org" not in page
+
+
+def test_a_decision_on_another_comment_leaves_the_reported_tab_alone(
+    admin_client: FlaskClient, session: Session, held_comment: Poster
+) -> None:
+    from moderation.services import flags
+    from moderation.types import FlagReason, utcnow
+
+    reported = held_comment("reported by a reader", status=CommentStatus.VISIBLE, score=0.1)
+    flags.flag_comment(session, reported.id, FlagReason.SPAM, None, None, utcnow())
+    # Reported by three readers (held), then approved: its reports were seen.
+    seen = held_comment("reported, then approved", status=CommentStatus.VISIBLE, score=0.1)
+    for reader in ("a", "b", "c"):
+        flags.flag_comment(session, seen.id, FlagReason.SPAM, None, reader, utcnow())
+    session.commit()
+    assert seen.status == CommentStatus.HELD
+    unrelated = held_comment("held, about something else")
+
+    def approve(comment_id: int, version: int) -> None:
+        admin_client.post(
+            "/moderation/decide",
+            data={
+                "action": "approve",
+                "target": f"{comment_id}:{version}",
+                "csrf_token": csrf_of(admin_client),
+            },
+        )
+
+    approve(seen.id, seen.version)
+    counts = admin_client.get("/moderation/counts?tab=reported").get_data(as_text=True)
+    assert 'data-count="reported">1<' in counts
+    approve(unrelated.id, unrelated.version)
+    counts = admin_client.get("/moderation/counts?tab=reported").get_data(as_text=True)
+    assert 'data-count="reported">1<' in counts
+    page = admin_client.get("/moderation/?tab=reported").get_data(as_text=True)
+    assert "reported by a reader" in page and "reported, then approved" not in page
