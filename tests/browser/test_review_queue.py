@@ -231,6 +231,24 @@ def test_j_k_move_and_a_approves_so_readers_see_the_comment(
     assert public_status(page, live_server, worst) is None
 
 
+def test_a_hidden_comment_offers_only_restore_and_a_restores_it(
+    page: Page, live_server: LiveServer, session: Session, site: Site, admin: Moderator
+) -> None:
+    toxic = post(session, TOXIC)
+    score_pending(session)
+    sign_in(page, live_server)
+    item(page, toxic).get_by_role("button", name="Hide", exact=True).click()
+    expect(page.locator("#messages")).to_contain_text("1 comment hidden")
+
+    page.goto(live_server.url + "/moderation/?tab=hidden")
+    page.wait_for_load_state()
+    hidden = item(page, toxic)
+    expect(hidden.locator(".actions button")).to_have_text(["Restore"])
+    page.keyboard.press("a")
+    expect(page.locator("#messages")).to_contain_text("1 comment restored")
+    assert public_status(page, live_server, toxic) == "visible"
+
+
 def test_hide_with_replies_removes_the_whole_branch_from_the_public_thread(
     page: Page, live_server: LiveServer, session: Session, site: Site, admin: Moderator
 ) -> None:

@@ -386,3 +386,19 @@ def test_a_decision_on_another_comment_leaves_the_reported_tab_alone(
     assert 'data-count="reported">1<' in counts
     page = admin_client.get("/moderation/?tab=reported").get_data(as_text=True)
     assert "reported by a reader" in page and "reported, then approved" not in page
+
+
+def test_a_hidden_comment_offers_restore_and_not_approve(
+    admin_client: FlaskClient, held_comment: Poster
+) -> None:
+    def offered(comment_id: int) -> list[str]:
+        page = admin_client.get(f"/moderation/comments/{comment_id}").get_data(as_text=True)
+        actions = page.split('<form class="actions"')[1].split("</form>")[0]
+        return [part.split('"')[0] for part in actions.split('name="action" value="')[1:]]
+
+    assert offered(held_comment("hidden one", status=CommentStatus.HIDDEN).id) == ["restore"]
+    assert offered(held_comment("held one").id) == ["approve", "hide", "hide_thread"]
+    assert offered(held_comment("visible one", status=CommentStatus.VISIBLE).id) == [
+        "hide",
+        "hide_thread",
+    ]
