@@ -27,7 +27,7 @@ from moderation.auth import SignedInModerator
 from moderation.current_scorer import get_scorer, get_scorer_warning
 from moderation.db import current_session
 from moderation.extensions import limiter
-from moderation.models import ApiToken, Moderator, Site
+from moderation.models import ApiToken, Comment, Moderator, Site
 from moderation.review import forms
 from moderation.review.charts import bar_chart, histogram_chart, line_chart
 from moderation.services import moderators, perspective, policy, review, sites
@@ -170,6 +170,11 @@ def _queue_args() -> tuple[Tab, QueueFilter, Order, int]:
     return tab, filters, order, page
 
 
+def score_bars(comment: Comment) -> list[review.ScoreBar]:
+    """The comment's score bars, against its site's thresholds for the running scorer."""
+    return review.score_bars(comment, get_scorer().default_thresholds)
+
+
 @bp.get("/")
 @moderator_required
 def queue() -> Any:
@@ -191,6 +196,7 @@ def queue() -> Any:
         "reasons": list(review.REASON_FILTERS),
         "form": forms.EmptyForm(),
         "current_score": review.current_score,
+        "score_bars": score_bars,
     }
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "queue-items":
         return render_template("review/_items.html", **context)
@@ -226,6 +232,7 @@ def comment(comment_id: int) -> Any:
         score=review.current_score(item),
         form=forms.EmptyForm(),
         current_score=review.current_score,
+        score_bars=score_bars,
     )
 
 

@@ -402,3 +402,47 @@ def test_a_hidden_comment_offers_restore_and_not_approve(
         "hide",
         "hide_thread",
     ]
+
+
+def meter_colours(page: str) -> dict[str, str]:
+    """Each item's first score bar, as a browser paints a ``<meter optimum="0">`` (HTML's
+    regions): below ``low`` good, up to ``high`` middling, above it bad."""
+    import re
+
+    colours = {}
+    for body, low, high, value in re.findall(
+        r'<div class="body"><p>([^<]*)</p></div>.*?<meter [^>]*low="([^"]+)" '
+        r'high="([^"]+)" optimum="0" value="([^"]+)"',
+        page,
+        flags=re.S,
+    ):
+        v = float(value)
+        colours[body] = "good" if v < float(low) else "middling" if v <= float(high) else "bad"
+    return colours
+
+
+def test_score_bars_are_coloured_against_the_sites_thresholds(
+    admin_client: FlaskClient, session: Session, site: Site
+) -> None:
+    from tests import factories
+
+    strict = make_site(session, "news", thresholds={"toxicity": {"hold": 0.6, "hide": 0.9}})
+    for where, body, score, status in (
+        (site, "held on the blog", 0.48, CommentStatus.HELD),  # lite holds at 0.35
+        (site, "fine on the blog", 0.2, CommentStatus.VISIBLE),
+        (strict, "fine on the news", 0.5, CommentStatus.VISIBLE),
+        (strict, "held on the news", 0.85, CommentStatus.HELD),
+        (strict, "hidden on the news", 0.9, CommentStatus.HIDDEN),  # at the hide threshold
+    ):
+        comment = factories.scored(
+            session, factories.submit(session, where, body), {"toxicity": score}
+        )
+        assert comment.status == status
+    page = admin_client.get("/moderation/?tab=all").get_data(as_text=True)
+    assert meter_colours(page) == {
+        "held on the blog": "middling",
+        "fine on the blog": "good",
+        "fine on the news": "good",
+        "held on the news": "middling",
+        "hidden on the news": "bad",
+    }
