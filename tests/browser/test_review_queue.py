@@ -485,3 +485,18 @@ def test_every_moderator_page_runs_under_the_csp_without_console_errors(
 
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/moderation/login"))
+
+
+def test_the_settings_checkbox_sits_beside_its_label(
+    page: Page, live_server: LiveServer, site: Site, admin: Moderator
+) -> None:
+    sign_in(page, live_server)
+    page.goto(f"{live_server.url}/moderation/sites/blog/settings")
+    checkbox = page.get_by_role("checkbox", name=re.compile("Keep the texts sent to the scoring"))
+    label = page.locator("label[for=store_analyzed_text]")
+    box, text = checkbox.bounding_box(), label.bounding_box()
+    assert box is not None and text is not None
+    gap = text["x"] - (box["x"] + box["width"])
+    assert 0 <= gap < 16, (box, text)  # on its left, next to it
+    middle = box["y"] + box["height"] / 2
+    assert text["y"] <= middle <= text["y"] + text["height"], (box, text)  # on its line
