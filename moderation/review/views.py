@@ -258,6 +258,10 @@ def _parse_targets(values: list[str]) -> list[tuple[int, int]]:
     return targets
 
 
+def _comments(count: int) -> str:
+    return f"{count} comment{'' if count == 1 else 's'}"
+
+
 @bp.post("/decide")
 @moderator_required
 def decide() -> Any:
@@ -287,8 +291,7 @@ def decide() -> Any:
     session.commit()
     done = {Action.APPROVE: "approved", Action.HIDE: "hidden", Action.RESTORE: "restored",
             Action.HIDE_THREAD: "hidden with replies"}[action]  # fmt: skip
-    flash(f"{len(result.changed)} comment{'s' if len(result.changed) != 1 else ''} {done}",
-          f"undo:{result.decision_id}")  # fmt: skip
+    flash(f"{_comments(len(result.changed))} {done}", f"undo:{result.decision_id}")
     return _back_to_queue()
 
 
@@ -306,7 +309,8 @@ def undo() -> Any:
         flash(f"could not undo: {error.message}", "conflict")
         return _back_to_queue()
     session.commit()
-    flash(f"undone: {len(result.changed)} comment(s) back as they were", "info")
+    count = len(result.changed)
+    flash(f"undone: {_comments(count)} back as {'it was' if count == 1 else 'they were'}", "info")
     return _back_to_queue()
 
 

@@ -325,7 +325,7 @@ def test_undo_with_the_button_and_with_the_u_key(
     expect(page.locator("#messages")).to_contain_text("1 comment hidden")
     expect(item(page, toxic)).to_have_count(0)
     page.get_by_role("button", name="Undo").click()
-    expect(page.locator("#messages")).to_contain_text("undone: 1 comment(s) back")
+    expect(page.locator("#messages")).to_contain_text("undone: 1 comment back as it was")
     expect(item(page, toxic).locator(".status")).to_have_text("held")
 
     item(page, toxic).get_by_role("button", name="Approve").click()

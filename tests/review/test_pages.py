@@ -446,3 +446,28 @@ def test_score_bars_are_coloured_against_the_sites_thresholds(
         "held on the news": "middling",
         "hidden on the news": "bad",
     }
+
+
+def test_undo_says_how_many_comments_in_plain_english(
+    admin_client: FlaskClient, held_comment: Poster
+) -> None:
+    def decide_then_undo(*targets: str) -> str:
+        page = admin_client.post(
+            "/moderation/decide",
+            data={"action": "hide", "target": list(targets), "csrf_token": csrf_of(admin_client)},
+            follow_redirects=True,
+        ).get_data(as_text=True)
+        decision = page.split('name="decision" value="')[1].split('"')[0]
+        undone = admin_client.post(
+            "/moderation/undo",
+            data={"decision": decision, "csrf_token": csrf_of(admin_client)},
+            follow_redirects=True,
+        )
+        return undone.get_data(as_text=True)
+
+    one = held_comment("one")
+    assert "undone: 1 comment back as it was" in decide_then_undo(f"{one.id}:{one.version}")
+    two, three = held_comment("two"), held_comment("three")
+    both = decide_then_undo(f"{two.id}:{two.version}", f"{three.id}:{three.version}")
+    assert "undone: 2 comments back as they were" in both
+    assert "comment(s)" not in both
