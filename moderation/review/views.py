@@ -451,7 +451,7 @@ def moderator_active(moderator_id: int) -> Any:
     if person is None:
         abort(404)
     if person.id == signed_in().id:
-        flash("you cannot deactivate yourself", "error")
+        flash("you cannot deactivate your own account: another admin can", "error")
     else:
         person.active = not person.active
         session.commit()

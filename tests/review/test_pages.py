@@ -471,3 +471,27 @@ def test_undo_says_how_many_comments_in_plain_english(
     both = decide_then_undo(f"{two.id}:{two.version}", f"{three.id}:{three.version}")
     assert "undone: 2 comments back as they were" in both
     assert "comment(s)" not in both
+
+
+def test_an_admin_is_not_offered_deactivating_their_own_account_nor_allowed_it(
+    admin_client: FlaskClient, session: Session
+) -> None:
+    from moderation.models import Moderator
+
+    other = account(session, "other@example.org", Role.MODERATOR)
+    me = session.scalar(select(Moderator).where(Moderator.email == "admin@example.org"))
+    assert me is not None
+    page = admin_client.get("/moderation/moderators").get_data(as_text=True)
+    rows = {row.split("</td>")[0]: row for row in page.split("<tr><td>")[1:]}
+    assert "Deactivate" in rows["other@example.org"]
+    assert "Deactivate" not in rows["admin@example.org"]
+
+    token = form_token(admin_client, "/moderation/moderators")
+    response = admin_client.post(
+        f"/moderation/moderators/{me.id}/active",
+        data={"csrf_token": token},
+        follow_redirects=True,
+    )
+    assert "you cannot deactivate your own account" in response.get_data(as_text=True)
+    session.expire_all()
+    assert me.active and other.active
