@@ -194,7 +194,9 @@ def rescore_command(
     click.echo(f"re-scoring {total} comments with {scorer.name} {scorer.version}")
     scored = changed = skipped = 0
     last_id = 0
-    with tqdm(total=total, unit="comment", file=sys.stderr) as bar:
+    # No bar when there is nothing to do: tqdm would print an empty one twice (at the
+    # start and at the end), "0comment [00:00, ?comment/s]".
+    with tqdm(total=total, unit="comment", file=sys.stderr, disable=total == 0) as bar:
         while scored < total:
             ids = session.scalars(
                 query.where(Comment.id > last_id).limit(min(batch_size, total - scored))

@@ -72,10 +72,11 @@ def init_app(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
 
-    from moderation.extensions import csrf, limiter, login_manager
+    from moderation.extensions import csrf, limiter, login_manager, retry_after_header
 
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["RATELIMIT_STORAGE"])
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    app.after_request(retry_after_header)  # before the limiter's: runs after it
     limiter.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)

@@ -183,3 +183,15 @@ def test_rescore_never_brings_back_what_its_author_deleted(
     assert "re-scored 1 comments; 0 changed status" in result.output, result.output
     session.expire_all()
     assert deleted.status == CommentStatus.HIDDEN
+
+
+def test_rescore_with_nothing_to_do_prints_no_progress_bar(
+    app: Flask, session: Session, site: Site
+) -> None:
+    score_all(session)  # nothing stored: nothing to re-score
+    result = app.test_cli_runner().invoke(args=["moderation", "rescore"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        f"re-scoring 0 comments with lite {get_scorer().version}",
+        "re-scored 0 comments; 0 changed status",
+    ]

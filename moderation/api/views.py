@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar, cast
@@ -28,7 +27,7 @@ from moderation.api.schemas import (
 )
 from moderation.current_scorer import get_scorer
 from moderation.db import current_session, db
-from moderation.extensions import limiter
+from moderation.extensions import limiter, retry_after_seconds
 from moderation.models import Comment, Site
 from moderation.services import comments, drafts, flags, sites, threads, worker
 from moderation.services.errors import Conflict, DomainError, Invalid, NotFound
@@ -202,8 +201,7 @@ def _titled(response: Response, title: str) -> Response:
 
 @bp.errorhandler(RateLimitExceeded)
 def rate_limited(error: RateLimitExceeded) -> Response:
-    current = limiter.current_limit
-    retry_after = max(1, int(current.reset_at - time.time()) + 1) if current else 60
+    retry_after = retry_after_seconds() or 60  # as the Retry-After header says
     return problem(
         429,
         f"too many requests from your address for this site (at most {error.description}); "

@@ -27,7 +27,7 @@ from moderation.auth import SignedInModerator
 from moderation.current_scorer import get_scorer, get_scorer_warning
 from moderation.db import current_session
 from moderation.extensions import limiter
-from moderation.models import ApiToken, Moderator, Site
+from moderation.models import ApiToken, Comment, Moderator, Site
 from moderation.review import forms
 from moderation.review.charts import bar_chart, histogram_chart, line_chart
 from moderation.services import moderators, perspective, policy, review, sites
@@ -170,6 +170,11 @@ def _queue_args() -> tuple[Tab, QueueFilter, Order, int]:
     return tab, filters, order, page
 
 
+def score_bars(comment: Comment) -> list[review.ScoreBar]:
+    """The comment's score bars, against its site's thresholds for the running scorer."""
+    return review.score_bars(comment, get_scorer().default_thresholds)
+
+
 @bp.get("/")
 @moderator_required
 def queue() -> Any:
@@ -191,6 +196,7 @@ def queue() -> Any:
         "reasons": list(review.REASON_FILTERS),
         "form": forms.EmptyForm(),
         "current_score": review.current_score,
+        "score_bars": score_bars,
     }
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "queue-items":
         return render_template("review/_items.html", **context)
@@ -226,6 +232,7 @@ def comment(comment_id: int) -> Any:
         score=review.current_score(item),
         form=forms.EmptyForm(),
         current_score=review.current_score,
+        score_bars=score_bars,
     )
 
 
@@ -249,6 +256,10 @@ def _parse_targets(values: list[str]) -> list[tuple[int, int]]:
         except ValueError:
             abort(400)
     return targets
+
+
+def _comments(count: int) -> str:
+    return f"{count} comment{'' if count == 1 else 's'}"
 
 
 @bp.post("/decide")
@@ -280,8 +291,7 @@ def decide() -> Any:
     session.commit()
     done = {Action.APPROVE: "approved", Action.HIDE: "hidden", Action.RESTORE: "restored",
             Action.HIDE_THREAD: "hidden with replies"}[action]  # fmt: skip
-    flash(f"{len(result.changed)} comment{'s' if len(result.changed) != 1 else ''} {done}",
-          f"undo:{result.decision_id}")  # fmt: skip
+    flash(f"{_comments(len(result.changed))} {done}", f"undo:{result.decision_id}")
     return _back_to_queue()
 
 
@@ -299,7 +309,8 @@ def undo() -> Any:
         flash(f"could not undo: {error.message}", "conflict")
         return _back_to_queue()
     session.commit()
-    flash(f"undone: {len(result.changed)} comment(s) back as they were", "info")
+    count = len(result.changed)
+    flash(f"undone: {_comments(count)} back as {'it was' if count == 1 else 'they were'}", "info")
     return _back_to_queue()
 
 
@@ -440,7 +451,7 @@ def moderator_active(moderator_id: int) -> Any:
     if person is None:
         abort(404)
     if person.id == signed_in().id:
-        flash("you cannot deactivate yourself", "error")
+        flash("you cannot deactivate your own account: another admin can", "error")
     else:
         person.active = not person.active
         session.commit()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Integer, cast, func, literal_column, select
 from sqlalchemy.orm import Session
@@ -30,6 +31,30 @@ def _in_scope(scope: Scope):  # type: ignore[no-untyped-def]
     return [Comment.thread_id.in_(select(Thread.id).where(Thread.site_id.in_(scope.site_ids)))]
 
 
+def _is_undo(detail: dict[str, Any] | None) -> bool:
+    detail = detail or {}
+    return detail.get("action") == "undo" or "undoes" in detail
+
+
+def _standing_decisions(actions: list[tuple[int, dict[str, Any] | None]]) -> set[int]:
+    """The ids of the moderators' ``(id, detail)`` actions that are decisions still in
+    force: not undos (``review.undo`` writes ``{"action": "undo", "undone_action": id}``),
+    and not undone by an undo that stands itself (an undo may be undone in turn)."""
+    undone_by: dict[int, int] = {}
+    for action_id, detail in actions:
+        undone = (detail or {}).get("undone_action")
+        if _is_undo(detail) and undone is not None:
+            undone_by[int(undone)] = action_id
+
+    def stands(action_id: int) -> bool:
+        undo = undone_by.get(action_id)
+        return undo is None or not stands(undo)
+
+    return {
+        action_id for action_id, detail in actions if not _is_undo(detail) and stands(action_id)
+    }
+
+
 def dashboard(session: Session, scope: Scope, now: datetime, days: int = 14) -> Dashboard:
     """The dashboard's figures over the last ``days`` days, for this moderator's sites."""
     start = (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -51,11 +76,15 @@ def dashboard(session: Session, scope: Scope, now: datetime, days: int = 14) -> 
             ModerationAction.from_status,
             ModerationAction.to_status,
             ModerationAction.comment_id,
-            ModerationAction.reason,
+            ModerationAction.id,
+            ModerationAction.detail,
         )
         .join(Comment, Comment.id == ModerationAction.comment_id)
         .where(ModerationAction.created_at >= start, *_in_scope(scope))
     ).all()
+    # The moderators' decisions that stand: an undo is no decision of its own, and a
+    # decision that was undone (by an undo that itself stands) no longer counts.
+    standing = _standing_decisions([(a[5], a[6]) for a in actions if a[1] == Actor.MODERATOR])
 
     queue_size = []
     for index, end in enumerate(day_ends):
@@ -66,7 +95,7 @@ def dashboard(session: Session, scope: Scope, now: datetime, days: int = 14) -> 
     decisions: list[tuple[str, dict[str, float]]] = []
     for index, end in enumerate(day_ends):
         begin = end - timedelta(days=1)
-        day = [a for a in actions if a[1] == Actor.MODERATOR and begin <= a[0] < end]
+        day = [a for a in actions if a[5] in standing and begin <= a[0] < end]
         decisions.append(
             (
                 label[index],
@@ -95,12 +124,15 @@ def dashboard(session: Session, scope: Scope, now: datetime, days: int = 14) -> 
     for status, bin_index, count in rows:
         histogram[status.value][min(int(bin_index), 9)] += count
 
-    # Overturns compare each comment's first moderator decision in the window with what
-    # the model decided (the system's action out of `pending`), not with the status it
-    # had just before: a comment readers reported into review was the model's "visible".
+    # Overturns compare each comment's first standing moderator decision in the window
+    # with what the model decided (the system's action out of `pending`), not with the
+    # status it had just before: a comment readers reported into review was the model's
+    # "visible".
     first_decision: dict[int, CommentStatus] = {}
-    for _when, actor, _, to_status, comment_id, reason in sorted(actions, key=lambda a: a[0]):
-        if actor == Actor.MODERATOR and not reason.startswith("undo:"):
+    for _when, _, _, to_status, comment_id, action_id, _ in sorted(
+        actions, key=lambda a: (a[0], a[5])
+    ):
+        if action_id in standing:
             first_decision.setdefault(comment_id, to_status)
     model_outcome = dict(
         session.execute(

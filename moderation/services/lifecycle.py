@@ -117,11 +117,13 @@ def _policy_detail(decision: policy.Decision, **extra: Any) -> dict[str, Any]:
 
 
 def moderator_decided_at(comment_id: ColumnElement[int] | int | Any) -> ScalarSelect[datetime]:
-    """When a moderator last decided the comment (NULL if never), as a scalar subquery
-    that may be correlated with ``Comment.id``."""
+    """When a moderator last decided the comment (NULL if never), as a scalar subquery.
+    Given ``Comment.id`` it is correlated with the enclosing query's comment at any depth
+    (say, inside an ``exists()`` over that comment's flags), never a FROM of its own."""
     return (
         select(func.max(ModerationAction.created_at))
         .where(ModerationAction.comment_id == comment_id, ModerationAction.actor == Actor.MODERATOR)
+        .correlate(Comment)
         .scalar_subquery()
     )
 

@@ -4,8 +4,9 @@ two moderators never silently overwrite each other), undo, and the audit log."""
 from __future__ import annotations
 
 import enum
+import math
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,7 +24,8 @@ from moderation.models import (
     Site,
     Thread,
 )
-from moderation.services import lifecycle
+from moderation.scoring import LabelThresholds
+from moderation.services import lifecycle, policy
 from moderation.services.errors import Conflict, Invalid, NotFound
 from moderation.types import Actor, CommentStatus, Rule
 
@@ -249,6 +251,58 @@ def branch(comment: Comment) -> list[Comment]:
 def current_score(comment: Comment) -> Score | None:
     current = [s for s in comment.scores if s.superseded_at is None]
     return current[-1] if current else None
+
+
+@dataclass(frozen=True)
+class ScoreBar:
+    """One label's score as the moderator sees it: against that label's hold and hide
+    thresholds on the comment's site (``None``: that rule is off)."""
+
+    label: str
+    value: float
+    hold: float | None
+    hide: float | None
+
+    @property
+    def band(self) -> str:
+        """``hide``, ``hold`` or ``ok``: which threshold the score reaches, as the policy
+        compares them (at or above)."""
+        if self.hide is not None and self.value >= self.hide:
+            return "hide"
+        if self.hold is not None and self.value >= self.hold:
+            return "hold"
+        return "ok"
+
+    @property
+    def meter_high(self) -> float:
+        """The ``<meter>``'s ``high``: a browser paints a value above it in its worst
+        colour, so it sits just below the hide threshold (the policy hides at or above)."""
+        return math.nextafter(self.hide, 0.0) if self.hide is not None else 1.0
+
+    @property
+    def meter_low(self) -> float:
+        """The ``<meter>``'s ``low``: below it, the good colour; from it up to ``high``,
+        the middling one. The hold threshold (at most ``high``: hiding comes first)."""
+        return min(self.hold if self.hold is not None else 1.0, self.meter_high)
+
+
+def score_bars(comment: Comment, scorer_defaults: Mapping[str, LabelThresholds]) -> list[ScoreBar]:
+    """The comment's current label scores, highest first, each with the effective
+    thresholds of its site (the scorer's ``scorer_defaults`` with the site's overrides)."""
+    score = current_score(comment)
+    if score is None:
+        return []
+    limits = policy.effective_thresholds(comment.thread.site, scorer_defaults)
+    ranked = sorted(score.labels.items(), key=lambda item: item[1], reverse=True)
+    return [
+        ScoreBar(
+            label,
+            value,
+            limits[label].hold if label in limits else None,
+            limits[label].hide if label in limits else None,
+        )
+        for label, value in ranked
+    ]
 
 
 def _subtree(session: Session, comment: Comment) -> list[Comment]:

@@ -17,10 +17,11 @@
     list[current].focus({ preventScroll: true });
     list[current].scrollIntoView({ block: "nearest" });
   }
-  function act(value) {
+  function act(key) {
     var item = items()[current];
     if (!item) return;
-    var button = item.querySelector('.actions button[value="' + value + '"]');
+    // "a" is Approve, or Restore on a hidden comment: the button that carries the key.
+    var button = item.querySelector('.actions button[data-key="' + key + '"]');
     if (button) button.click();
   }
 
@@ -56,8 +57,8 @@
     switch (event.key) {
       case "j": focusItem(current + 1); break;
       case "k": focusItem(current - 1); break;
-      case "a": act("approve"); break;
-      case "h": act("hide"); break;
+      case "a": act("a"); break;
+      case "h": act("h"); break;
       case "x": {
         var item = items()[current];
         if (item) { var b = item.querySelector('input[type="checkbox"][name="target"]'); b.checked = !b.checked; lastClicked = b; updateCount(); }

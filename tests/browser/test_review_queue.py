@@ -231,6 +231,24 @@ def test_j_k_move_and_a_approves_so_readers_see_the_comment(
     assert public_status(page, live_server, worst) is None
 
 
+def test_a_hidden_comment_offers_only_restore_and_a_restores_it(
+    page: Page, live_server: LiveServer, session: Session, site: Site, admin: Moderator
+) -> None:
+    toxic = post(session, TOXIC)
+    score_pending(session)
+    sign_in(page, live_server)
+    item(page, toxic).get_by_role("button", name="Hide", exact=True).click()
+    expect(page.locator("#messages")).to_contain_text("1 comment hidden")
+
+    page.goto(live_server.url + "/moderation/?tab=hidden")
+    page.wait_for_load_state()
+    hidden = item(page, toxic)
+    expect(hidden.locator(".actions button")).to_have_text(["Restore"])
+    page.keyboard.press("a")
+    expect(page.locator("#messages")).to_contain_text("1 comment restored")
+    assert public_status(page, live_server, toxic) == "visible"
+
+
 def test_hide_with_replies_removes_the_whole_branch_from_the_public_thread(
     page: Page, live_server: LiveServer, session: Session, site: Site, admin: Moderator
 ) -> None:
@@ -307,7 +325,7 @@ def test_undo_with_the_button_and_with_the_u_key(
     expect(page.locator("#messages")).to_contain_text("1 comment hidden")
     expect(item(page, toxic)).to_have_count(0)
     page.get_by_role("button", name="Undo").click()
-    expect(page.locator("#messages")).to_contain_text("undone: 1 comment(s) back")
+    expect(page.locator("#messages")).to_contain_text("undone: 1 comment back as it was")
     expect(item(page, toxic).locator(".status")).to_have_text("held")
 
     item(page, toxic).get_by_role("button", name="Approve").click()
@@ -467,3 +485,18 @@ def test_every_moderator_page_runs_under_the_csp_without_console_errors(
 
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/moderation/login"))
+
+
+def test_the_settings_checkbox_sits_beside_its_label(
+    page: Page, live_server: LiveServer, site: Site, admin: Moderator
+) -> None:
+    sign_in(page, live_server)
+    page.goto(f"{live_server.url}/moderation/sites/blog/settings")
+    checkbox = page.get_by_role("checkbox", name=re.compile("Keep the texts sent to the scoring"))
+    label = page.locator("label[for=store_analyzed_text]")
+    box, text = checkbox.bounding_box(), label.bounding_box()
+    assert box is not None and text is not None
+    gap = text["x"] - (box["x"] + box["width"])
+    assert 0 <= gap < 16, (box, text)  # on its left, next to it
+    middle = box["y"] + box["height"] / 2
+    assert text["y"] <= middle <= text["y"] + text["height"], (box, text)  # on its line

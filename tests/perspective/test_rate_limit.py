@@ -74,3 +74,24 @@ def test_the_rate_becomes_a_count_per_window(limited_app: Flask) -> None:
     key = new_key(db.session, rate=0.03)
     client = limited_app.test_client()
     assert [analyze(client, key)[0] for _ in range(4)] == [200, 200, 200, 429]
+
+
+def test_retry_after_is_the_wait_rounded_up_and_never_zero(
+    limited_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    clock = [1_800_000_000.3]
+    monkeypatch.setattr(time, "time", lambda: clock[0])  # the limiter's clock too
+    key = new_key(db.session, rate=1, name="fast")  # one request a second
+    slow = new_key(db.session, rate=ONE_A_MINUTE, name="slow")
+    client = limited_app.test_client()
+    assert analyze(client, key)[0] == 200  # its window ends at .3 of the next second
+    assert analyze(client, slow)[0] == 200
+    clock[0] += 0.8  # 0.2 s left of the window: the client waits 1 second, not 0
+    refused = client.post(ANALYZE, query_string={"key": key}, json=BODY)
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"] == "1"
+    refused = client.post(ANALYZE, query_string={"key": slow}, json=BODY)
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"] == "60"  # 59.2 s, rounded up

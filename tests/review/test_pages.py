@@ -350,3 +350,148 @@ def test_the_audit_page_lists_only_colleagues_of_a_moderator(
     page = client.get("/moderation/audit").get_data(as_text=True)
     assert "colleague@example.org" in page
     assert "blogonly@example.org" not in page
+
+
+def test_a_decision_on_another_comment_leaves_the_reported_tab_alone(
+    admin_client: FlaskClient, session: Session, held_comment: Poster
+) -> None:
+    from moderation.services import flags
+    from moderation.types import FlagReason, utcnow
+
+    reported = held_comment("reported by a reader", status=CommentStatus.VISIBLE, score=0.1)
+    flags.flag_comment(session, reported.id, FlagReason.SPAM, None, None, utcnow())
+    # Reported by three readers (held), then approved: its reports were seen.
+    seen = held_comment("reported, then approved", status=CommentStatus.VISIBLE, score=0.1)
+    for reader in ("a", "b", "c"):
+        flags.flag_comment(session, seen.id, FlagReason.SPAM, None, reader, utcnow())
+    session.commit()
+    assert seen.status == CommentStatus.HELD
+    unrelated = held_comment("held, about something else")
+
+    def approve(comment_id: int, version: int) -> None:
+        admin_client.post(
+            "/moderation/decide",
+            data={
+                "action": "approve",
+                "target": f"{comment_id}:{version}",
+                "csrf_token": csrf_of(admin_client),
+            },
+        )
+
+    approve(seen.id, seen.version)
+    counts = admin_client.get("/moderation/counts?tab=reported").get_data(as_text=True)
+    assert 'data-count="reported">1<' in counts
+    approve(unrelated.id, unrelated.version)
+    counts = admin_client.get("/moderation/counts?tab=reported").get_data(as_text=True)
+    assert 'data-count="reported">1<' in counts
+    page = admin_client.get("/moderation/?tab=reported").get_data(as_text=True)
+    assert "reported by a reader" in page and "reported, then approved" not in page
+
+
+def test_a_hidden_comment_offers_restore_and_not_approve(
+    admin_client: FlaskClient, held_comment: Poster
+) -> None:
+    def offered(comment_id: int) -> list[str]:
+        page = admin_client.get(f"/moderation/comments/{comment_id}").get_data(as_text=True)
+        actions = page.split('<form class="actions"')[1].split("</form>")[0]
+        return [part.split('"')[0] for part in actions.split('name="action" value="')[1:]]
+
+    assert offered(held_comment("hidden one", status=CommentStatus.HIDDEN).id) == ["restore"]
+    assert offered(held_comment("held one").id) == ["approve", "hide", "hide_thread"]
+    assert offered(held_comment("visible one", status=CommentStatus.VISIBLE).id) == [
+        "hide",
+        "hide_thread",
+    ]
+
+
+def meter_colours(page: str) -> dict[str, str]:
+    """Each item's first score bar, as a browser paints a ``<meter optimum="0">`` (HTML's
+    regions): below ``low`` good, up to ``high`` middling, above it bad."""
+    import re
+
+    colours = {}
+    for body, low, high, value in re.findall(
+        r'<div class="body"><p>([^<]*)</p></div>.*?<meter [^>]*low="([^"]+)" '
+        r'high="([^"]+)" optimum="0" value="([^"]+)"',
+        page,
+        flags=re.S,
+    ):
+        v = float(value)
+        colours[body] = "good" if v < float(low) else "middling" if v <= float(high) else "bad"
+    return colours
+
+
+def test_score_bars_are_coloured_against_the_sites_thresholds(
+    admin_client: FlaskClient, session: Session, site: Site
+) -> None:
+    from tests import factories
+
+    strict = make_site(session, "news", thresholds={"toxicity": {"hold": 0.6, "hide": 0.9}})
+    for where, body, score, status in (
+        (site, "held on the blog", 0.48, CommentStatus.HELD),  # lite holds at 0.35
+        (site, "fine on the blog", 0.2, CommentStatus.VISIBLE),
+        (strict, "fine on the news", 0.5, CommentStatus.VISIBLE),
+        (strict, "held on the news", 0.85, CommentStatus.HELD),
+        (strict, "hidden on the news", 0.9, CommentStatus.HIDDEN),  # at the hide threshold
+    ):
+        comment = factories.scored(
+            session, factories.submit(session, where, body), {"toxicity": score}
+        )
+        assert comment.status == status
+    page = admin_client.get("/moderation/?tab=all").get_data(as_text=True)
+    assert meter_colours(page) == {
+        "held on the blog": "middling",
+        "fine on the blog": "good",
+        "fine on the news": "good",
+        "held on the news": "middling",
+        "hidden on the news": "bad",
+    }
+
+
+def test_undo_says_how_many_comments_in_plain_english(
+    admin_client: FlaskClient, held_comment: Poster
+) -> None:
+    def decide_then_undo(*targets: str) -> str:
+        page = admin_client.post(
+            "/moderation/decide",
+            data={"action": "hide", "target": list(targets), "csrf_token": csrf_of(admin_client)},
+            follow_redirects=True,
+        ).get_data(as_text=True)
+        decision = page.split('name="decision" value="')[1].split('"')[0]
+        undone = admin_client.post(
+            "/moderation/undo",
+            data={"decision": decision, "csrf_token": csrf_of(admin_client)},
+            follow_redirects=True,
+        )
+        return undone.get_data(as_text=True)
+
+    one = held_comment("one")
+    assert "undone: 1 comment back as it was" in decide_then_undo(f"{one.id}:{one.version}")
+    two, three = held_comment("two"), held_comment("three")
+    both = decide_then_undo(f"{two.id}:{two.version}", f"{three.id}:{three.version}")
+    assert "undone: 2 comments back as they were" in both
+    assert "comment(s)" not in both
+
+
+def test_an_admin_is_not_offered_deactivating_their_own_account_nor_allowed_it(
+    admin_client: FlaskClient, session: Session
+) -> None:
+    from moderation.models import Moderator
+
+    other = account(session, "other@example.org", Role.MODERATOR)
+    me = session.scalar(select(Moderator).where(Moderator.email == "admin@example.org"))
+    assert me is not None
+    page = admin_client.get("/moderation/moderators").get_data(as_text=True)
+    rows = {row.split("</td>")[0]: row for row in page.split("<tr><td>")[1:]}
+    assert "Deactivate" in rows["other@example.org"]
+    assert "Deactivate" not in rows["admin@example.org"]
+
+    token = form_token(admin_client, "/moderation/moderators")
+    response = admin_client.post(
+        f"/moderation/moderators/{me.id}/active",
+        data={"csrf_token": token},
+        follow_redirects=True,
+    )
+    assert "you cannot deactivate your own account" in response.get_data(as_text=True)
+    session.expire_all()
+    assert me.active and other.active

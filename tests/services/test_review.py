@@ -204,6 +204,37 @@ def test_dashboard_counts_overturns_against_what_the_model_decided(
     assert stats.queue_size[-1][1] == 0.0
 
 
+def test_the_dashboard_leaves_out_undone_decisions_and_their_undos(
+    session: Session, site: Site
+) -> None:
+    from moderation.services.dashboard import dashboard
+
+    person = moderator(session)
+    comments = [
+        factories.scored(session, factories.submit(session, site, f"rude {i}"), {"toxicity": 0.9})
+        for i in range(6)
+    ]
+    assert {c.status for c in comments} == {CommentStatus.HELD}
+    decisions = {}
+    for comment in comments[:5]:
+        decisions[comment.id] = review.decide(
+            session, person, ALL, [(comment.id, comment.version)], Action.APPROVE, utcnow()
+        ).decision_id
+    review.decide(
+        session, person, ALL, [(comments[5].id, comments[5].version)], Action.HIDE, utcnow()
+    )
+    session.commit()
+    # Two approvals were mistakes: undone, and the comments hidden instead.
+    for comment in comments[:2]:
+        review.undo(session, person, ALL, decisions[comment.id], utcnow())
+        assert comment.status == CommentStatus.HELD
+        review.decide(session, person, ALL, [(comment.id, comment.version)], Action.HIDE, utcnow())
+    session.commit()
+    stats = dashboard(session, ALL, utcnow())
+    assert (stats.held_reviewed, stats.held_approved) == (6, 3)  # "3 of 6", not "5 of 6"
+    assert stats.decisions_per_day[-1][1] == {"approve": 3.0, "hide": 3.0}
+
+
 def test_two_moderators_who_loaded_the_same_version_cannot_both_win(
     session: Session, site: Site
 ) -> None:
