@@ -66,8 +66,8 @@ class Rule(enum.StrEnum):
 
 class EventType(enum.StrEnum):
     """What the lifecycle tells the rest of the world, through the outbox. Each status
-    change emits exactly one event, named for what happened to the comment; ``scored``
-    and ``reported`` are the changes that leave the status as it was."""
+    change emits exactly one event, named for what happened to the comment; ``scored``,
+    ``reported`` and ``kept`` are the changes that leave the status as it was."""
 
     CREATED = "comment.created"  # stored: pending (or held, posted despite the warning)
     SCORED = "comment.scored"  # a new score that did not change the status
@@ -77,6 +77,7 @@ class EventType(enum.StrEnum):
     RESTORED = "comment.restored"  # hidden → visible
     REQUEUED = "comment.requeued"  # → pending again (a moderator's decision undone)
     REPORTED = "comment.reported"  # a reader's report that did not change the status
+    KEPT = "comment.kept"  # a moderator kept a reported comment: its reports dismissed
     EDITED = "comment.edited"  # the author changed the text: → pending (or held)
     DELETED = "comment.deleted"  # the author took it down: → hidden
 
