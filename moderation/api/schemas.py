@@ -165,7 +165,7 @@ class Problem(BaseModel):
 class DecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    action: Literal["approve", "hide", "hide_thread", "restore"]
+    action: Literal["approve", "hide", "hide_thread", "restore", "keep"]
     reason: str | None = Field(default=None, max_length=500)
     version: int | None = Field(
         default=None, description="the comment version you saw; 409 if it moved on"

@@ -290,8 +290,11 @@ def decide() -> Any:
         return _back_to_queue()
     session.commit()
     done = {Action.APPROVE: "approved", Action.HIDE: "hidden", Action.RESTORE: "restored",
-            Action.HIDE_THREAD: "hidden with replies"}[action]  # fmt: skip
-    flash(f"{_comments(len(result.changed))} {done}", f"undo:{result.decision_id}")
+            Action.HIDE_THREAD: "hidden with replies",
+            Action.KEEP: "kept, its reports dismissed"}[action]  # fmt: skip
+    # A Keep dismisses reports for good (review.undo refuses it): no undo offered.
+    undo = "info" if action == Action.KEEP else f"undo:{result.decision_id}"
+    flash(f"{_comments(len(result.changed))} {done}", undo)
     return _back_to_queue()
 
 

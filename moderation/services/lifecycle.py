@@ -46,6 +46,7 @@ MODERATOR_WORDS = {
     "hide": "hidden",
     "hide_thread": "hidden with its replies",
     "restore": "restored",
+    "keep": "kept: readers' reports dismissed",
 }
 
 _POLICY_RULES = frozenset(
@@ -246,10 +247,11 @@ def _record(
     now: datetime,
     moderator_id: int | None = None,
     decision_id: str | None = None,
+    kind: EventType | None = None,
     **extra: Any,
 ) -> ModerationAction:
     """The ModerationAction (with every rule that fired) and the event of a change that
-    already happened to ``comment``."""
+    already happened to ``comment`` (``kind``, or the one its transition names)."""
     action = ModerationAction(
         comment=comment,
         actor=actor,
@@ -265,7 +267,8 @@ def _record(
     fired = [Rule(item["rule"]) for item in (detail or {}).get("fired", [])] or [rule]
     action.fired = [ActionRule(position=i, rule=r) for i, r in enumerate(fired)]
     session.add(action)
-    _emit(session, _event_type(from_status, comment.status, rule), comment, now, action, **extra)
+    kind = kind or _event_type(from_status, comment.status, rule)
+    _emit(session, kind, comment, now, action, **extra)
     return action
 
 
@@ -282,6 +285,7 @@ def _move(
     now: datetime,
     moderator_id: int | None = None,
     decision_id: str | None = None,
+    kind: EventType | None = None,
     event: dict[str, Any] | None = None,
     **values: Any,
 ) -> bool:
@@ -312,6 +316,7 @@ def _move(
         now=now,
         moderator_id=moderator_id,
         decision_id=decision_id,
+        kind=kind,
         **(event or {}),
     )
     return True
@@ -591,6 +596,36 @@ def moderate(
         now=now,
         moderator_id=moderator_id,
         decision_id=decision_id,
+        updated_at=now,
+    )
+
+
+def keep(
+    session: Session,
+    comment: Comment,
+    seen_version: int,
+    *,
+    moderator_id: int,
+    decision_id: str,
+    now: datetime,
+) -> bool:
+    """A moderator keeps a visible comment readers reported: it stays visible, and the
+    reports so far are dismissed (only reports after this decision count towards holding
+    it again, and it leaves the Reported tab). Emits ``comment.kept``. Returns whether it
+    won against a concurrent change."""
+    return _move(
+        session,
+        comment,
+        seen_version,
+        CommentStatus.VISIBLE,
+        only_if=[Comment.status == CommentStatus.VISIBLE],
+        actor=Actor.MODERATOR,
+        rule=Rule.MODERATOR,
+        detail={"action": "keep", "reports": comment.flag_count},
+        now=now,
+        moderator_id=moderator_id,
+        decision_id=decision_id,
+        kind=EventType.KEPT,
         updated_at=now,
     )
 

@@ -48,6 +48,7 @@ class Action(enum.StrEnum):
     HIDE = "hide"  # → hidden
     HIDE_THREAD = "hide_thread"  # the comment and every reply below it → hidden
     RESTORE = "restore"  # a hidden comment → visible
+    KEEP = "keep"  # a reported visible comment stays visible; its reports are dismissed
 
 
 ACTION_TARGET = {
@@ -55,6 +56,7 @@ ACTION_TARGET = {
     Action.HIDE: CommentStatus.HIDDEN,
     Action.HIDE_THREAD: CommentStatus.HIDDEN,
     Action.RESTORE: CommentStatus.VISIBLE,
+    Action.KEEP: CommentStatus.VISIBLE,
 }
 
 REASON_FILTERS: dict[str, frozenset[Rule]] = {
@@ -355,6 +357,23 @@ def decide(
             raise Invalid(f"comment {comment_id} is not hidden", field="action")
         if target == CommentStatus.VISIBLE and lifecycle.deleted_by_author(comment):
             raise Invalid(f"comment {comment_id} was deleted by its author", field="action")
+        if action == Action.KEEP:
+            if comment.status != CommentStatus.VISIBLE:
+                raise Invalid(
+                    f"comment {comment_id} is {comment.status}: only a visible comment is kept",
+                    field="action",
+                )
+            if not lifecycle.keep(
+                session,
+                comment,
+                version_seen,
+                moderator_id=moderator.id,
+                decision_id=decision_id,
+                now=now,
+            ):
+                raise AlreadyDecided(comment, comment.actions[-1] if comment.actions else None)
+            changed.append(comment)
+            continue
         group = _subtree(session, comment) if action == Action.HIDE_THREAD else [comment]
         for member in group:
             if member.status == target:
@@ -394,6 +413,9 @@ def undo(
     ).all()
     if not actions:
         raise NotFound(f"no decision {decision_id} of yours to undo")
+    if any((a.detail or {}).get("action") == Action.KEEP for a in actions):
+        # The reports it dismissed would not come back: a later decision is the way.
+        raise Invalid("a Keep cannot be undone; hide the comment if it should go", field="decision")
     for action in actions:
         latest = session.scalar(
             select(func.max(ModerationAction.id)).where(

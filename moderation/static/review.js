@@ -1,4 +1,4 @@
-// Moderator queue: keyboard (j/k move, a approve, h hide, x select, u undo, ? help),
+// Moderator queue: keyboard (j/k move, a approve, h hide, d keep, x select, u undo, ? help),
 // shift-click range selection, "select all on page", and CSRF for htmx requests.
 (function () {
   "use strict";
@@ -59,6 +59,7 @@
       case "k": focusItem(current - 1); break;
       case "a": act("a"); break;
       case "h": act("h"); break;
+      case "d": act("d"); break;
       case "x": {
         var item = items()[current];
         if (item) { var b = item.querySelector('input[type="checkbox"][name="target"]'); b.checked = !b.checked; lastClicked = b; updateCount(); }

@@ -141,3 +141,24 @@ def test_create_moderator_command(app: Flask, session: Session, site: Site) -> N
         args=["moderation", "create-moderator", "bo@example.org", "--site", "nope"]
     )
     assert unknown.exit_code != 0 and "no site 'nope'" in unknown.output
+
+
+def test_keep_through_the_api_dismisses_the_reports_of_a_visible_comment(
+    client: FlaskClient, session: Session, held_comment: Poster
+) -> None:
+    from moderation.services import flags
+    from moderation.types import FlagReason, utcnow
+
+    comment = held_comment("blunt", status=CommentStatus.VISIBLE, score=0.2)
+    flags.flag_comment(session, comment.id, FlagReason.SPAM, None, None, utcnow())
+    session.commit()
+    auth = {"Authorization": f"Bearer {token_for(session)}"}
+    assert client.get("/api/v1/moderation/queue?tab=reported", headers=auth).json["total"] == 1
+    response = client.post(
+        f"/api/v1/moderation/comments/{comment.id}/decision",
+        headers=auth,
+        json={"action": "keep", "version": comment.version},
+    )
+    assert response.status_code == 200, response.json
+    assert (response.json["status"], response.json["changed"]) == ("visible", [comment.id])
+    assert client.get("/api/v1/moderation/queue?tab=reported", headers=auth).json["total"] == 0

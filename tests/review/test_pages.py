@@ -495,3 +495,60 @@ def test_an_admin_is_not_offered_deactivating_their_own_account_nor_allowed_it(
     assert "you cannot deactivate your own account" in response.get_data(as_text=True)
     session.expire_all()
     assert me.active and other.active
+
+
+def test_keep_clears_a_reported_comment_from_the_reported_tab_and_keeps_it_visible(
+    admin_client: FlaskClient, session: Session, held_comment: Poster
+) -> None:
+    from moderation.models import OutboxEvent
+    from moderation.services import flags
+    from moderation.types import EventType, FlagReason, utcnow
+
+    reported = held_comment("sharp but fair", status=CommentStatus.VISIBLE, score=0.1)
+    for reader in ("a", "b"):
+        flags.flag_comment(session, reported.id, FlagReason.OFFENSIVE, None, reader, utcnow())
+    session.commit()
+    page = admin_client.get("/moderation/?tab=reported").get_data(as_text=True)
+    assert 'name="action" value="keep" data-key="d"' in page  # the button, and its key
+    assert "<kbd>d</kbd>" in page  # in the keyboard map
+    response = admin_client.post(
+        "/moderation/decide",
+        data={"action": "keep", "target": f"{reported.id}:{reported.version}",
+              "csrf_token": csrf_of(admin_client)},
+        follow_redirects=True,
+    )  # fmt: skip
+    text = response.get_data(as_text=True)
+    assert "1 comment kept, its reports dismissed" in text
+    assert "Undo" not in text  # a Keep is final
+    counts = admin_client.get("/moderation/counts?tab=reported").get_data(as_text=True)
+    assert 'data-count="reported">0<' in counts
+    session.expire_all()
+    assert reported.status == CommentStatus.VISIBLE
+    last = reported.actions[-1]
+    assert (last.to_status, last.reason) == (
+        CommentStatus.VISIBLE,
+        "kept: readers' reports dismissed",
+    )
+    assert session.scalars(select(OutboxEvent.type).order_by(OutboxEvent.id.desc())).first() == (
+        EventType.KEPT
+    )
+    # Only reports after the Keep count: two more readers do not reach the three to hold.
+    for reader in ("c", "d"):
+        flags.flag_comment(session, reported.id, FlagReason.OFFENSIVE, None, reader, utcnow())
+    session.commit()
+    assert reported.status == CommentStatus.VISIBLE
+
+
+def test_only_a_visible_comment_can_be_kept(
+    admin_client: FlaskClient, session: Session, held_comment: Poster
+) -> None:
+    held = held_comment("waiting for a moderator")
+    before = database_state(session)
+    response = admin_client.post(
+        "/moderation/decide",
+        data={"action": "keep", "target": f"{held.id}:{held.version}",
+              "csrf_token": csrf_of(admin_client)},
+        follow_redirects=True,
+    )  # fmt: skip
+    assert "only a visible comment is kept" in response.get_data(as_text=True)
+    assert database_state(session) == before

@@ -293,3 +293,19 @@ def test_a_comment_its_author_deleted_cannot_be_approved_or_restored(
                 utcnow(),
             )
         session.rollback()
+
+
+def test_a_keep_cannot_be_undone_and_says_what_to_do_instead(session: Session, site: Site) -> None:
+    from moderation.services.errors import Invalid
+
+    person = moderator(session)
+    comment = held(session, site, status=CommentStatus.VISIBLE, score=0.1)
+    flags.flag_comment(session, comment.id, FlagReason.SPAM, None, None, utcnow())
+    session.commit()
+    result = review.decide(
+        session, person, ALL, [(comment.id, comment.version)], Action.KEEP, utcnow()
+    )
+    session.commit()
+    assert [c.id for c in result.changed] == [comment.id]
+    with pytest.raises(Invalid, match="a Keep cannot be undone; hide the comment"):
+        review.undo(session, person, ALL, result.decision_id, utcnow())
