@@ -13,8 +13,9 @@ from typing import Any
 from flask import Flask, Response, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_migrate import Migrate
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from moderation.db import current_session, db, engine_options, normalize_database_url
 
@@ -29,6 +30,18 @@ class HttpsAwareSessionInterface(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
+
+
+class BoundedIntConverter(IntegerConverter):
+    """Werkzeug's ``int`` converter, answering 404 for a number past PostgreSQL's integer
+    (no row has that id) instead of letting it reach the database. A 404 here, not "no
+    match": another route of the same path would turn it into a misleading 405."""
+
+    def to_python(self, value: str) -> int:
+        number: int = super().to_python(value)
+        if number > 2**31 - 1:
+            raise NotFound(f"no such id: {value}")
+        return number
 
 
 def _secret_key(app: Flask) -> str:
@@ -91,6 +104,10 @@ def init_app(app: Flask) -> None:
     from moderation.scoring import ScorerSlot
 
     app.extensions["moderation.scorer"] = ScorerSlot(app.config)
+
+    # Every <int:…> in a route is an id or a page: bounded by PostgreSQL's integer, so
+    # that a larger number is a 404 (no such row) rather than a database error.
+    app.url_map.converters["int"] = BoundedIntConverter
 
     from moderation.api.views import bp as api_bp
     from moderation.api.views import health_bp

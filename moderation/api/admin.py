@@ -85,6 +85,8 @@ def queue() -> Any:
         tab = Tab(request.args.get("tab", "held"))
         page = max(1, int(request.args.get("page", 1)))
         per_page = min(200, max(1, int(request.args.get("per_page", 50))))
+        if page > 1_000_000:  # past any real queue; larger offsets overflow the database
+            raise ValueError(page)
     except ValueError:
         message = "tab must be held, reported, pending, hidden or all; page numbers are integers"
         raise ApiProblem(problem(422, message)) from None

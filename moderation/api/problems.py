@@ -72,6 +72,12 @@ def _field_message(error: Any) -> str:
         return f"must be at most {ctx.get('max_length')} characters"
     if kind == "extra_forbidden":
         return "is not a field of this request"
+    if kind == "int_type":
+        return "must be an integer"
+    if kind == "bool_type":
+        return "must be true or false"
+    if kind == "less_than_equal":
+        return f"must be at most {ctx.get('le')}"
     if kind == "enum":
         return f"must be one of: {ctx.get('expected')}"
     if kind == "string_pattern_mismatch":
@@ -105,6 +111,8 @@ def parse_body(model: type[ModelT]) -> ModelT:
         payload = json.loads(raw)
     except ValueError as exc:
         raise ApiProblem(problem(400, f"the body is not valid JSON: {exc}")) from None
+    except RecursionError:
+        raise ApiProblem(problem(400, "the body's JSON is nested too deeply")) from None
     if not isinstance(payload, dict):
         raise ApiProblem(problem(400, "the body must be a JSON object"))
     if nul_fields := sorted(_fields_with_nul(payload)):

@@ -24,6 +24,11 @@ ACKNOWLEDGED_DESCRIPTION = (
 )
 
 
+# Ids are PostgreSQL `integer` columns: a larger number names no row (and must not reach
+# the database, which would refuse it with an error instead of finding nothing).
+MAX_ID = 2**31 - 1
+
+
 class CommentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -32,7 +37,7 @@ class CommentIn(BaseModel):
         Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://[^\s]+$")] | None
     ) = Field(default=None, description="the page's http(s) address")
     thread_title: Annotated[str, StringConstraints(max_length=300)] | None = None
-    parent_id: int | None = Field(default=None, ge=1)
+    parent_id: int | None = Field(default=None, ge=1, le=MAX_ID, strict=True)
     author_name: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
     ]
@@ -46,7 +51,9 @@ class CommentIn(BaseModel):
         | None
     ) = Field(default=None, description="never shown publicly")
     body: Body = Field(description=BODY_DESCRIPTION)
-    acknowledged_warning: bool = Field(default=False, description=ACKNOWLEDGED_DESCRIPTION)
+    acknowledged_warning: bool = Field(
+        default=False, strict=True, description=ACKNOWLEDGED_DESCRIPTION
+    )
     website: str | None = Field(
         default=None,
         description="honeypot: a form field people never see and bots fill in. Leave it "
@@ -60,7 +67,9 @@ class CommentEditIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     body: Body = Field(description=BODY_DESCRIPTION)
-    acknowledged_warning: bool = Field(default=False, description=ACKNOWLEDGED_DESCRIPTION)
+    acknowledged_warning: bool = Field(
+        default=False, strict=True, description=ACKNOWLEDGED_DESCRIPTION
+    )
 
 
 class DraftIn(BaseModel):
@@ -168,7 +177,11 @@ class DecisionIn(BaseModel):
     action: Literal["approve", "hide", "hide_thread", "restore", "keep"]
     reason: str | None = Field(default=None, max_length=500)
     version: int | None = Field(
-        default=None, description="the comment version you saw; 409 if it moved on"
+        default=None,
+        ge=1,
+        le=MAX_ID,
+        strict=True,
+        description="the comment version you saw; 409 if it moved on",
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar, cast
 
@@ -17,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from moderation.api.openapi import build_document
 from moderation.api.problems import ApiProblem, parse_body, problem
 from moderation.api.schemas import (
+    MAX_ID,
     CommentEditIn,
     CommentIn,
     DraftIn,
@@ -69,7 +71,7 @@ def _decode_cursor(cursor: str) -> int:
     try:
         decoded = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, value = decoded.partition(":")
-        if prefix != "after":
+        if prefix != "after" or not 0 <= int(value) <= MAX_ID:
             raise ValueError(cursor)
         return int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError):
@@ -85,13 +87,24 @@ def _decode_cursor(cursor: str) -> int:
 _SITE_KEY = "moderation.api.site"
 
 
-def _site_for_request() -> Site | None:
+@dataclass(frozen=True)
+class _SiteRef:
+    """What the origin check, CORS headers and rate-limit keys need of the request's
+    site: plain values read once, so that they stay readable after a rollback, or with
+    the database gone (a stored comment is never answered with an error for want of
+    them)."""
+
+    slug: str
+    allowed_origins: tuple[str, ...]
+
+
+def _site_for_request() -> _SiteRef | None:
     """The site the request is about (by slug, or by the comment's thread), looked up
-    once per request: the origin check, CORS headers and rate-limit keys all need it."""
+    once per request."""
     # Kept in the request's environ: `g` outlives the request when an app context was
     # already pushed (scripts, tests).
     if _SITE_KEY in request.environ:
-        cached: Site | None = request.environ[_SITE_KEY]
+        cached: _SiteRef | None = request.environ[_SITE_KEY]
         return cached
     args = request.view_args or {}
     site: Site | None = None
@@ -100,12 +113,30 @@ def _site_for_request() -> Site | None:
     elif "comment_id" in args:
         comment = db.session.get(Comment, args["comment_id"])
         site = comment.thread.site if comment is not None else None
-    request.environ[_SITE_KEY] = site
-    return site
+    ref = _SiteRef(site.slug, tuple(site.allowed_origins or ())) if site is not None else None
+    request.environ[_SITE_KEY] = ref
+    return ref
 
 
 def _own_origin() -> str:
     return request.host_url.rstrip("/")
+
+
+@bp.before_request
+def reject_nul() -> Response | None:
+    """U+0000 in a path or query: PostgreSQL cannot compare it, so it is refused here
+    with the parameters named, rather than failing in the database."""
+    if any("\x00" in str(value) for value in (request.view_args or {}).values()):
+        return problem(404, "not found: the path contains a NUL character")
+    bad = sorted({name for name, value in request.args.items(multi=True) if "\x00" in name + value})
+    if bad:
+        message = "must not contain the NUL character (\\u0000)"
+        return problem(
+            422,
+            f"invalid query parameters: {', '.join(bad)}",
+            errors=[{"field": name, "message": message} for name in bad],
+        )
+    return None
 
 
 @bp.before_request
@@ -114,7 +145,7 @@ def check_origin() -> Response | None:
     if not origin or origin == _own_origin():
         return None
     site = _site_for_request()
-    if site is not None and not sites.origin_allowed(site, origin):
+    if site is not None and not sites.origin_allowed(site.allowed_origins, origin):
         return problem(
             403, f"origin {origin} may not use site {site.slug!r}", kind="origin-not-allowed"
         )
@@ -128,7 +159,7 @@ def cors_headers(response: Response) -> Response:
     if not origin or origin == _own_origin():
         return response
     site = _site_for_request()
-    if site is None or not sites.origin_allowed(site, origin):
+    if site is None or not sites.origin_allowed(site.allowed_origins, origin):
         return response
     response.headers["Access-Control-Allow-Origin"] = origin
     # The widget reads Retry-After to tell the writer when to try again.

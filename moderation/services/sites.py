@@ -49,10 +49,11 @@ def ensure_site(
     return site, True
 
 
-def origin_allowed(site: Site, origin: str) -> bool:
-    """Whether a browser page at ``origin`` may call the API for ``site``. An allowed
-    origin may end in ``:*`` to allow any port (``http://localhost:*``)."""
-    for allowed in site.allowed_origins or []:
+def origin_allowed(allowed_origins: Iterable[str], origin: str) -> bool:
+    """Whether a browser page at ``origin`` may call the API for a site that allows
+    ``allowed_origins``. An allowed origin may end in ``:*`` to allow any port
+    (``http://localhost:*``)."""
+    for allowed in allowed_origins:
         if allowed == origin:
             return True
         if allowed.endswith(":*"):

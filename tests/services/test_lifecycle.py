@@ -505,7 +505,8 @@ def test_a_rescore_that_changes_nothing_is_only_a_scored_event(
 
 def _approved_by_a_moderator(session: Session, site: Site) -> Comment:
     comment = held_by_policy(session, site, TOXIC)
-    return factories.decided(session, comment, review.Action.APPROVE)  # the model would hold it
+    factories.decided(session, comment, review.Action.APPROVE)  # the model would hold it
+    return comment
 
 
 def _deleted_by_its_author(session: Session, site: Site) -> Comment:
