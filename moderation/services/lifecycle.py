@@ -199,6 +199,10 @@ def _event_type(from_status: CommentStatus | None, target: CommentStatus, rule: 
     return EventType.REQUEUED
 
 
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
+
+
 def _emit(
     session: Session,
     event_type: EventType,
@@ -215,6 +219,20 @@ def _emit(
         "parent_id": comment.parent_id,
         "status": comment.status.value,
         "version": comment.version,
+        # The comment as it is in this change's transaction: a consumer that reads the
+        # event later must not show text that was edited since (and never scored).
+        "comment": {
+            "id": comment.id,
+            "parent_id": comment.parent_id,
+            "author_name": comment.author_name,
+            "body": comment.body,
+            "body_html": comment.body_html,
+            "created_at": _iso(comment.created_at),
+            "edited_at": _iso(comment.edited_at),
+            "top_score": comment.top_score,
+            "flag_count": comment.flag_count,
+            "thread": {"key": thread.key, "title": thread.title, "url": thread.url},
+        },
     }
     if action is not None:
         payload.update(

@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import secrets
-import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -34,18 +32,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
-import requests
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
-from moderation.models import Comment, OutboxEvent, Score, Site, Webhook, WebhookDelivery
+from moderation.models import OutboxEvent, Score, Site, Webhook, WebhookDelivery
+from moderation.services import outbound
 from moderation.services.errors import Invalid, NotFound
 from moderation.services.sites import get_site
 from moderation.types import DeliveryStatus, EventType
 
-TIMEOUT_SECONDS = 5.0
 RETRY_WINDOW = timedelta(hours=24)
 FIRST_RETRY = timedelta(seconds=30)  # then 1, 2, 4 … minutes, at most an hour apart
 LONGEST_WAIT = timedelta(hours=1)
@@ -55,40 +51,11 @@ USER_AGENT = "comment-moderation-webhooks/1"
 # ---------------------------------------------------------------- managing webhooks
 
 
-def _blocked_address(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    return (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-    )
-
-
 def check_url(url: str, allow_private: bool) -> str:
     """The URL if a webhook may be sent there: http(s) only, and, unless
     ``allow_private``, a host that resolves to none but public addresses, so that a
     webhook cannot be pointed at the service's own network. Raises Invalid."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise Invalid("must be an http:// or https:// URL with a host", field="url")
-    if parts.username or parts.password:
-        raise Invalid("must not carry a user or password", field="url")
-    if not allow_private:
-        try:
-            infos = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
-        except (OSError, UnicodeError) as exc:
-            raise Invalid(f"its host {parts.hostname!r} does not resolve", field="url") from exc
-        blocked = sorted({str(info[4][0]) for info in infos if _blocked_address(str(info[4][0]))})
-        if blocked:
-            raise Invalid(
-                f"its host {parts.hostname!r} is a private, loopback or link-local address "
-                f"({', '.join(blocked)}); set MODERATION_WEBHOOK_ALLOW_PRIVATE=true to allow it",
-                field="url",
-            )
-    return url.strip()
+    return outbound.resolve(url, allow_private).url
 
 
 def check_events(events: Iterable[str]) -> list[str]:
@@ -167,52 +134,36 @@ def recent_deliveries(session: Session, webhook_id: int, limit: int = 100) -> li
 # ---------------------------------------------------------------- from the outbox
 
 
-def _comment_data(
-    event: OutboxEvent, comment: Comment | None, current: Score | None
-) -> dict[str, Any]:
+def _comment_data(event: OutboxEvent, current: Score | None) -> dict[str, Any]:
+    """The comment as the event saw it (the lifecycle's snapshot, taken in the change's
+    own transaction: a later edit does not show through), with what the change was."""
     payload = dict(event.payload)
-    if comment is None:  # gone with its site: the event's own record is what is left
-        return payload
-    return {
-        "id": comment.id,
-        "parent_id": comment.parent_id,
-        "status": payload.get("status"),
-        "from_status": payload.get("from_status"),
-        "version": payload.get("version"),
-        "actor": payload.get("actor"),
-        "rule": payload.get("rule"),
-        "reason": payload.get("reason"),
-        "author_name": comment.author_name,
-        "body": comment.body,
-        "body_html": comment.body_html,
-        "created_at": _iso(comment.created_at),
-        "edited_at": _iso(comment.edited_at),
-        "scores": payload.get("scores") or (current.labels if current is not None else None),
-        "flag_count": comment.flag_count,
-        "thread": {
-            "key": comment.thread.key,
-            "title": comment.thread.title,
-            "url": comment.thread.url,
-        },
-    }
+    data = dict(payload.pop("comment", None) or {"id": payload.get("comment_id")})
+    for key in ("status", "from_status", "version", "actor", "rule", "reason"):
+        data[key] = payload.get(key)
+    scores = payload.get("scores")
+    if scores is None and current is not None and current.created_at <= event.created_at:
+        scores = current.labels  # the score that stood when the event happened
+    data["scores"] = scores
+    if "flag_reason" in payload:
+        data["flag_reason"] = payload["flag_reason"]
+    return data
 
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
 
 
-def event_body(
-    event: OutboxEvent, site: Site, comment: Comment | None, current: Score | None
-) -> str:
-    """The JSON a webhook receives for ``event`` (``comment`` as it is now, with its
-    ``current`` score)."""
+def event_body(event: OutboxEvent, site: Site, current: Score | None) -> str:
+    """The JSON a webhook receives for ``event`` (``current``: the comment's current
+    score, for events that carry none of their own)."""
     return json.dumps(
         {
             "id": event.id,
             "type": event.type.value,
             "created_at": _iso(event.created_at),
             "site": site.slug,
-            "data": _comment_data(event, comment, current),
+            "data": _comment_data(event, current),
         },
         ensure_ascii=False,
         separators=(",", ":"),
@@ -241,14 +192,8 @@ def dispatch(session: Session, now: datetime, batch_size: int = 200) -> int:
         (event, [h for h in hooks.get(event.site_id or -1, []) if event.type.value in h.events])
         for event in events
     ]
-    # The comments and their current scores for every body of the batch, in two queries.
+    # The current scores for every body of the batch, in one query.
     comment_ids = {e.comment_id for e, hooks_of in wanted if hooks_of and e.comment_id}
-    by_id = {
-        c.id: c
-        for c in session.scalars(
-            select(Comment).where(Comment.id.in_(comment_ids)).options(selectinload(Comment.thread))
-        )
-    }
     scores = {
         s.comment_id: s
         for s in session.scalars(
@@ -257,8 +202,7 @@ def dispatch(session: Session, now: datetime, batch_size: int = 200) -> int:
     }
     for event, wanting in wanted:
         if wanting:
-            comment = by_id.get(event.comment_id or -1)
-            body = event_body(event, wanting[0].site, comment, scores.get(event.comment_id or -1))
+            body = event_body(event, wanting[0].site, scores.get(event.comment_id or -1))
             for hook in wanting:
                 session.add(
                     WebhookDelivery(
@@ -280,41 +224,16 @@ def dispatch(session: Session, now: datetime, batch_size: int = 200) -> int:
 # ---------------------------------------------------------------- sending
 
 
-def sign(secret: str, timestamp: int, body: str) -> str:
-    """The ``X-Moderation-Signature`` value for ``body`` sent at ``timestamp``."""
-    digest = hmac.new(secret.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256)
-    return "sha256=" + digest.hexdigest()
+def sign(secret: str, timestamp: int, delivery: str, body: str) -> str:
+    """The ``X-Moderation-Signature`` value for ``body`` sent at ``timestamp`` as
+    ``delivery``: the id is signed too, so a replay cannot pass as a new delivery."""
+    signed = f"{timestamp}.{delivery}.{body}".encode()
+    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
 
 
-@dataclass(frozen=True)
-class Outcome:
-    delivered: bool
-    status: int | None
-    error: str | None
-    duration_ms: float
-
-
-Sender = Callable[[str, dict[str, str], str], Outcome]
-
-
-def post(url: str, headers: dict[str, str], body: str) -> Outcome:
-    """POST ``body`` to ``url``; no redirects (a redirect could lead anywhere)."""
-    started = time.perf_counter()
-    try:
-        response = requests.post(
-            url,
-            data=body.encode(),
-            headers=headers,
-            timeout=TIMEOUT_SECONDS,
-            allow_redirects=False,
-        )
-    except requests.RequestException as exc:
-        elapsed = (time.perf_counter() - started) * 1000
-        return Outcome(False, None, f"{type(exc).__name__}: {exc}"[:500], elapsed)
-    elapsed = (time.perf_counter() - started) * 1000
-    ok = 200 <= response.status_code < 300
-    error = None if ok else f"answered {response.status_code}"
-    return Outcome(ok, response.status_code, error, elapsed)
+Outcome = outbound.Outcome
+Sender = Callable[[outbound.Target, dict[str, str], str], Outcome]
+post = outbound.post
 
 
 def backoff(attempts: int) -> timedelta:
@@ -359,16 +278,36 @@ def claim_deliveries(
     )
 
 
-def _headers(delivery: WebhookDelivery, event_type: str, secret: str, now: float) -> dict[str, str]:
-    timestamp = int(now)
-    return {
-        "Content-Type": "application/json",
-        "User-Agent": USER_AGENT,
-        "X-Moderation-Event": event_type,
-        "X-Moderation-Delivery": delivery.delivery_key,
-        "X-Moderation-Timestamp": str(timestamp),
-        "X-Moderation-Signature": sign(secret, timestamp, delivery.body),
-    }
+@dataclass(frozen=True)
+class Send:
+    """What sending one claimed delivery needs, read before the claim commits: the sends
+    run in other threads, where the ORM objects cannot load anything."""
+
+    delivery_id: int
+    delivery_key: str
+    body: str
+    url: str
+    secret: str
+    event_type: str
+
+    def headers(self, now: float) -> dict[str, str]:
+        timestamp = int(now)
+        return {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "X-Moderation-Event": self.event_type,
+            "X-Moderation-Delivery": self.delivery_key,
+            "X-Moderation-Timestamp": str(timestamp),
+            "X-Moderation-Signature": sign(self.secret, timestamp, self.delivery_key, self.body),
+        }
+
+
+def prepare(deliveries: Sequence[WebhookDelivery]) -> list[Send]:
+    """The sends of these claimed deliveries."""
+    return [
+        Send(d.id, d.delivery_key, d.body, d.webhook.url, d.webhook.secret, d.event.type.value)
+        for d in deliveries
+    ]
 
 
 def record(session: Session, delivery: WebhookDelivery, outcome: Outcome, now: datetime) -> bool:
@@ -411,22 +350,37 @@ class DeliveryResult:
 
 
 def send_claimed(
-    deliveries: Sequence[WebhookDelivery],
-    targets: dict[int, tuple[str, str, str]],
+    sends: Sequence[Send],
     sender: Sender = post,
+    allow_private: bool = False,
     concurrency: int = 8,
 ) -> list[Outcome]:
-    """POST each claimed delivery (``targets``: delivery id → url, secret, event type),
-    several at once: one slow receiver does not hold up the others."""
+    """POST each claimed delivery, several at once: one slow receiver does not hold up
+    the others. Each URL is resolved and checked once per batch (its host may resolve
+    elsewhere now than when the webhook was added) and the POST goes to the address
+    checked. Whatever goes wrong with one delivery is its failed outcome, never the
+    batch's."""
+    checked: dict[str, outbound.Target | Outcome] = {}
+    for send in sends:
+        if send.url not in checked:
+            try:
+                checked[send.url] = outbound.resolve(send.url, allow_private)
+            except Invalid as error:
+                checked[send.url] = Outcome(False, None, f"refused: {error.message}", 0.0)
 
-    def one(delivery: WebhookDelivery) -> Outcome:
-        url, secret, event_type = targets[delivery.id]
-        return sender(url, _headers(delivery, event_type, secret, time.time()), delivery.body)
+    def one(send: Send) -> Outcome:
+        target = checked[send.url]
+        if isinstance(target, Outcome):
+            return target
+        try:
+            return sender(target, send.headers(time.time()), send.body)
+        except Exception as exc:  # a bug or an odd receiver: this delivery fails, alone
+            return Outcome(False, None, f"{type(exc).__name__}: {exc}"[:500], 0.0)
 
-    if len(deliveries) <= 1:
-        return [one(d) for d in deliveries]
-    with ThreadPoolExecutor(max_workers=min(concurrency, len(deliveries))) as pool:
-        return list(pool.map(one, deliveries))
+    if len(sends) <= 1:
+        return [one(send) for send in sends]
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(sends))) as pool:
+        return list(pool.map(one, sends))
 
 
 def deliver_due(
@@ -439,22 +393,13 @@ def deliver_due(
     allow_private: bool = False,
     sender: Sender = post,
 ) -> DeliveryResult:
-    """Claim due deliveries, commit the claim, send them, record and commit the results.
-    Each URL is checked again before sending (its host may resolve elsewhere now)."""
+    """Claim due deliveries, commit the claim, send them, record and commit the results."""
     claimed = claim_deliveries(session, worker_id, batch_size, lease_seconds, clock())
-    targets = {d.id: (d.webhook.url, d.webhook.secret, d.event.type.value) for d in claimed}
+    sends = prepare(claimed)
     session.commit()
     if not claimed:
         return DeliveryResult()
-    refused: dict[int, Outcome] = {}
-    for delivery in claimed:
-        try:
-            check_url(targets[delivery.id][0], allow_private)
-        except Invalid as error:
-            refused[delivery.id] = Outcome(False, None, f"refused: {error.message}", 0.0)
-    sendable = [d for d in claimed if d.id not in refused]
-    sent = dict(zip((d.id for d in sendable), send_claimed(sendable, targets, sender), strict=True))
-    outcomes = [refused.get(d.id) or sent[d.id] for d in claimed]
+    outcomes = send_claimed(sends, sender, allow_private)
     result = DeliveryResult(claimed=len(claimed))
     now = clock()
     for delivery, outcome in zip(claimed, outcomes, strict=True):
@@ -467,20 +412,25 @@ def deliver_due(
     return result
 
 
-def send_test(session: Session, webhook_id: int, sender: Sender = post) -> Outcome:
-    """Send a ``ping`` to the webhook now, signed like a real event (nothing recorded)."""
+def send_test(
+    session: Session, webhook_id: int, allow_private: bool, sender: Sender = post
+) -> Outcome:
+    """Send a ``ping`` to the webhook now, signed like a real event (nothing recorded).
+    Raises Invalid when its URL may not be used now."""
     webhook = get_webhook(session, webhook_id)
+    target = outbound.resolve(webhook.url, allow_private)
     body = json.dumps(
         {"id": None, "type": "ping", "site": webhook.site.slug, "data": {"webhook": webhook.id}},
         separators=(",", ":"),
     )
     timestamp = int(time.time())
+    delivery = str(uuid.uuid4())
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "X-Moderation-Event": "ping",
-        "X-Moderation-Delivery": str(uuid.uuid4()),
+        "X-Moderation-Delivery": delivery,
         "X-Moderation-Timestamp": str(timestamp),
-        "X-Moderation-Signature": sign(webhook.secret, timestamp, body),
+        "X-Moderation-Signature": sign(webhook.secret, timestamp, delivery, body),
     }
-    return sender(webhook.url, headers, body)
+    return sender(target, headers, body)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from moderation.models import Comment
@@ -204,45 +205,77 @@ class Worker:
         return self._stop.is_set()
 
     def run(self, once: bool = False) -> int:
-        """Process batches until stopped (or, with ``once``, until the queue is empty).
-        Returns how many comments this worker scored."""
+        """Process batches until stopped (or, with ``once``, until the queue is empty and
+        every due event is delivered). Returns how many comments this worker scored.
+
+        Events are delivered beside the scoring, in a thread with a session of its own,
+        so that a slow webhook receiver never holds up a comment; with ``once`` both run
+        in turn in this thread (tests, and `worker --once`)."""
+        delivery: threading.Thread | None = None
+        if not once:
+            delivery = threading.Thread(
+                target=self._deliver_until_stopped,
+                args=(self.session.get_bind(),),  # here: Flask-SQLAlchemy's needs the app
+                name=f"{self.worker_id}-events",
+                daemon=True,
+            )
+            delivery.start()
         total = 0
-        while not self._stop.is_set():
-            try:
-                result = process_batch(
-                    self.session,
-                    self.scorer,
-                    self.worker_id,
-                    batch_size=self.batch_size,
-                    lease_seconds=self.lease_seconds,
-                    max_attempts=self.max_attempts,
-                    clock=self.clock,
-                )
-            except Exception:  # the database went away, say: wait and try again
-                log.exception("worker %s: batch failed; retrying", self.worker_id)
-                self.session.rollback()
-                self._stop.wait(self.poll_seconds * 4)
-                continue
-            total += result.scored
-            try:
-                busy = self.deliver_events()
-            except Exception:
-                log.exception("worker %s: delivering events failed; retrying", self.worker_id)
-                self.session.rollback()
-                busy = False
-            if result.claimed == 0 and not busy:
-                if once:
-                    break
-                self._stop.wait(self.poll_seconds)
+        try:
+            while not self._stop.is_set():
+                try:
+                    result = process_batch(
+                        self.session,
+                        self.scorer,
+                        self.worker_id,
+                        batch_size=self.batch_size,
+                        lease_seconds=self.lease_seconds,
+                        max_attempts=self.max_attempts,
+                        clock=self.clock,
+                    )
+                except Exception:  # the database went away, say: wait and try again
+                    log.exception("worker %s: batch failed; retrying", self.worker_id)
+                    self.session.rollback()
+                    self._stop.wait(self.poll_seconds * 4)
+                    continue
+                total += result.scored
+                busy = self._deliver_once(self.session) if once else False
+                if result.claimed == 0 and not busy:
+                    if once:
+                        break
+                    self._stop.wait(self.poll_seconds)
+        finally:
+            if delivery is not None:
+                self._stop.set()
+                delivery.join(timeout=30)
         return total
 
-    def deliver_events(self) -> bool:
+    def _deliver_until_stopped(self, bind: Engine | Connection) -> None:
+        session = Session(bind=bind)
+        try:
+            while not self._stop.is_set():
+                if not self._deliver_once(session):
+                    self._stop.wait(self.poll_seconds)
+        finally:
+            session.close()
+
+    def _deliver_once(self, session: Session) -> bool:
+        try:
+            return self.deliver_events(session)
+        except Exception:  # the database went away, say: wait and try again
+            log.exception("worker %s: delivering events failed; retrying", self.worker_id)
+            session.rollback()
+            self._stop.wait(self.poll_seconds * 4)
+            return False
+
+    def deliver_events(self, session: Session | None = None) -> bool:
         """Fan new outbox events out to webhooks, and send the deliveries that are due.
         Returns whether there was anything to do."""
-        dispatched = webhooks.dispatch(self.session, self.clock(), batch_size=self.batch_size * 4)
-        self.session.commit()
+        session = session or self.session
+        dispatched = webhooks.dispatch(session, self.clock(), batch_size=self.batch_size * 4)
+        session.commit()
         delivered = webhooks.deliver_due(
-            self.session,
+            session,
             self.worker_id,
             self.clock,
             batch_size=self.batch_size,

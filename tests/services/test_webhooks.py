@@ -7,7 +7,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -16,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from moderation.current_scorer import get_scorer
 from moderation.models import Site, WebhookDelivery
-from moderation.services import webhooks, worker
+from moderation.services import comments, outbound, webhooks, worker
 from moderation.services.errors import Invalid
 from moderation.types import CommentStatus, DeliveryStatus, utcnow
 from tests import factories
@@ -65,7 +67,8 @@ def hook(session: Session, site: Site, receiver: Receiver, events: str = "commen
 
 def verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
     """What a receiver does, as README shows it."""
-    signed = headers["x-moderation-timestamp"].encode() + b"." + body
+    signed = f"{headers['x-moderation-timestamp']}.{headers['x-moderation-delivery']}.".encode()
+    signed += body
     expected = "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, headers["x-moderation-signature"])
 
@@ -164,22 +167,30 @@ def test_a_worker_that_dies_after_sending_loses_nothing(session: Session, site: 
         session.commit()
         # The first worker claims and sends, then dies before recording the result.
         [claimed] = webhooks.claim_deliveries(session, "dying", 10, 60, clock())
-        targets = {claimed.id: (claimed.webhook.url, "s3cret", "comment.held")}
+        dead_token = claimed.claimed_by
+        sends = webhooks.prepare([claimed])
         session.commit()
-        webhooks.send_claimed([claimed], targets)
+        webhooks.send_claimed(sends, allow_private=True)
         session.rollback()
         # While its lease holds, nobody sends it again; after, another worker does.
         assert webhooks.deliver_due(session, "w2", clock, allow_private=True).claimed == 0
         clock.advance(seconds=61)
-        result = webhooks.deliver_due(session, "w2", clock, allow_private=True)
-        assert (result.claimed, result.delivered) == (1, 1)
+        [taken] = webhooks.claim_deliveries(session, "w2", 10, 60, clock())
+        sends = webhooks.prepare([taken])
+        session.commit()
+        # The dead worker's late result does not count over the live claim of the heir.
+        late = WebhookDelivery(
+            id=taken.id, claimed_by=dead_token, attempts=0, created_at=taken.created_at
+        )
+        assert not webhooks.record(session, late, webhooks.Outcome(True, 200, None, 1.0), clock())
+        [outcome] = webhooks.send_claimed(sends, allow_private=True)
+        assert webhooks.record(session, taken, outcome, clock())
+        session.commit()
         received = list(receiver.received)
     assert len(received) == 2  # a duplicate, never a loss, with one id to drop it by
     assert len({r.headers["x-moderation-delivery"] for r in received}) == 1
-    # The dead worker's late result is not recorded over the delivered one.
-    assert not webhooks.record(session, claimed, webhooks.Outcome(False, 500, "late", 1.0), clock())
-    session.refresh(claimed)
-    assert claimed.status == DeliveryStatus.DELIVERED
+    session.refresh(taken)
+    assert (taken.status, taken.attempts) == (DeliveryStatus.DELIVERED, 1)
 
 
 def test_each_event_is_fanned_out_once_to_each_webhook_that_wants_it(
@@ -300,3 +311,87 @@ def test_bad_webhook_commands_say_what_is_wrong_and_add_nothing(
         result = runner.invoke(args=["moderation", "webhook", "add", *args])
         assert result.exit_code == 1 and says in result.output, result.output
     assert webhooks.list_webhooks(session) == []
+
+
+def test_the_webhook_tells_the_comment_as_it_was_at_the_event(session: Session, site: Site) -> None:
+    clock = Clock()
+    with http_receiver() as receiver:
+        hook(session, site, receiver, "comment.published")
+        comment = factories.submit(session, site, CLEAN, author_token="t" * 32)
+        factories.scored(session, comment, {"toxicity": 0.01})
+        # The author edits before the event is delivered: the new text is not scored yet.
+        comments.edit_by_author(
+            session, comment.id, author_token="t" * 32, body="Unscored new text",
+            now=utcnow(), window=timedelta(minutes=15),
+        )  # fmt: skip
+        session.commit()
+        webhooks.dispatch(session, clock())
+        session.commit()
+        webhooks.deliver_due(session, "w1", clock, allow_private=True)
+        [call] = receiver.received
+    data = json.loads(call.body)["data"]
+    assert (data["status"], data["version"], data["body"]) == ("visible", 2, CLEAN)
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("93.184.216.34", True),
+        ("2606:4700:4700::1111", True),
+        ("127.0.0.1", False),
+        ("10.0.0.1", False),
+        ("169.254.169.254", False),  # cloud metadata
+        ("100.100.100.200", False),  # shared address space (a cloud's metadata)
+        ("::ffff:127.0.0.1", False),
+        ("2002:7f00:1::1", False),  # 6to4 carrying 127.0.0.1
+        ("::1", False),
+        ("0.0.0.0", False),  # noqa: S104 (an address under test, not one we bind)
+        ("224.0.0.1", False),
+    ],
+)
+def test_only_public_addresses_are_public(address: str, public: bool) -> None:
+    assert outbound.is_public(address) is public
+
+
+def test_a_webhook_url_with_an_impossible_port_is_refused_not_a_traceback() -> None:
+    with pytest.raises(Invalid, match="port"):
+        webhooks.check_url("http://example.org:99999/hook", allow_private=True)
+
+
+def test_the_post_goes_to_the_address_that_was_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """DNS is outside: a resolver that answers once, then fails (or would answer another
+    address: rebinding). The POST must not ask it again."""
+    real = socket.getaddrinfo
+    answers = iter([real("127.0.0.1", 80, type=socket.SOCK_STREAM)])
+
+    def resolver(host: str, *args: Any, **kwargs: Any) -> Any:
+        if host != "hooks.example":  # an address: nothing to look up
+            return real(host, *args, **kwargs)
+        try:
+            return next(answers)
+        except StopIteration:
+            raise socket.gaierror(f"{host} looked up twice") from None
+
+    with http_receiver() as receiver:
+        url = receiver.url.replace("127.0.0.1", "hooks.example")
+        monkeypatch.setattr(socket, "getaddrinfo", resolver)
+        target = outbound.resolve(url, allow_private=True)
+        outcome = outbound.post(target, {"Content-Type": "application/json"}, "{}")
+        monkeypatch.undo()
+        [call] = receiver.received
+    assert outcome.delivered, outcome.error
+    assert call.headers["host"] == f"hooks.example:{url.split(':')[2].split('/')[0]}"
+
+
+def test_a_receiver_that_never_finishes_answering_is_a_failure_at_the_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(outbound, "DEADLINE_SECONDS", 1.0)
+    with http_receiver(delay_seconds=5) as receiver:
+        target = outbound.resolve(receiver.url, allow_private=True)
+        outcome = outbound.post(target, {}, "{}")
+    assert not outcome.delivered
+    assert outcome.error == "no complete answer within 1 s"
+    assert outcome.duration_ms < 3000
