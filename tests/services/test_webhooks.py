@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from moderation.current_scorer import get_scorer
 from moderation.models import Site, WebhookDelivery
-from moderation.services import webhooks, worker
+from moderation.services import outbox, webhooks, worker
 from moderation.services.errors import Invalid
 from moderation.types import CommentStatus, DeliveryStatus, utcnow
 from tests import factories
@@ -160,7 +160,7 @@ def test_a_worker_that_dies_after_sending_loses_nothing(session: Session, site: 
     with http_receiver() as receiver:
         hook(session, site, receiver)
         factories.scored(session, factories.submit(session, site, TOXIC), {"toxicity": 0.9})
-        webhooks.dispatch(session, clock())
+        outbox.dispatch(session, clock())
         session.commit()
         # The first worker claims and sends, then dies before recording the result.
         [claimed] = webhooks.claim_deliveries(session, "dying", 10, 60, clock())
@@ -244,7 +244,7 @@ def test_a_url_that_turned_private_is_refused_at_delivery_time(
     with http_receiver() as receiver:
         hook(session, site, receiver)  # allowed when it was added
         factories.scored(session, factories.submit(session, site, TOXIC), {"toxicity": 0.9})
-        webhooks.dispatch(session, clock())
+        outbox.dispatch(session, clock())
         session.commit()
         result = webhooks.deliver_due(session, "w1", clock, allow_private=False)
         assert (result.claimed, result.delivered, result.failed) == (1, 0, 1)
