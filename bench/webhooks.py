@@ -35,7 +35,7 @@ def main() -> None:
     from moderation.current_scorer import get_scorer
     from moderation.db import db
     from moderation.models import Comment, Site, Thread, WebhookDelivery
-    from moderation.services import lifecycle, webhooks
+    from moderation.services import lifecycle, outbox, webhooks
     from moderation.services.worker import Worker
     from moderation.types import CommentStatus, DeliveryStatus, ModerationMode, Rule, utcnow
     from tests.receiver import http_receiver
@@ -83,7 +83,7 @@ def main() -> None:
                         poll_seconds=0, max_attempts=3, webhook_allow_private=True)  # fmt: skip
 
         started = time.perf_counter()
-        while webhooks.dispatch(session, utcnow(), batch_size=args.batch * 4):
+        while outbox.dispatch(session, utcnow(), batch_size=args.batch * 4):
             session.commit()
         session.commit()
         fanned = time.perf_counter() - started

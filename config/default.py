@@ -43,6 +43,18 @@ WORKER_MAX_ATTEMPTS = 5
 # refused (a webhook must not reach the service's own network) unless this is true.
 WEBHOOK_ALLOW_PRIVATE = False
 
+# Mail to moderators about held comments (each chooses immediate, hourly, daily or off on
+# "My notifications"). SMTP_URL: smtp://host:port, smtps://host (TLS from the start) or
+# smtp+starttls://host:587; a user and password in the URL, or in SMTP_USER/SMTP_PASSWORD.
+# Unset: mail is written to the log instead of sent.
+SMTP_URL = None
+SMTP_USER = None
+SMTP_PASSWORD = None
+SMTP_TIMEOUT_SECONDS = 10
+MAIL_FROM = "moderation@localhost"
+# The service's address as moderators' browsers reach it: the links in mails start with it.
+PUBLIC_URL = "http://127.0.0.1:5000"
+
 # Largest request body accepted (413 above it). Field limits live in moderation/api/schemas.py.
 MAX_CONTENT_LENGTH = 64 * 1024
 

@@ -70,6 +70,7 @@ def worker_command(
         _supervise(concurrency, batch_size, lease_seconds, poll_seconds, once)
         return
     from moderation.current_scorer import get_scorer
+    from moderation.services.notifications import notifier_from_config
     from moderation.services.worker import Worker
 
     config = current_app.config
@@ -81,6 +82,7 @@ def worker_command(
         poll_seconds=poll_seconds if poll_seconds is not None else config["WORKER_POLL_SECONDS"],
         max_attempts=config["WORKER_MAX_ATTEMPTS"],
         webhook_allow_private=config["WEBHOOK_ALLOW_PRIVATE"],
+        notifier=notifier_from_config(config),
     )
 
     def graceful(signum: int, frame: Any) -> None:

@@ -31,7 +31,9 @@ from moderation.types import (
     DeliveryStatus,
     EventType,
     FlagReason,
+    MailKind,
     ModerationMode,
+    NotifyPreference,
     Role,
     Rule,
     UTCDateTime,
@@ -334,6 +336,12 @@ class Moderator(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(enum_column(Role), default=Role.MODERATOR)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    notify: Mapped[NotifyPreference] = mapped_column(
+        enum_column(NotifyPreference, "notify_preference"),
+        default=NotifyPreference.IMMEDIATE,
+        server_default=NotifyPreference.IMMEDIATE.value,
+        comment="mail about held comments: immediate, an hourly or daily digest, or off",
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     sites: Mapped[list[Site]] = relationship(secondary=moderator_site)
@@ -484,3 +492,62 @@ class WebhookDelivery(Base):
 
     webhook: Mapped[Webhook] = relationship()
     event: Mapped[OutboxEvent] = relationship()
+
+
+class MailMessage(Base):
+    """One mail to one moderator about held comments, sent at least once: claimed with a
+    lease like a webhook delivery, retried with backoff, dead after the retry window. It
+    is rendered when sent; its Message-ID (from ``message_key``) is the same on every try."""
+
+    __tablename__ = "mail_message"
+    __table_args__ = (
+        # The worker's claim: due messages, oldest first.
+        Index("ix_mail_message_due", "status", "next_attempt_at", "id"),
+        # The burst limit: a moderator's mails of the last minute.
+        Index("ix_mail_message_recent", "moderator_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    moderator_id: Mapped[int] = mapped_column(ForeignKey("moderator.id", ondelete="CASCADE"))
+    kind: Mapped[MailKind] = mapped_column(enum_column(MailKind))
+    comment_ids: Mapped[list[int]] = mapped_column(JSON, comment="the held comments it tells of")
+    message_key: Mapped[str] = mapped_column(
+        String(36), unique=True, comment="its Message-ID: the same on every retry"
+    )
+    status: Mapped[DeliveryStatus] = mapped_column(
+        enum_column(DeliveryStatus), default=DeliveryStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    response_status: Mapped[int | None] = mapped_column(
+        Integer, comment="SMTP reply code of the last failed attempt; null when none came"
+    )
+    error: Mapped[str | None] = mapped_column(Text, comment="why the last attempt failed")
+    duration_ms: Mapped[float | None] = mapped_column(Float, comment="of the last attempt")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, comment="when the SMTP server accepted it (or it was logged)"
+    )
+
+    moderator: Mapped[Moderator] = relationship()
+
+
+class MailItem(Base):
+    """A held comment waiting for a moderator's next digest (or burst summary)."""
+
+    __tablename__ = "mail_item"
+    __table_args__ = (Index("ix_mail_item_waiting", "message_id", "moderator_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    moderator_id: Mapped[int] = mapped_column(ForeignKey("moderator.id", ondelete="CASCADE"))
+    comment_id: Mapped[int] = mapped_column(
+        ForeignKey("comment.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("mail_message.id", ondelete="SET NULL"),
+        comment="the digest that told of it; null while it waits",
+    )

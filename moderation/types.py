@@ -88,6 +88,22 @@ class DeliveryStatus(enum.StrEnum):
     DEAD = "dead"  # failed for longer than the retry window; shown to admins
 
 
+class NotifyPreference(enum.StrEnum):
+    """How a moderator hears of comments held on their sites: a mail for each (the
+    default, as WordPress does), an hourly or daily digest, or nothing."""
+
+    IMMEDIATE = "immediate"
+    HOURLY = "hourly"
+    DAILY = "daily"
+    OFF = "off"
+
+
+class MailKind(enum.StrEnum):
+    IMMEDIATE = "immediate"  # one held comment
+    DIGEST = "digest"  # the held comments of an hour or a day
+    SUMMARY = "summary"  # an immediate moderator's overflow: more than the burst limit a minute
+
+
 def enum_column(enum_cls: type[enum.Enum], name: str | None = None, length: int = 16) -> Enum:
     """A VARCHAR holding the enum's *value* (not its name), checked by a constraint named
     ``name`` (default: the enum's name; give one when a table has two such columns)."""

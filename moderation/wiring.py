@@ -187,6 +187,7 @@ def start_in_process_worker(app: Flask) -> threading.Thread | None:
     if not app.config["WORKER_IN_PROCESS"]:
         return None
     from moderation.current_scorer import get_scorer
+    from moderation.services.notifications import notifier_from_config
     from moderation.services.worker import Worker
 
     def run() -> None:
@@ -199,6 +200,7 @@ def start_in_process_worker(app: Flask) -> threading.Thread | None:
                 poll_seconds=app.config["WORKER_POLL_SECONDS"],
                 max_attempts=app.config["WORKER_MAX_ATTEMPTS"],
                 webhook_allow_private=app.config["WEBHOOK_ALLOW_PRIVATE"],
+                notifier=notifier_from_config(app.config),
             )
             app.extensions["moderation.worker"] = worker
             log.info("in-process scoring worker %s started", worker.worker_id)

@@ -22,7 +22,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Rege
 
 from moderation.models import Site
 from moderation.scoring import LabelThresholds
-from moderation.types import ModerationMode, Role
+from moderation.types import ModerationMode, NotifyPreference, Role
 
 
 class EmptyForm(FlaskForm):  # type: ignore[misc]  # flask_wtf is untyped
@@ -32,6 +32,19 @@ class EmptyForm(FlaskForm):  # type: ignore[misc]  # flask_wtf is untyped
 class LoginForm(FlaskForm):  # type: ignore[misc]
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+
+
+class NotificationsForm(FlaskForm):  # type: ignore[misc]
+    notify = SelectField(
+        "Mail me about held comments",
+        choices=[
+            SelectChoice(NotifyPreference.IMMEDIATE.value, "immediately: a mail for each"),
+            SelectChoice(NotifyPreference.HOURLY.value, "hourly: one digest an hour"),
+            SelectChoice(NotifyPreference.DAILY.value, "daily: one digest a day"),
+            SelectChoice(NotifyPreference.OFF.value, "off: no mail"),
+        ],
+        validate_choice=True,
+    )
 
 
 class TokenForm(FlaskForm):  # type: ignore[misc]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
@@ -12,6 +13,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -30,11 +32,19 @@ from moderation.extensions import limiter
 from moderation.models import ApiToken, Comment, Moderator, Site
 from moderation.review import forms
 from moderation.review.charts import bar_chart, histogram_chart, line_chart
-from moderation.services import moderators, perspective, policy, review, sites
+from moderation.services import (
+    decision_links,
+    moderators,
+    notifications,
+    perspective,
+    policy,
+    review,
+    sites,
+)
 from moderation.services.dashboard import dashboard as dashboard_figures
 from moderation.services.errors import DomainError, NotFound
 from moderation.services.review import Action, AlreadyDecided, Order, QueueFilter, Tab
-from moderation.types import Role, utcnow
+from moderation.types import NotifyPreference, Role, utcnow
 
 bp = Blueprint("review", __name__, url_prefix="/moderation", template_folder="templates")
 
@@ -218,6 +228,35 @@ def counts() -> Any:
     )
 
 
+@dataclass(frozen=True)
+class FollowedLink:
+    """What a mail's approve/hide link says on the comment's page: ``state`` is ready
+    (the decision is prefilled, to confirm), decided, expired or invalid."""
+
+    state: str
+    action: str | None = None
+    message: str = ""
+
+
+def _followed_link(token: str, item: Comment) -> FollowedLink:
+    try:
+        link = decision_links.read(str(current_app.config["SECRET_KEY"]), token, utcnow())
+    except decision_links.LinkExpired:
+        return FollowedLink("expired", None, "This link has expired (they last 7 days).")
+    except decision_links.LinkInvalid:
+        return FollowedLink("invalid", None, "This link is not valid.")
+    if link.comment_id != item.id:
+        return FollowedLink("invalid", None, "This link is not valid.")
+    if link.version != item.version:
+        return FollowedLink(
+            "decided",
+            link.action,
+            f"Already decided: this comment changed since the mail (it is {item.status.value} "
+            "now); the link does nothing.",
+        )
+    return FollowedLink("ready", link.action)
+
+
 @bp.get("/comments/<int:comment_id>")
 @moderator_required
 def comment(comment_id: int) -> Any:
@@ -225,7 +264,11 @@ def comment(comment_id: int) -> Any:
         item = review.get_for_review(current_session(), scope(), comment_id)
     except NotFound:
         abort(404)
-    return render_template(
+    # A mail's link: only shows the decision, prefilled; the moderator confirms by POST.
+    token = request.args.get("decision")
+    followed = _followed_link(token, item) if token else None
+    status = {"expired": 410, "invalid": 400}.get(followed.state if followed else "", 200)
+    page = render_template(
         "review/comment.html",
         item=item,
         branch=review.branch(item),
@@ -233,7 +276,9 @@ def comment(comment_id: int) -> Any:
         form=forms.EmptyForm(),
         current_score=review.current_score,
         score_bars=score_bars,
+        followed=followed,
     )
+    return page, status
 
 
 @bp.get("/comments/<int:comment_id>/branch")
@@ -489,6 +534,32 @@ def revoke_token(token_id: int) -> Any:
     session.commit()
     flash("token revoked", "info")
     return redirect(url_for("review.moderator_list"), code=303)
+
+
+# ------------------------------------------------------------------ my notifications
+
+
+@bp.route("/notifications", methods=["GET", "POST"])
+@moderator_required
+def my_notifications() -> Any:
+    session = current_session()
+    person = me()
+    form = forms.NotificationsForm(data={"notify": person.notify.value})
+    if request.method == "POST":
+        form = forms.NotificationsForm()
+        if form.validate_on_submit():
+            changed = notifications.set_preference(
+                session, person, NotifyPreference(form.notify.data)
+            )
+            session.commit()
+            flash("saved" if changed else "nothing changed", "info")
+            return redirect(url_for("review.my_notifications"), code=303)
+    return render_template(
+        "review/notifications.html",
+        form=form,
+        person=person,
+        burst_limit=notifications.BURST_LIMIT,
+    )
 
 
 @bp.errorhandler(401)

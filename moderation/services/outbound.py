@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import urllib3
 
+from moderation.services.deliveries import Outcome
 from moderation.services.errors import Invalid
 
 SOCKET_TIMEOUT_SECONDS = 5.0  # connect, and each read
@@ -40,14 +41,6 @@ class Target:
     port: int
     path: str
     address: str
-
-
-@dataclass(frozen=True)
-class Outcome:
-    delivered: bool
-    status: int | None
-    error: str | None
-    duration_ms: float
 
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:

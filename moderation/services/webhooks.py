@@ -3,10 +3,10 @@
 The lifecycle writes each event to the outbox in the transaction of its change. From
 there, in the workers:
 
-1. ``dispatch`` takes undispatched outbox events, oldest first (``FOR UPDATE SKIP
-   LOCKED`` on PostgreSQL), writes one WebhookDelivery for each webhook of the event's
-   site that wants its type, with the exact JSON body it will send, and marks the event
-   dispatched, all in one transaction: an event is fanned out exactly once.
+1. ``outbox.dispatch`` takes undispatched outbox events, oldest first (``FOR UPDATE SKIP
+   LOCKED`` on PostgreSQL), and ``fan_out`` writes one WebhookDelivery for each webhook of
+   the event's site that wants its type, with the exact JSON body it will send, in the
+   transaction that marks the event dispatched: an event is fanned out exactly once.
 2. ``deliver_due`` claims due deliveries with a lease (as the scorer claims comments),
    commits the claim, POSTs them, and records each result. 2xx is delivered; anything
    else, or no answer within the timeout, is retried with exponential backoff until the
@@ -15,8 +15,9 @@ there, in the workers:
    duplicate with the same ``X-Moderation-Delivery`` id, never a loss.
 
 Receivers check ``X-Moderation-Signature: sha256=HEX``, the HMAC-SHA256 with the
-webhook's secret of ``TIMESTAMP.BODY``, where TIMESTAMP is ``X-Moderation-Timestamp``
-(Unix seconds; reject old ones to stop replays), as Stripe and GitHub sign theirs.
+webhook's secret of ``TIMESTAMP.DELIVERY.BODY``, where TIMESTAMP is
+``X-Moderation-Timestamp`` (Unix seconds; reject old ones to stop replays) and DELIVERY
+``X-Moderation-Delivery``, as Stripe and GitHub sign theirs.
 """
 
 from __future__ import annotations
@@ -30,21 +31,21 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from moderation.models import OutboxEvent, Score, Site, Webhook, WebhookDelivery
-from moderation.services import outbound
+from moderation.services import deliveries, outbound
+from moderation.services.deliveries import RETRY_WINDOW as RETRY_WINDOW
+from moderation.services.deliveries import DeliveryResult as DeliveryResult
+from moderation.services.deliveries import Outcome as Outcome
 from moderation.services.errors import Invalid, NotFound
 from moderation.services.sites import get_site
 from moderation.types import DeliveryStatus, EventType
 
-RETRY_WINDOW = timedelta(hours=24)
-FIRST_RETRY = timedelta(seconds=30)  # then 1, 2, 4 … minutes, at most an hour apart
-LONGEST_WAIT = timedelta(hours=1)
 USER_AGENT = "comment-moderation-webhooks/1"
 
 
@@ -170,18 +171,11 @@ def event_body(event: OutboxEvent, site: Site, current: Score | None) -> str:
     )
 
 
-def dispatch(session: Session, now: datetime, batch_size: int = 200) -> int:
-    """Fan undispatched outbox events out to their webhooks (see the module's docstring).
-    Returns how many events it dispatched. The caller commits."""
-    events = session.scalars(
-        select(OutboxEvent)
-        .where(OutboxEvent.published_at.is_(None))
-        .order_by(OutboxEvent.id)
-        .limit(batch_size)
-        .with_for_update(skip_locked=True)
-    ).all()
-    if not events:
-        return 0
+def fan_out(session: Session, events: Sequence[OutboxEvent], now: datetime) -> int:
+    """Write one WebhookDelivery for each webhook of each event's site that wants its
+    type, with the exact body it will send (``outbox.dispatch`` calls this in the
+    transaction that marks the events dispatched). Returns how many it wrote."""
+    written = 0
     site_ids = {e.site_id for e in events if e.site_id is not None}
     hooks: dict[int, list[Webhook]] = {}
     for hook in session.scalars(
@@ -216,9 +210,8 @@ def dispatch(session: Session, now: datetime, batch_size: int = 200) -> int:
                         created_at=now,
                     )
                 )
-        event.published_at = now
-    session.flush()
-    return len(events)
+                written += 1
+    return written
 
 
 # ---------------------------------------------------------------- sending
@@ -231,51 +224,16 @@ def sign(secret: str, timestamp: int, delivery: str, body: str) -> str:
     return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
 
 
-Outcome = outbound.Outcome
 Sender = Callable[[outbound.Target, dict[str, str], str], Outcome]
 post = outbound.post
-
-
-def backoff(attempts: int) -> timedelta:
-    """How long to wait after the ``attempts``-th failure: 30 s, 1, 2, 4 … min, ≤ 1 h."""
-    wait: timedelta = FIRST_RETRY * (2 ** max(attempts - 1, 0))
-    return min(wait, LONGEST_WAIT)
 
 
 def claim_deliveries(
     session: Session, worker_id: str, batch_size: int, lease_seconds: float, now: datetime
 ) -> list[WebhookDelivery]:
-    """Claim up to ``batch_size`` due deliveries for ``lease_seconds``. The caller commits
-    the claim before sending, so a worker that dies sending leaves them to expire."""
-    token = f"{worker_id}/{uuid.uuid4().hex[:8]}"
-    due = (
-        WebhookDelivery.status == DeliveryStatus.PENDING,
-        WebhookDelivery.next_attempt_at <= now,
-        or_(WebhookDelivery.claimed_until.is_(None), WebhookDelivery.claimed_until < now),
-    )
-    ids = session.scalars(
-        select(WebhookDelivery.id)
-        .where(*due)
-        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-        .limit(batch_size)
-        .with_for_update(skip_locked=True)
-    ).all()
-    if not ids:
-        return []
-    session.execute(
-        update(WebhookDelivery)
-        .where(WebhookDelivery.id.in_(ids), *due)
-        .values(claimed_by=token, claimed_until=now + timedelta(seconds=lease_seconds))
-        .execution_options(synchronize_session=False)
-    )
-    return list(
-        session.scalars(
-            select(WebhookDelivery)
-            .where(WebhookDelivery.claimed_by == token)
-            .order_by(WebhookDelivery.id)
-            .execution_options(populate_existing=True)
-        )
-    )
+    """Claim up to ``batch_size`` due deliveries for ``lease_seconds`` (see
+    ``deliveries.claim_due``). The caller commits the claim before sending."""
+    return deliveries.claim_due(session, WebhookDelivery, worker_id, batch_size, lease_seconds, now)
 
 
 @dataclass(frozen=True)
@@ -302,51 +260,18 @@ class Send:
         }
 
 
-def prepare(deliveries: Sequence[WebhookDelivery]) -> list[Send]:
+def prepare(claimed: Sequence[WebhookDelivery]) -> list[Send]:
     """The sends of these claimed deliveries."""
     return [
         Send(d.id, d.delivery_key, d.body, d.webhook.url, d.webhook.secret, d.event.type.value)
-        for d in deliveries
+        for d in claimed
     ]
 
 
 def record(session: Session, delivery: WebhookDelivery, outcome: Outcome, now: datetime) -> bool:
     """Record an attempt, only while this claim still holds the delivery. Returns whether
     it was recorded (a late result after the lease passed to another worker is not)."""
-    attempts = delivery.attempts + 1
-    values: dict[str, Any] = {
-        "attempts": attempts,
-        "claimed_by": None,
-        "claimed_until": None,
-        "response_status": outcome.status,
-        "error": outcome.error,
-        "duration_ms": outcome.duration_ms,
-        "last_attempt_at": now,
-    }
-    if outcome.delivered:
-        values.update(status=DeliveryStatus.DELIVERED, delivered_at=now)
-    elif now - delivery.created_at >= RETRY_WINDOW:
-        values.update(status=DeliveryStatus.DEAD)
-    else:
-        values.update(next_attempt_at=now + backoff(attempts))
-    result = session.execute(
-        update(WebhookDelivery)
-        .where(
-            WebhookDelivery.id == delivery.id,
-            WebhookDelivery.claimed_by == delivery.claimed_by,
-            WebhookDelivery.status == DeliveryStatus.PENDING,
-        )
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
-
-
-@dataclass
-class DeliveryResult:
-    claimed: int = 0
-    delivered: int = 0
-    failed: int = 0
+    return deliveries.record_attempt(session, WebhookDelivery, delivery, outcome, now)
 
 
 def send_claimed(

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from moderation.models import Comment
 from moderation.scoring import Scorer
-from moderation.services import lifecycle, policy, webhooks
+from moderation.services import lifecycle, notifications, outbox, policy, webhooks
 from moderation.types import CommentStatus, utcnow
 
 log = logging.getLogger(__name__)
@@ -185,6 +185,7 @@ class Worker:
         worker_id: str | None = None,
         clock: Clock = utcnow,
         webhook_allow_private: bool = False,
+        notifier: notifications.Notifier | None = None,
     ) -> None:
         self.session = session
         self.scorer = scorer
@@ -195,6 +196,7 @@ class Worker:
         self.worker_id = worker_id or new_worker_id()
         self.clock = clock
         self.webhook_allow_private = webhook_allow_private
+        self.notifier = notifier  # None: mail is queued but not sent by this worker
         self._stop = threading.Event()
 
     def stop(self) -> None:
@@ -269,10 +271,13 @@ class Worker:
             return False
 
     def deliver_events(self, session: Session | None = None) -> bool:
-        """Fan new outbox events out to webhooks, and send the deliveries that are due.
-        Returns whether there was anything to do."""
+        """Fan new outbox events out to webhooks and moderators' mail, gather due digests,
+        and send the deliveries and mails that are due. Returns whether there was anything
+        to do."""
         session = session or self.session
-        dispatched = webhooks.dispatch(session, self.clock(), batch_size=self.batch_size * 4)
+        dispatched = outbox.dispatch(session, self.clock(), batch_size=self.batch_size * 4)
+        session.commit()
+        digests = notifications.collect_digests(session, self.clock())
         session.commit()
         delivered = webhooks.deliver_due(
             session,
@@ -282,7 +287,17 @@ class Worker:
             lease_seconds=self.lease_seconds,
             allow_private=self.webhook_allow_private,
         )
-        return bool(dispatched or delivered.claimed)
+        mailed = 0
+        if self.notifier is not None:
+            mailed = notifications.deliver_due(
+                session,
+                self.worker_id,
+                self.clock,
+                self.notifier,
+                batch_size=self.batch_size,
+                lease_seconds=self.lease_seconds,
+            ).claimed
+        return bool(dispatched or digests or delivered.claimed or mailed)
 
 
 # Inline scoring runs the model in this pool so the request can stop waiting when its

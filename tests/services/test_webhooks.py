@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from moderation.current_scorer import get_scorer
 from moderation.models import Site, WebhookDelivery
-from moderation.services import comments, outbound, webhooks, worker
+from moderation.services import comments, outbound, outbox, webhooks, worker
 from moderation.services.errors import Invalid
 from moderation.types import CommentStatus, DeliveryStatus, utcnow
 from tests import factories
@@ -163,7 +163,7 @@ def test_a_worker_that_dies_after_sending_loses_nothing(session: Session, site: 
     with http_receiver() as receiver:
         hook(session, site, receiver)
         factories.scored(session, factories.submit(session, site, TOXIC), {"toxicity": 0.9})
-        webhooks.dispatch(session, clock())
+        outbox.dispatch(session, clock())
         session.commit()
         # The first worker claims and sends, then dies before recording the result.
         [claimed] = webhooks.claim_deliveries(session, "dying", 10, 60, clock())
@@ -255,7 +255,7 @@ def test_a_url_that_turned_private_is_refused_at_delivery_time(
     with http_receiver() as receiver:
         hook(session, site, receiver)  # allowed when it was added
         factories.scored(session, factories.submit(session, site, TOXIC), {"toxicity": 0.9})
-        webhooks.dispatch(session, clock())
+        outbox.dispatch(session, clock())
         session.commit()
         result = webhooks.deliver_due(session, "w1", clock, allow_private=False)
         assert (result.claimed, result.delivered, result.failed) == (1, 0, 1)
@@ -325,7 +325,7 @@ def test_the_webhook_tells_the_comment_as_it_was_at_the_event(session: Session, 
             now=utcnow(), window=timedelta(minutes=15),
         )  # fmt: skip
         session.commit()
-        webhooks.dispatch(session, clock())
+        outbox.dispatch(session, clock())
         session.commit()
         webhooks.deliver_due(session, "w1", clock, allow_private=True)
         [call] = receiver.received
