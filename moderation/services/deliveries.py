@@ -11,6 +11,7 @@ leaves the claim to expire and the row is sent again: a duplicate, never a loss.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -119,3 +120,17 @@ def record_attempt(session: Session, model: Any, row: Any, outcome: Outcome, now
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def record_all(
+    session: Session, model: Any, rows: Sequence[Any], outcomes: Sequence[Outcome], now: datetime
+) -> DeliveryResult:
+    """Record each row's attempt (``record_attempt``); counts what this claim recorded."""
+    result = DeliveryResult(claimed=len(rows))
+    for row, outcome in zip(rows, outcomes, strict=True):
+        if record_attempt(session, model, row, outcome, now):
+            if outcome.delivered:
+                result.delivered += 1
+            else:
+                result.failed += 1
+    return result

@@ -400,14 +400,7 @@ def deliver_due(
         outcomes.append(outcome)
         if not outcome.delivered and outcome.status is None:
             unreachable = outcome
-    result = DeliveryResult(claimed=len(claimed))
-    now = clock()
-    for message, outcome in zip(claimed, outcomes, strict=True):
-        if deliveries.record_attempt(session, MailMessage, message, outcome, now):
-            if outcome.delivered:
-                result.delivered += 1
-            else:
-                result.failed += 1
+    result = deliveries.record_all(session, MailMessage, claimed, outcomes, clock())
     session.commit()
     return result
 

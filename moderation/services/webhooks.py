@@ -325,14 +325,7 @@ def deliver_due(
     if not claimed:
         return DeliveryResult()
     outcomes = send_claimed(sends, sender, allow_private)
-    result = DeliveryResult(claimed=len(claimed))
-    now = clock()
-    for delivery, outcome in zip(claimed, outcomes, strict=True):
-        if record(session, delivery, outcome, now):
-            if outcome.delivered:
-                result.delivered += 1
-            else:
-                result.failed += 1
+    result = deliveries.record_all(session, WebhookDelivery, claimed, outcomes, clock())
     session.commit()
     return result
 
