@@ -19,10 +19,11 @@ from wtforms import (
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from moderation.models import Site
 from moderation.scoring import LabelThresholds
-from moderation.types import ModerationMode, NotifyPreference, Role
+from moderation.types import EventType, ModerationMode, NotifyPreference, Role
 
 
 class EmptyForm(FlaskForm):  # type: ignore[misc]  # flask_wtf is untyped
@@ -54,6 +55,25 @@ class TokenForm(FlaskForm):  # type: ignore[misc]
 # hold: to review; hide: hidden at once; warn: the widget warns the writer before posting
 # (empty: the scorer's hold threshold).
 THRESHOLD_KINDS = ("hold", "hide", "warn")
+
+
+class MultiCheckboxField(SelectMultipleField):  # type: ignore[misc]
+    """A SelectMultipleField shown as one checkbox per choice."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class WebhookForm(FlaskForm):  # type: ignore[misc]
+    url = StringField("URL", validators=[DataRequired(), Length(max=2048)])
+    events = MultiCheckboxField(
+        "Events",
+        choices=[SelectChoice(e.value, e.value) for e in EventType],
+        validators=[DataRequired(message="choose at least one event")],
+    )
+    secret = StringField(
+        "Signing secret (empty: a new random one)", validators=[Optional(), Length(max=200)]
+    )
 
 
 def _lines(text: str | None) -> list[str]:

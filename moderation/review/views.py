@@ -40,6 +40,7 @@ from moderation.services import (
     policy,
     review,
     sites,
+    webhooks,
 )
 from moderation.services.dashboard import dashboard as dashboard_figures
 from moderation.services.errors import DomainError, NotFound
@@ -426,6 +427,96 @@ def site_settings(slug: str) -> Any:
     history = sites.settings_history(session, site)
     return render_template("review/settings.html", site=site, form=form, labels=labels,
                            defaults=defaults, history=history)  # fmt: skip
+
+
+# ------------------------------------------------------------------ webhooks (admins)
+
+
+def _site_or_404(slug: str) -> Site:
+    try:
+        return sites.get_site(current_session(), slug)
+    except NotFound:
+        abort(404)
+
+
+@bp.route("/sites/<slug>/webhooks", methods=["GET", "POST"])
+@admin_required
+def site_webhooks(slug: str) -> Any:
+    """The site's webhooks: the list with how their deliveries stand, and a form to add
+    one. The new webhook's secret is shown once, in this answer (never in the cookie)."""
+    session = current_session()
+    site = _site_or_404(slug)
+    form = forms.WebhookForm()
+    secret: str | None = None
+    if form.validate_on_submit():
+        try:
+            made = webhooks.add_webhook(
+                session, slug, form.url.data, form.events.data, utcnow(),
+                secret=form.secret.data or None,
+                allow_private=current_app.config["WEBHOOK_ALLOW_PRIVATE"],
+            )  # fmt: skip
+        except DomainError as error:
+            session.rollback()
+            getattr(form, error.field or "url").errors.append(error.message)
+        else:
+            session.commit()
+            secret = None if form.secret.data else made.secret
+            flash(f"added webhook {made.id}: {made.url}", "info")
+            form = forms.WebhookForm(formdata=None)
+    hooks = webhooks.list_webhooks(session, slug)
+    standing = {hook.id: webhooks.delivery_counts(session, hook.id) for hook in hooks}
+    return render_template("review/webhooks.html", site=site, form=form, hooks=hooks,
+                           standing=standing, secret=secret, actions=forms.EmptyForm())  # fmt: skip
+
+
+def _webhook_or_404(webhook_id: int) -> Any:
+    try:
+        return webhooks.get_webhook(current_session(), webhook_id)
+    except NotFound:
+        abort(404)
+
+
+@bp.get("/webhooks/<int:webhook_id>")
+@admin_required
+def webhook_log(webhook_id: int) -> Any:
+    """A webhook's last 100 deliveries: status, attempts, answer, duration."""
+    hook = _webhook_or_404(webhook_id)
+    log_rows = webhooks.recent_deliveries(current_session(), webhook_id)
+    return render_template("review/webhook_log.html", hook=hook, rows=log_rows)
+
+
+@bp.post("/webhooks/<int:webhook_id>/test")
+@admin_required
+def webhook_test(webhook_id: int) -> Any:
+    hook = _webhook_or_404(webhook_id)
+    if not forms.EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        outcome = webhooks.send_test(
+            current_session(), webhook_id, current_app.config["WEBHOOK_ALLOW_PRIVATE"]
+        )
+    except DomainError as error:
+        flash(f"webhook {webhook_id}: {error.message}", "error")
+    else:
+        if outcome.delivered:
+            flash(f"webhook {webhook_id} answered {outcome.status} in "
+                  f"{outcome.duration_ms:.0f} ms", "info")  # fmt: skip
+        else:
+            flash(f"webhook {webhook_id} did not take the ping: {outcome.error}", "error")
+    return redirect(url_for("review.site_webhooks", slug=hook.site.slug), code=303)
+
+
+@bp.post("/webhooks/<int:webhook_id>/remove")
+@admin_required
+def webhook_remove(webhook_id: int) -> Any:
+    hook = _webhook_or_404(webhook_id)
+    if not forms.EmptyForm().validate_on_submit():
+        abort(400)
+    slug = hook.site.slug
+    webhooks.remove_webhook(current_session(), webhook_id)
+    current_session().commit()
+    flash(f"removed webhook {webhook_id}", "info")
+    return redirect(url_for("review.site_webhooks", slug=slug), code=303)
 
 
 # ------------------------------------------------------------------ dashboard

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from moderation.models import OutboxEvent, Score, Site, Webhook, WebhookDelivery
@@ -118,6 +118,18 @@ def remove_webhook(session: Session, webhook_id: int) -> None:
     """Delete the webhook and its deliveries (pending ones are not sent)."""
     session.delete(get_webhook(session, webhook_id))
     session.flush()
+
+
+def delivery_counts(session: Session, webhook_id: int) -> dict[DeliveryStatus, int]:
+    """How many of the webhook's deliveries are pending, delivered and dead."""
+    counts = dict(
+        session.execute(
+            select(WebhookDelivery.status, func.count())
+            .where(WebhookDelivery.webhook_id == webhook_id)
+            .group_by(WebhookDelivery.status)
+        ).all()
+    )
+    return {status: counts.get(status, 0) for status in DeliveryStatus}
 
 
 def recent_deliveries(session: Session, webhook_id: int, limit: int = 100) -> list[WebhookDelivery]:
