@@ -391,12 +391,8 @@ def webhook_add(site_slug: str, url: str, events: str, secret: str | None) -> No
 @click.option("--site", "site_slug", default=None, help="only this site's webhooks")
 def webhook_list(site_slug: str | None) -> None:
     """Every webhook with its events and how its deliveries stand."""
-    from sqlalchemy import func, select
-
-    from moderation.models import WebhookDelivery
     from moderation.services.errors import DomainError
-    from moderation.services.webhooks import list_webhooks
-    from moderation.types import DeliveryStatus
+    from moderation.services.webhooks import delivery_counts, list_webhooks
 
     session = current_session()
     try:
@@ -407,14 +403,8 @@ def webhook_list(site_slug: str | None) -> None:
         click.echo("no webhooks")
         return
     for hook in hooks:
-        counts = dict(
-            session.execute(
-                select(WebhookDelivery.status, func.count())
-                .where(WebhookDelivery.webhook_id == hook.id)
-                .group_by(WebhookDelivery.status)
-            ).all()
-        )
-        standing = ", ".join(f"{counts.get(s, 0)} {s}" for s in DeliveryStatus)
+        counts = delivery_counts(session, hook.id)
+        standing = ", ".join(f"{count} {status}" for status, count in counts.items())
         click.echo(f"{hook.id:>4}  {hook.site.slug:16} {hook.url}  [{', '.join(hook.events)}]  "
                    f"{standing}")  # fmt: skip
 

@@ -22,7 +22,7 @@ from sqlalchemy import (
     false,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from moderation.db import Base
 from moderation.types import (
@@ -454,7 +454,27 @@ class Webhook(Base):
     site: Mapped[Site] = relationship()
 
 
-class WebhookDelivery(Base):
+class DeliveryColumns:
+    """What at-least-once delivery keeps on a row (services/deliveries.py claims, retries
+    and records through these): webhook deliveries and moderators' mails alike. Each
+    table adds what it sends, ``response_status`` and ``delivered_at``."""
+
+    @declared_attr
+    def status(cls) -> Mapped[DeliveryStatus]:  # noqa: N805 (SQLAlchemy's declared_attr)
+        # One Enum (and CHECK constraint) per table, not one shared between them.
+        return mapped_column(enum_column(DeliveryStatus), default=DeliveryStatus.PENDING)
+
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text, comment="why the last attempt failed")
+    duration_ms: Mapped[float | None] = mapped_column(Float, comment="of the last attempt")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebhookDelivery(DeliveryColumns, Base):
     """One event for one webhook, delivered at least once: claimed with a lease like a
     pending comment, retried with backoff, dead after the retry window."""
 
@@ -474,27 +494,16 @@ class WebhookDelivery(Base):
         String(36), unique=True, comment="X-Moderation-Delivery: the same on every retry"
     )
     body: Mapped[str] = mapped_column(Text, comment="the JSON sent, byte for byte on retries")
-    status: Mapped[DeliveryStatus] = mapped_column(
-        enum_column(DeliveryStatus), default=DeliveryStatus.PENDING
-    )
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    claimed_by: Mapped[str | None] = mapped_column(String(128))
-    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     response_status: Mapped[int | None] = mapped_column(
         Integer, comment="HTTP status of the last attempt; null when it got no answer"
     )
-    error: Mapped[str | None] = mapped_column(Text, comment="why the last attempt failed")
-    duration_ms: Mapped[float | None] = mapped_column(Float, comment="of the last attempt")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     webhook: Mapped[Webhook] = relationship()
     event: Mapped[OutboxEvent] = relationship()
 
 
-class MailMessage(Base):
+class MailMessage(DeliveryColumns, Base):
     """One mail to one moderator about held comments, sent at least once: claimed with a
     lease like a webhook delivery, retried with backoff, dead after the retry window. It
     is rendered when sent; its Message-ID (from ``message_key``) is the same on every try."""
@@ -514,20 +523,9 @@ class MailMessage(Base):
     message_key: Mapped[str] = mapped_column(
         String(36), unique=True, comment="its Message-ID: the same on every retry"
     )
-    status: Mapped[DeliveryStatus] = mapped_column(
-        enum_column(DeliveryStatus), default=DeliveryStatus.PENDING
-    )
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    claimed_by: Mapped[str | None] = mapped_column(String(128))
-    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     response_status: Mapped[int | None] = mapped_column(
         Integer, comment="SMTP reply code of the last failed attempt; null when none came"
     )
-    error: Mapped[str | None] = mapped_column(Text, comment="why the last attempt failed")
-    duration_ms: Mapped[float | None] = mapped_column(Float, comment="of the last attempt")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(
         UTCDateTime, comment="when the SMTP server accepted it (or it was logged)"
     )

@@ -142,3 +142,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def iso_utc(moment: datetime | None) -> str | None:
+    """``moment`` in ISO 8601 with ``Z`` for UTC (None stays None): how the API, events
+    and webhooks write times."""
+    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None

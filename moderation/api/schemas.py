@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from moderation.models import Comment
 from moderation.services.threads import Node
-from moderation.types import CommentStatus, FlagReason
+from moderation.types import CommentStatus, FlagReason, iso_utc
 
 # The body and name limits are read from config at request time (see views); these
 # static bounds are the defaults and appear in the OpenAPI document.
@@ -209,11 +209,6 @@ class DecisionOut(BaseModel):
 
 
 # ---------------------------------------------------------------- serializing
-
-
-def iso_utc(moment: Any) -> Any:
-    """``moment`` in ISO 8601 with ``Z`` for UTC (None stays None)."""
-    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
 
 
 def comment_json(comment: Comment) -> dict[str, Any]:

@@ -24,7 +24,6 @@ from moderation.api.schemas import (
     DraftIn,
     FlagIn,
     comment_json,
-    iso_utc,
     node_json,
 )
 from moderation.current_scorer import get_scorer
@@ -33,7 +32,7 @@ from moderation.extensions import limiter, retry_after_seconds
 from moderation.models import Comment, Site
 from moderation.services import comments, drafts, flags, sites, threads, worker
 from moderation.services.errors import Conflict, DomainError, Invalid, NotFound
-from moderation.types import CommentStatus, utcnow
+from moderation.types import CommentStatus, iso_utc, utcnow
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 health_bp = Blueprint("health", __name__)

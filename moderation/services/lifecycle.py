@@ -36,7 +36,7 @@ from moderation.models import ActionRule, Comment, Flag, ModerationAction, Outbo
 from moderation.scoring import Scorer
 from moderation.services import policy
 from moderation.services.transactions import savepoint
-from moderation.types import Actor, CommentStatus, EventType, Rule
+from moderation.types import Actor, CommentStatus, EventType, Rule, iso_utc
 
 POSTED_DESPITE_WARNING = "the author posted despite the pre-posting warning; held for a moderator"
 
@@ -199,10 +199,6 @@ def _event_type(from_status: CommentStatus | None, target: CommentStatus, rule: 
     return EventType.REQUEUED
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
-
-
 def _emit(
     session: Session,
     event_type: EventType,
@@ -227,8 +223,8 @@ def _emit(
             "author_name": comment.author_name,
             "body": comment.body,
             "body_html": comment.body_html,
-            "created_at": _iso(comment.created_at),
-            "edited_at": _iso(comment.edited_at),
+            "created_at": iso_utc(comment.created_at),
+            "edited_at": iso_utc(comment.edited_at),
             "top_score": comment.top_score,
             "flag_count": comment.flag_count,
             "thread": {"key": thread.key, "title": thread.title, "url": thread.url},

@@ -44,7 +44,7 @@ from moderation.services.deliveries import DeliveryResult as DeliveryResult
 from moderation.services.deliveries import Outcome as Outcome
 from moderation.services.errors import Invalid, NotFound
 from moderation.services.sites import get_site
-from moderation.types import DeliveryStatus, EventType
+from moderation.types import DeliveryStatus, EventType, iso_utc
 
 USER_AGENT = "comment-moderation-webhooks/1"
 
@@ -163,10 +163,6 @@ def _comment_data(event: OutboxEvent, current: Score | None) -> dict[str, Any]:
     return data
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
-
-
 def event_body(event: OutboxEvent, site: Site, current: Score | None) -> str:
     """The JSON a webhook receives for ``event`` (``current``: the comment's current
     score, for events that carry none of their own)."""
@@ -174,7 +170,7 @@ def event_body(event: OutboxEvent, site: Site, current: Score | None) -> str:
         {
             "id": event.id,
             "type": event.type.value,
-            "created_at": _iso(event.created_at),
+            "created_at": iso_utc(event.created_at),
             "site": site.slug,
             "data": _comment_data(event, current),
         },
