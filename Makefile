@@ -22,11 +22,13 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 # Serve on http://127.0.0.1:$(PORT) under gunicorn, SQLite in instance/, worker in-process.
+# Links in moderators' mail point at this server unless MODERATION_PUBLIC_URL says where.
 run: install
 	$(BIN)/flask db upgrade
 	$(BIN)/flask moderation bootstrap
 	@echo "serving on http://127.0.0.1:$(PORT)/  (demo blog: http://127.0.0.1:$(PORT)/demo/; moderators: http://127.0.0.1:$(PORT)/moderation/; Ctrl-C stops)"
-	PORT=$(PORT) exec $(BIN)/gunicorn -c config/gunicorn.conf.py 'app:create_app()'
+	PORT=$(PORT) MODERATION_PUBLIC_URL="$${MODERATION_PUBLIC_URL:-http://127.0.0.1:$(PORT)}" \
+	  exec $(BIN)/gunicorn -c config/gunicorn.conf.py 'app:create_app()'
 
 # Flask's reloading development server; the worker runs beside it.
 dev: install
