@@ -443,3 +443,60 @@ def webhook_test(webhook_id: int) -> None:
             f"({outcome.duration_ms:.0f} ms)"
         )
     click.echo(f"webhook {webhook_id} answered {outcome.status} in {outcome.duration_ms:.0f} ms")
+
+
+@moderation_cli.command("export")
+@click.option("--site", "site_slug", required=True, help="the site to export")
+@click.option("--format", "format_", type=click.Choice(["json", "wxr"]), default="json",
+              show_default=True, help="our JSON, or WordPress's WXR")  # fmt: skip
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, allow_dash=True),
+              help="the file to write ('-' for standard output)")  # fmt: skip
+@click.option("--include-emails", is_flag=True,
+              help="include commenters' email addresses (left out unless asked)")  # fmt: skip
+def export_command(site_slug: str, format_: str, out_path: str, include_emails: bool) -> None:
+    """Write every thread and comment of a site, with parents, statuses and dates.
+
+    The file appears only once complete: it is written beside its final name and renamed
+    at the end, so an interrupted export never leaves half a file under that name."""
+    import tempfile
+    from pathlib import Path
+
+    from moderation.services.errors import DomainError
+    from moderation.services.export import write
+    from moderation.services.sites import get_site
+    from moderation.types import utcnow
+
+    session = current_session()
+    try:
+        site = get_site(session, site_slug)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    base_url = site.allowed_origins[0] if site.allowed_origins else current_app.config["PUBLIC_URL"]
+
+    def export_to(out: Any) -> Any:
+        return write(session, site, out, utcnow(), format=format_, base_url=base_url,
+                     include_emails=include_emails)  # fmt: skip
+
+    if out_path == "-":
+        counts = export_to(sys.stdout)
+        sys.stdout.flush()
+    else:
+        target = Path(out_path)
+        if not target.parent.is_dir():
+            raise click.ClickException(
+                f"no directory {str(target.parent)!r} to write {out_path!r} in"
+            )
+        handle, temporary = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.", suffix=".part"
+        )
+        try:
+            with open(handle, "w", encoding="utf-8") as out:
+                counts = export_to(out)
+            os.replace(temporary, target)
+        except BaseException:
+            os.unlink(temporary)
+            raise
+    emails = "with" if include_emails else "without"
+    click.echo(f"exported {counts.comments} comments in {counts.threads} threads of "
+               f"{site_slug!r} as {format_} ({emails} email addresses)",
+               err=out_path == "-")  # fmt: skip
