@@ -342,9 +342,36 @@ class Moderator(Base):
         server_default=NotifyPreference.IMMEDIATE.value,
         comment="mail about held comments: immediate, an hourly or daily digest, or off",
     )
+    failed_sign_ins: Mapped[int] = mapped_column(
+        Integer,
+        default=0,
+        server_default="0",
+        comment="wrong passwords given for this account since its last sign-in (shown then)",
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     sites: Mapped[list[Site]] = relationship(secondary=moderator_site)
+
+
+class ModeratorSession(Base):
+    """A signed-in browser. The session cookie carries its token (only the token's hash
+    is stored): ending the row (sign-out, a password change, deactivation, "sign out
+    everywhere") makes every saved copy of that cookie worthless, which a signed cookie
+    alone cannot do."""
+
+    __tablename__ = "moderator_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    moderator_id: Mapped[int] = mapped_column(
+        ForeignKey("moderator.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, comment="signed out, or ended by a password change or deactivation"
+    )
+
+    moderator: Mapped[Moderator] = relationship()
 
 
 class ApiToken(Base):

@@ -154,7 +154,13 @@ def init_app(app: Flask) -> None:
         from moderation.api.problems import problem
 
         if request.path.startswith(("/api/", "/healthz")):
-            return problem(error.code or 500, error.description or error.name)
+            response = problem(error.code or 500, error.description or error.name)
+            # The exception's own headers (Allow on a 405, WWW-Authenticate on a 401)
+            # belong on the problem too.
+            for name, value in error.get_headers():
+                if name.lower() != "content-type":
+                    response.headers[name] = value
+            return response
         return error
 
     @app.after_request

@@ -256,3 +256,40 @@ def test_make_run_serves_scores_in_process_and_prints_the_password_once(
     assert "serving on" in again.output(), again.describe()
     assert not PASSWORD_LINE.search(again.output()), again.describe()
     assert "password" not in again.output().lower(), again.describe()
+
+
+def test_a_body_over_the_limit_gets_413_and_an_honest_connection_close(
+    tmp_path: Path, start_server: StartServer
+) -> None:
+    """gunicorn drains at most 64 KiB of a body the app did not read; past that it
+    closes the connection. It must say so (Connection: close) rather than promise
+    keep-alive and leave the client's next request on that connection to fail."""
+    import http.client
+
+    server = start_server(tmp_path / "limits.db", "limits")
+    server.wait_healthy()
+    port = int(server.base_url.rsplit(":", 1)[1])
+    body = json.dumps({"thread": "t", "author_name": "A", "body": "x" * 300_000}).encode()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+    try:
+        connection.request("POST", "/api/v1/sites/demo/comments", body=body,
+                           headers={"Content-Type": "application/json"})  # fmt: skip
+        response = connection.getresponse()
+        problem = json.loads(response.read())
+        assert response.status == 413
+        assert response.getheader("Content-Type") == "application/problem+json"
+        assert problem["status"] == 413
+        assert response.getheader("Connection") == "close"
+    finally:
+        connection.close()
+    # A body under the limit on a kept-alive connection is still served twice in a row.
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+    try:
+        for _ in range(2):
+            connection.request("GET", "/healthz")
+            response = connection.getresponse()
+            response.read()
+            assert response.status == 200
+            assert response.getheader("Connection") != "close"
+    finally:
+        connection.close()

@@ -151,7 +151,9 @@ def settings_from(form: Any, labels: Sequence[str]) -> dict[str, Any]:
     }
 
 
-def moderator_form(all_sites: Sequence[Site]) -> Any:
+def moderator_form(all_sites: Sequence[Site], **kwargs: Any) -> Any:
+    """The form adding a moderator (``formdata=None`` for an empty one after a POST)."""
+
     class ModeratorForm(FlaskForm):  # type: ignore[misc]
         email = EmailField(
             "Email",
@@ -175,4 +177,13 @@ def moderator_form(all_sites: Sequence[Site]) -> Any:
             "Password (empty: generate one)", validators=[Optional(), Length(min=10, max=200)]
         )
 
-    return ModeratorForm()
+    return ModeratorForm(**kwargs)
+
+
+class PasswordForm(FlaskForm):  # type: ignore[misc]
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired(), Length(max=200)]
+    )
+    new_password = PasswordField(
+        "New password", validators=[DataRequired(), Length(min=10, max=200)]
+    )

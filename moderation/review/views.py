@@ -4,6 +4,7 @@ moderators and API tokens. Views parse, call one service, commit once, render.""
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,9 +21,9 @@ from flask import (
     request,
     url_for,
 )
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
-from werkzeug.security import check_password_hash
 from werkzeug.wrappers import Response as BaseResponse
 
 from moderation.auth import SignedInModerator
@@ -46,6 +47,8 @@ from moderation.services.dashboard import dashboard as dashboard_figures
 from moderation.services.errors import DomainError, NotFound
 from moderation.services.review import Action, AlreadyDecided, Order, QueueFilter, Tab
 from moderation.types import NotifyPreference, Role, utcnow
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("review", __name__, url_prefix="/moderation", template_folder="templates")
 
@@ -115,15 +118,29 @@ def review_globals() -> dict[str, Any]:
 # ------------------------------------------------------------------ sign-in
 
 
-def _login_email_key() -> str:
+def _login_account_key() -> str:
     return "login:" + (request.form.get("email") or "").strip().lower()
 
 
+def _login_account_address_key() -> str:
+    return f"{_login_account_key()}|{get_remote_address()}"
+
+
+# Three limits on sign-in, so that guessing is slow but nobody can lock an owner out: per
+# account from one address (strict: the guesser's own address), per account from all
+# addresses (loose: ten times as many, so the owner from their own address still gets in
+# while someone else hammers the account), and per address over all accounts.
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(
     "10 per minute",
     methods=["POST"],
-    key_func=_login_email_key,
+    key_func=_login_account_address_key,
+    error_message="too many sign-in attempts for this account from your address; wait a minute",
+)
+@limiter.limit(
+    "100 per minute",
+    methods=["POST"],
+    key_func=_login_account_key,
     error_message="too many sign-in attempts for this account; wait a minute",
 )
 @limiter.limit(
@@ -134,18 +151,22 @@ def _login_email_key() -> str:
 def login() -> Any:  # fmt: skip
     form = forms.LoginForm()
     if form.validate_on_submit():
+        session = current_session()
         email = (form.email.data or "").strip().lower()
-        account = current_session().scalar(select(Moderator).where(Moderator.email == email))
-        if (
-            account is not None
-            and account.active
-            and check_password_hash(account.password_hash, form.password.data or "")
-        ):
-            login_user(SignedInModerator.of(account))
+        account = moderators.check_sign_in(session, email, form.password.data or "")
+        if account is not None:
+            token, failed = moderators.start_session(session, account, utcnow())
+            session.commit()
+            login_user(SignedInModerator.of(account, token))
+            if failed:
+                flash(f"{failed} wrong password{'s were' if failed != 1 else ' was'} given for "
+                      "your account since you last signed in", "error")  # fmt: skip
             target = request.args.get("next") or ""
             if not target.startswith("/moderation") or target.startswith("//"):
                 target = url_for("review.queue")
             return redirect(target)
+        session.commit()  # the failed attempt, counted on the account
+        log.warning("failed sign-in for %r from %s", email, get_remote_address())
         form.password.errors = ["wrong email or password"]
     return render_template("review/login.html", form=form)
 
@@ -154,6 +175,9 @@ def login() -> Any:  # fmt: skip
 @moderator_required
 def logout() -> BaseResponse:
     forms.EmptyForm().validate_on_submit() or abort(400)
+    session = current_session()
+    moderators.end_session(session, signed_in().session_token, utcnow())
+    session.commit()
     logout_user()
     return redirect(url_for("review.login"))
 
@@ -570,14 +594,33 @@ def moderator_list() -> Any:
             form.email.errors = [error.message]
         else:
             session.commit()
-            shown = f"; password (shown once): {password}" if password else ""
-            flash(f"created {created.email}{shown}", "info")
-            return redirect(url_for("review.moderator_list"), code=303)
+            if password is None:
+                flash(f"created {created.email}", "info")
+                return redirect(url_for("review.moderator_list"), code=303)
+            # A generated password is shown in this response only: a flash message would
+            # carry it in the session cookie, which is signed but not encrypted.
+            shown = ShownOnce(f"created {created.email}", "password", password)
+            return _moderators_page(forms.moderator_form(all_sites, formdata=None), shown)
+    return _moderators_page(form)
+
+
+@dataclass(frozen=True)
+class ShownOnce:
+    """A secret shown in the page that created it, never again (only its hash is kept)."""
+
+    done: str
+    what: str
+    secret: str
+
+
+def _moderators_page(form: Any, shown: ShownOnce | None = None) -> str:
+    session = current_session()
     people = session.scalars(select(Moderator).order_by(Moderator.email)).all()
     tokens = session.scalars(select(ApiToken).order_by(ApiToken.id.desc())).all()
+    all_sites = list(session.scalars(select(Site).order_by(Site.slug)))
     return render_template("review/moderators.html", form=form, people=people, sites=all_sites,
-                           tokens=tokens, token_form=forms.TokenForm(),
-                           empty=forms.EmptyForm())  # fmt: skip
+                           tokens=tokens, token_form=forms.TokenForm(formdata=None),
+                           empty=forms.EmptyForm(), shown=shown)  # fmt: skip
 
 
 @bp.post("/moderators/<int:moderator_id>/active")
@@ -592,7 +635,7 @@ def moderator_active(moderator_id: int) -> Any:
     if person.id == signed_in().id:
         flash("you cannot deactivate your own account: another admin can", "error")
     else:
-        person.active = not person.active
+        moderators.set_active(session, person, not person.active, utcnow())
         session.commit()
         flash(f"{person.email} is now {'active' if person.active else 'deactivated'}", "info")
     return redirect(url_for("review.moderator_list"), code=303)
@@ -606,10 +649,11 @@ def create_token() -> Any:
         flash("give the token a name", "error")
         return redirect(url_for("review.moderator_list"), code=303)
     session = current_session()
-    _, secret = moderators.create_api_token(session, me(), form.name.data or "", utcnow())
+    token, secret = moderators.create_api_token(session, me(), form.name.data or "", utcnow())
     session.commit()
-    flash(f"API token created (shown once): {secret}", "token")
-    return redirect(url_for("review.moderator_list"), code=303)
+    sites_now = list(session.scalars(select(Site).order_by(Site.slug)))
+    shown = ShownOnce(f"API token {token.name!r} created", "token", secret)
+    return _moderators_page(forms.moderator_form(sites_now, formdata=None), shown)
 
 
 @bp.post("/tokens/<int:token_id>/revoke")
@@ -651,6 +695,48 @@ def my_notifications() -> Any:
         person=person,
         burst_limit=notifications.BURST_LIMIT,
     )
+
+
+# ------------------------------------------------------------------ my account
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@moderator_required
+def my_account() -> Any:
+    """The signed-in moderator's password, and their other signed-in browsers."""
+    session = current_session()
+    person = me()
+    form = forms.PasswordForm()
+    if form.validate_on_submit():
+        try:
+            ended = moderators.change_password(session, person, form.current_password.data or "",
+                                               form.new_password.data or "", utcnow(),
+                                               keep=signed_in().session_token)  # fmt: skip
+        except DomainError as error:
+            getattr(form, error.field or "new_password").errors = [error.message]
+        else:
+            session.commit()
+            flash(f"password changed; {_sessions(ended)} elsewhere signed out", "info")
+            return redirect(url_for("review.my_account"), code=303)
+    others = moderators.other_sessions(session, person, signed_in().session_token)
+    return render_template("review/account.html", form=form, person=person, others=others,
+                           empty=forms.EmptyForm())  # fmt: skip
+
+
+@bp.post("/account/sign-out-everywhere")
+@moderator_required
+def sign_out_everywhere() -> BaseResponse:
+    """End every session of this account but the one asking."""
+    forms.EmptyForm().validate_on_submit() or abort(400)
+    session = current_session()
+    ended = moderators.end_sessions(session, me(), utcnow(), keep=signed_in().session_token)
+    session.commit()
+    flash(f"{_sessions(ended)} elsewhere signed out", "info")
+    return redirect(url_for("review.my_account"), code=303)
+
+
+def _sessions(count: int) -> str:
+    return f"{count} session{'' if count == 1 else 's'}"
 
 
 @bp.errorhandler(401)

@@ -13,6 +13,7 @@ import secrets
 import time
 from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -24,7 +25,7 @@ from moderation.services import lifecycle
 from moderation.services.drafts import DraftNotChecked, score_within
 from moderation.services.errors import Conflict, DomainError, Invalid, NotFound
 from moderation.services.rendering import render_markdown
-from moderation.services.sites import get_site
+from moderation.services.sites import get_site, origin_allowed
 from moderation.services.threads import Node, ThreadPage
 from moderation.services.transactions import savepoint
 from moderation.types import CommentStatus, Rule
@@ -102,6 +103,24 @@ def _check_parent(session: Session, thread: Thread, parent_id: int) -> Comment:
     return parent
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def url_origin(url: str) -> str:
+    """The origin of ``url`` as a browser sends it: ``scheme://host[:port]``, lower case,
+    without the scheme's default port."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:  # a port that is not a number
+        port = None
+    if port is None or port == _DEFAULT_PORTS.get(scheme):
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
 def submit(
     session: Session,
     *,
@@ -124,9 +143,17 @@ def submit(
     (``acknowledged_warning``) is held for a moderator at once instead: the author was
     told it may break a guideline, so a person decides, whatever the model says later.
 
-    Raises NotFound for an unknown site, Invalid for a parent in another thread,
-    Conflict for a closed thread or a reply under a hidden comment."""
+    Raises NotFound for an unknown site, Invalid for a parent in another thread or a
+    ``thread_url`` outside the site's origins, Conflict for a closed thread or a reply
+    under a hidden comment."""
     site = get_site(session, site_slug)
+    if thread_url is not None and not origin_allowed(site.allowed_origins, url_origin(thread_url)):
+        # The queue links moderators to the thread's URL: only the site's own pages.
+        raise Invalid(
+            f"must be a page of the site: its origin {url_origin(thread_url)!r} is not one of "
+            f"the site's origins ({', '.join(site.allowed_origins) or 'none set'})",
+            field="thread_url",
+        )
     thread = get_or_create_thread(session, site, thread_key, thread_url, thread_title)
     if thread.closed:
         raise Conflict(f"thread {thread_key!r} is closed to new comments", field="thread")

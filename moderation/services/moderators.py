@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
-from werkzeug.security import generate_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
 
-from moderation.models import ApiToken, Moderator, Site
+from moderation.models import ApiToken, Moderator, ModeratorSession, Site
 from moderation.services.errors import Invalid, NotFound
 from moderation.types import Role
 
@@ -94,3 +95,127 @@ def moderator_for_token(session: Session, secret: str, now: datetime) -> Moderat
         return None
     token.last_used_at = now
     return token.moderator
+
+
+# ------------------------------------------------------------------ signing in
+
+MIN_PASSWORD_LENGTH = 10
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash no password matches, checked when the email has no account: signing in as
+    nobody then costs what signing in as somebody does, so timing does not tell which
+    emails have accounts."""
+    return generate_password_hash(secrets.token_urlsafe(32))
+
+
+def check_sign_in(session: Session, email: str, password: str) -> Moderator | None:
+    """The active account ``email`` if ``password`` is its password, else None. A wrong
+    password for an existing account is counted on it (shown at its next sign-in)."""
+    account = session.scalar(select(Moderator).where(Moderator.email == email.strip().lower()))
+    if account is None:
+        check_password_hash(_dummy_hash(), password)
+        return None
+    if not check_password_hash(account.password_hash, password):
+        session.execute(
+            update(Moderator)
+            .where(Moderator.id == account.id)
+            .values(failed_sign_ins=Moderator.failed_sign_ins + 1)
+        )
+        return None
+    return account if account.active else None
+
+
+def start_session(session: Session, moderator: Moderator, now: datetime) -> tuple[str, int]:
+    """A new signed-in session for ``moderator``: returns its token (for the cookie) and
+    how many wrong passwords were given for the account since its last sign-in."""
+    token = secrets.token_urlsafe(32)
+    session.add(
+        ModeratorSession(moderator_id=moderator.id, token_hash=_token_hash(token), created_at=now)
+    )
+    failed = moderator.failed_sign_ins
+    moderator.failed_sign_ins = 0
+    session.flush()
+    return token, failed
+
+
+def moderator_for_session(session: Session, token: str) -> Moderator | None:
+    """The active moderator of a session that has not ended, or None."""
+    row = session.scalar(
+        select(ModeratorSession).where(
+            ModeratorSession.token_hash == _token_hash(token), ModeratorSession.ended_at.is_(None)
+        )
+    )
+    if row is None or not row.moderator.active:
+        return None
+    return row.moderator
+
+
+def other_sessions(session: Session, moderator: Moderator, token: str) -> int:
+    """How many sessions of ``moderator`` are open besides the one with ``token``."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(ModeratorSession)
+            .where(
+                ModeratorSession.moderator_id == moderator.id,
+                ModeratorSession.ended_at.is_(None),
+                ModeratorSession.token_hash != _token_hash(token),
+            )
+        )
+        or 0
+    )
+
+
+def end_session(session: Session, token: str, now: datetime) -> None:
+    """Sign-out: this browser's session ends."""
+    session.execute(
+        update(ModeratorSession)
+        .where(
+            ModeratorSession.token_hash == _token_hash(token), ModeratorSession.ended_at.is_(None)
+        )
+        .values(ended_at=now)
+    )
+
+
+def end_sessions(
+    session: Session, moderator: Moderator, now: datetime, *, keep: str | None = None
+) -> int:
+    """End every session of ``moderator`` but the one whose token is ``keep`` (the
+    browser asking, when it should stay signed in). Returns how many ended."""
+    query = update(ModeratorSession).where(
+        ModeratorSession.moderator_id == moderator.id, ModeratorSession.ended_at.is_(None)
+    )
+    if keep is not None:
+        query = query.where(ModeratorSession.token_hash != _token_hash(keep))
+    result = session.execute(query.values(ended_at=now))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def change_password(
+    session: Session,
+    moderator: Moderator,
+    current: str,
+    new: str,
+    now: datetime,
+    *,
+    keep: str | None = None,
+) -> int:
+    """Set a new password after checking the current one; every other session of the
+    account ends (whoever knew the old password is signed out). Returns how many ended."""
+    if not check_password_hash(moderator.password_hash, current):
+        raise Invalid("that is not your current password", field="current_password")
+    if len(new) < MIN_PASSWORD_LENGTH:
+        raise Invalid(f"use at least {MIN_PASSWORD_LENGTH} characters", field="new_password")
+    moderator.password_hash = generate_password_hash(new)
+    session.flush()
+    return end_sessions(session, moderator, now, keep=keep)
+
+
+def set_active(session: Session, moderator: Moderator, active: bool, now: datetime) -> None:
+    """Activate or deactivate an account; deactivation ends its sessions at once."""
+    moderator.active = active
+    if not active:
+        end_sessions(session, moderator, now)
+    session.flush()

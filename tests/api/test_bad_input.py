@@ -213,3 +213,20 @@ def test_errors_name_every_bad_field_at_once(client: FlaskClient, site: Site) ->
         "author_name": "must not be empty",
         "body": "must not be empty",
     }
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("DELETE", "/api/v1/sites/blog/comments", {"GET", "POST"}),
+        ("PUT", "/api/v1/sites/blog/counts", {"GET"}),
+        ("POST", "/healthz", {"GET"}),
+    ],
+)
+def test_a_wrong_method_says_which_methods_are_allowed(
+    client: FlaskClient, site: Site, method: str, path: str, allowed: set[str]
+) -> None:
+    response = client.open(path, method=method)
+    assert response.status_code == 405
+    assert response.mimetype == "application/problem+json"
+    assert allowed <= {m.strip() for m in response.headers["Allow"].split(",")}

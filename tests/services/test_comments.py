@@ -94,6 +94,35 @@ def test_the_first_comment_on_a_page_creates_its_thread_with_its_title_and_url(
     )
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://evil.example/phish",  # another host
+        "http://blog.example/hello",  # another scheme
+        "https://blog.example:8443/hello",  # another port
+        "https://blog.example.evil.example/x",  # a look-alike host
+    ],
+)
+def test_a_thread_url_outside_the_sites_origins_is_refused(
+    session: Session, site: Site, url: str
+) -> None:
+    """The first poster names the thread's URL, and the queue links moderators there:
+    only pages of the site's own origins."""
+    error = refused_and_unchanged(
+        session, Invalid, "must be a page of the site",
+        lambda: submit(session, site, thread_key="p", thread_url=url),
+    )  # fmt: skip
+    assert error.field == "thread_url"
+
+
+def test_a_thread_url_on_the_sites_origin_with_its_default_port_is_accepted(
+    session: Session, site: Site
+) -> None:
+    comment = submit(session, site, thread_key="p", thread_url="https://BLOG.example:443/p")
+    session.commit()
+    assert comment.thread.url == "https://BLOG.example:443/p"
+
+
 def test_later_comments_join_the_thread_and_keep_its_title_and_url(
     session: Session, site: Site
 ) -> None:

@@ -177,7 +177,10 @@ input[type=radio]{width:auto;margin:0}.choice{display:flex;gap:.4rem;align-items
       this.site = data.site;
       this.thread = data.thread || location.pathname;
       this.title = (data.title || document.title || "").slice(0, 300);
-      this.url = data.url || (canonical && canonical.href) || location.origin + location.pathname;
+      // The service takes a thread's URL only on the site's own origins (the queue links
+      // moderators there); a canonical link to another host would get the post refused.
+      const sameOrigin = canonical && new URL(canonical.href).origin === location.origin;
+      this.url = data.url || (sameOrigin && canonical.href) || location.origin + location.pathname;
       this.pageSize = Math.min(Math.max(parseInt(data.pageSize, 10) || 20, 1), 500);
       this.items = new Map(); // comment id -> rendered comment
       this.count = 0;
