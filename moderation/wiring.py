@@ -87,7 +87,11 @@ def init_app(app: Flask) -> None:
 
     from moderation.extensions import csrf, limiter, login_manager, retry_after_header
 
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["RATELIMIT_STORAGE"])
+    storage = str(app.config["RATELIMIT_STORAGE"])
+    if storage.startswith(("redis://", "rediss://")):
+        # Limits keep counting in memory while Redis is down (extensions.FallbackStorage).
+        storage = "fallback+" + storage
+    app.config.setdefault("RATELIMIT_STORAGE_URI", storage)
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     app.after_request(retry_after_header)  # before the limiter's: runs after it
     limiter.init_app(app)

@@ -28,7 +28,7 @@ from moderation.api.schemas import (
 )
 from moderation.current_scorer import get_scorer
 from moderation.db import current_session, db
-from moderation.extensions import limiter, retry_after_seconds
+from moderation.extensions import limiter, limits_warning, retry_after_seconds
 from moderation.models import Comment, Site
 from moderation.services import comments, drafts, flags, sites, threads, worker
 from moderation.services.errors import Conflict, DomainError, Invalid, NotFound
@@ -268,6 +268,9 @@ def healthz() -> Any:
     except Exception as exc:
         current_app.logger.exception("health check: database unreachable")
         return problem(503, f"database unreachable: {type(exc).__name__}")
+    if warning := limits_warning():
+        # Still serving (200), with every limit counting in this process: say so.
+        return {"status": "degraded", "rate_limits": warning}
     return {"status": "ok"}
 
 

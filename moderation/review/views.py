@@ -29,7 +29,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from moderation.auth import SignedInModerator
 from moderation.current_scorer import get_scorer, get_scorer_warning
 from moderation.db import current_session
-from moderation.extensions import limiter
+from moderation.extensions import limiter, limits_warning
 from moderation.models import ApiToken, Comment, Moderator, Site
 from moderation.review import forms
 from moderation.review.charts import bar_chart, histogram_chart, line_chart
@@ -112,7 +112,7 @@ def review_globals() -> dict[str, Any]:
         except Exception:  # a page must render even when the model does not load
             return "the scoring model failed to load; comments stay pending"
 
-    return {"scorer_warning": scorer_warning}
+    return {"scorer_warning": scorer_warning, "limits_warning": limits_warning}
 
 
 # ------------------------------------------------------------------ sign-in

@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 
 from app import create_app
 from moderation.db import db
+from moderation.extensions import FallbackStorage
+from tests import factories
 from tests.conftest import app_config, database_state, make_site, reset_database
 
 LIMITS = {
@@ -115,31 +117,37 @@ def _free_port() -> int:
 
 @pytest.fixture
 def redis_url(tmp_path: Path) -> Iterator[str]:
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.skip("redis-server is not installed")
     port = _free_port()
-    process = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-    )
+    process = start_redis(port, tmp_path)
     try:
-        import redis
-
-        client = redis.Redis(port=port)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
         yield f"redis://127.0.0.1:{port}"
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def start_redis(port: int, directory: Path) -> subprocess.Popen[bytes]:
+    """A Redis of the test's own on ``port`` (never the machine's), answering pings."""
+    import redis
+
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("redis-server is not installed")
+    process = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(directory)],
+        stdout=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            return process
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                process.kill()
+                raise
+            time.sleep(0.05)
 
 
 def test_limits_are_kept_in_redis_when_configured(
@@ -154,3 +162,56 @@ def test_limits_are_kept_in_redis_when_configured(
     for app in limited_app(database_url, backend, fresh=False, RATELIMIT_STORAGE=redis_url):
         assert post(app.test_client()).status_code == 429
     assert redis.Redis.from_url(redis_url).keys("LIMITS:*")
+
+
+def test_limits_keep_counting_in_memory_while_redis_is_down(
+    database_url: str, backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With Redis gone the limits do not switch off: they count in this process until
+    Redis answers again, /healthz says so meanwhile, and then they are shared again."""
+    monkeypatch.setattr(FallbackStorage, "RETRY_SECONDS", 0.0)  # try Redis on every request
+    port = _free_port()
+    redis_server = start_redis(port, tmp_path)
+    try:
+        settings = {"RATELIMIT_STORAGE": f"redis://127.0.0.1:{port}", "RATELIMIT_POST": "3/minute"}
+        for app in limited_app(database_url, backend, **settings):
+            client = app.test_client()
+            assert [post(client).status_code for _ in range(2)] == [201, 201]
+            assert client.get("/healthz").get_json() == {"status": "ok"}
+
+            redis_server.terminate()
+            redis_server.wait(timeout=10)
+            statuses = [post(client).status_code for _ in range(4)]
+            assert statuses == [201, 201, 201, 429]  # counted afresh, in memory, and limited
+            health = client.get("/healthz")
+            assert health.status_code == 200
+            assert health.get_json()["status"] == "degraded"
+            assert "rate-limit storage unreachable" in health.get_json()["rate_limits"]
+
+            redis_server = start_redis(port, tmp_path)  # empty: it kept nothing
+            assert post(client).status_code == 201
+            assert client.get("/healthz").get_json() == {"status": "ok"}
+    finally:
+        redis_server.terminate()
+        redis_server.wait(timeout=10)
+
+
+def test_sign_in_stays_limited_when_redis_was_never_there(database_url: str, backend: str) -> None:
+    nowhere = f"redis://127.0.0.1:{_free_port()}"
+    for app in limited_app(database_url, backend, RATELIMIT_STORAGE=nowhere,
+                           WTF_CSRF_ENABLED=False):  # fmt: skip
+        factories.moderator(db.session, "admin@example.org")  # type: ignore[arg-type]
+        client = app.test_client()
+        statuses = [
+            client.post("/moderation/login",
+                        data={"email": "admin@example.org", "password": "guess"}).status_code
+            for _ in range(11)
+        ]  # fmt: skip
+        assert statuses == [200] * 10 + [429]
+        signed_in = app.test_client()
+        signed_in.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+        owner = {"email": "admin@example.org", "password": factories.PASSWORD}
+        response = signed_in.post("/moderation/login", data=owner)
+        assert response.status_code == 302
+        page = signed_in.get("/moderation/").get_data(as_text=True)
+        assert "rate-limit storage unreachable since" in page
