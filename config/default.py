@@ -128,3 +128,7 @@ DRAFT_WARN_THRESHOLDS: dict[str, float | None] = {}
 # How long checking a draft may take before it answers 503 (the widget then posts
 # without a warning; the comment is still scored and moderated).
 DRAFT_CHECK_BUDGET_MS = 2000
+
+# When the database is unreachable (restarting, failing over, SQLite locked past the busy
+# timeout) requests answer 503 with this Retry-After; nothing of theirs was stored.
+DATABASE_RETRY_AFTER_SECONDS = 2

@@ -54,5 +54,6 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        # The busy timeout is the driver's `timeout` (engine_options: 30 s), not set here,
+        # so that a configuration can shorten it.
         cursor.close()

@@ -576,3 +576,24 @@ class MailItem(Base):
         ForeignKey("mail_message.id", ondelete="SET NULL"),
         comment="the digest that told of it; null while it waits",
     )
+
+
+class IdempotentRequest(Base):
+    """A POST that came with an ``Idempotency-Key``: a retry with the same key (a client
+    that never saw the first answer) gets the first comment back instead of storing a
+    second one. Written in the comment's own transaction, so the two exist together or
+    not at all; kept 24 hours."""
+
+    __tablename__ = "idempotent_request"
+    __table_args__ = (UniqueConstraint("site_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255), comment="the client's Idempotency-Key")
+    request_hash: Mapped[str] = mapped_column(
+        String(64), comment="sha256 of the request body: the same key with another body is refused"
+    )
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comment.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    comment: Mapped[Comment] = relationship()

@@ -13,6 +13,8 @@ from typing import Any
 from flask import Flask, Response, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_migrate import Migrate
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
@@ -166,6 +168,33 @@ def init_app(app: Flask) -> None:
                     response.headers[name] = value
             return response
         return error
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(SQLAlchemyTimeoutError)
+    def database_unavailable(error: Exception) -> Any:
+        """The database went away, restarts, or is locked past the busy timeout: nothing
+        of this request was committed (a view commits last, and what follows a commit
+        catches its own errors), so the client may safely try again: 503 with
+        Retry-After, as problem+json for the API, never a bare 500."""
+        from moderation.api.problems import problem
+
+        try:
+            db.session.rollback()
+        except Exception:  # the connection is gone; the pool replaces it
+            log.debug("rollback after a database failure failed too", exc_info=True)
+        log.warning("database unavailable for %s %s: %s", request.method, request.path,
+                    getattr(error, "orig", error))  # fmt: skip
+        retry_after = str(app.config["DATABASE_RETRY_AFTER_SECONDS"])
+        detail = (f"the database is unavailable for a moment; nothing was stored; try again "
+                  f"in {retry_after} seconds")  # fmt: skip
+        if request.path.startswith(("/api/", "/healthz", "/perspective/")):
+            return problem(503, detail, kind="unavailable", headers={"Retry-After": retry_after})
+        return Response(
+            render_template("unavailable.html", detail=detail),
+            status=503,
+            headers={"Retry-After": retry_after},
+        )
 
     @app.after_request
     def security_headers(response: Response) -> Response:

@@ -22,6 +22,7 @@ TITLES = {
     422: "Invalid fields",
     429: "Too many requests",
     500: "Internal error",
+    503: "Service unavailable",
 }
 
 

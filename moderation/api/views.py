@@ -30,7 +30,7 @@ from moderation.current_scorer import get_scorer
 from moderation.db import current_session, db
 from moderation.extensions import limiter, limits_warning, retry_after_seconds
 from moderation.models import Comment, Site
-from moderation.services import comments, drafts, flags, sites, threads, worker
+from moderation.services import comments, drafts, flags, idempotency, sites, threads, worker
 from moderation.services.errors import Conflict, DomainError, Invalid, NotFound
 from moderation.types import CommentStatus, iso_utc, utcnow
 
@@ -165,7 +165,9 @@ def cors_headers(response: Response) -> Response:
     response.headers["Access-Control-Expose-Headers"] = "Location, Retry-After"
     if request.method == "OPTIONS":
         response.headers["Access-Control-Allow-Methods"] = "GET, POST, PATCH, DELETE, OPTIONS"
-        response.headers["Access-Control-Allow-Headers"] = f"Content-Type, {AUTHOR_HEADER}"
+        response.headers["Access-Control-Allow-Headers"] = (
+            f"Content-Type, {AUTHOR_HEADER}, {idempotency.HEADER}"
+        )
         response.headers["Access-Control-Max-Age"] = "600"
     return response
 
@@ -277,15 +279,25 @@ def healthz() -> Any:
 @bp.post("/sites/<site>/comments")
 @_limit("RATELIMIT_POST", "POST")
 def create_comment(site: str) -> Any:
-    sites.get_site(current_session(), site)  # an unknown site is a 404 whatever the body says
+    session = current_session()
+    site_row = sites.get_site(session, site)  # an unknown site is a 404 whatever the body says
+    key = _idempotency_key()
     data = parse_body(CommentIn)
     if data.website and data.website.strip():
         # The honeypot: only bots fill a field people never see. Answer as if accepted,
         # without a comment to show, and store nothing.
         return Response(status=204)
-    author_token = comments.new_author_token()
+    now = utcnow()
+    if key is not None:
+        body_hash = idempotency.request_hash(request.get_data(cache=True))
+        first = idempotency.first_comment(session, site_row, key, body_hash, now)
+        if first is not None:
+            return _replayed(first, site_row, key)
+        author_token = idempotency.author_token_for(current_app.config["SECRET_KEY"], site_row, key)
+    else:
+        author_token = comments.new_author_token()
     comment = comments.submit(
-        current_session(),
+        session,
         site_slug=site,
         thread_key=data.thread,
         thread_url=data.thread_url,
@@ -295,7 +307,7 @@ def create_comment(site: str) -> Any:
         author_email=data.author_email,
         body=data.body,
         ip_hash=comments.hash_ip(request.remote_addr, current_app.config["SECRET_KEY"]),
-        now=utcnow(),
+        now=now,
         max_depth=current_app.config["MAX_REPLY_DEPTH"],
         author_token=author_token,
         acknowledged_warning=data.acknowledged_warning,
@@ -306,12 +318,48 @@ def create_comment(site: str) -> Any:
     body = comment_json(comment)
     location = url_for("api.get_comment", comment_id=comment.id)
     editable_until = iso_utc(comment.created_at + _edit_window())
-    db.session.commit()
+    try:
+        if key is not None:
+            idempotency.remember(session, site_row, key, body_hash, comment, now)
+        db.session.commit()
+    except IntegrityError:
+        # The same key, at the same moment, from a retry that overtook its first try:
+        # the other request stored the comment; answer with it.
+        db.session.rollback()
+        if key is None:
+            raise
+        first = idempotency.first_comment(session, site_row, key, body_hash, now)
+        if first is None:
+            raise
+        return _replayed(first, site_row, key)
     body = _score_after_commit(comment, body)
     body["author_token"] = author_token
     body["editable_until"] = editable_until
     status = 201 if body["status"] == CommentStatus.VISIBLE else 202
     return body, status, {"Location": location}
+
+
+def _idempotency_key() -> str | None:
+    """The request's Idempotency-Key, checked; None without one."""
+    key = request.headers.get(idempotency.HEADER)
+    if key is None:
+        return None
+    try:
+        return idempotency.check_key(key)
+    except idempotency.BadKey as error:
+        raise ApiProblem(problem(400, error.message, errors=[
+            {"field": idempotency.HEADER, "message": error.message}])) from None  # fmt: skip
+
+
+def _replayed(comment: Comment, site: Site, key: str) -> Any:
+    """The answer to a retry: the comment the first request with this key stored, as it
+    stands now, with the same author token."""
+    body = comment_json(comment)
+    body["author_token"] = idempotency.author_token_for(current_app.config["SECRET_KEY"], site, key)
+    body["editable_until"] = iso_utc(comment.created_at + _edit_window())
+    status = 201 if comment.status == CommentStatus.VISIBLE else 202
+    location = url_for("api.get_comment", comment_id=comment.id)
+    return body, status, {"Location": location, "Idempotent-Replayed": "true"}
 
 
 def _score_after_commit(comment: Comment, answer: dict[str, Any]) -> dict[str, Any]:

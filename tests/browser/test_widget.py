@@ -504,3 +504,43 @@ def test_xss_in_name_and_body_renders_as_text_and_never_runs(
             assert not (link.get_attribute("href") or "").lower().startswith("javascript")
         mine.get_by_text("bold?").first.hover()
     assert watch.dialogs == []
+
+
+def test_posting_again_after_a_lost_answer_stores_the_comment_once(
+    page: Page, live_server: LiveServer, demo: Site, session: Session
+) -> None:
+    """The server stores the comment but its answer never reaches the reader (the
+    connection dropped). The reader presses Post again: the widget sends the same
+    Idempotency-Key, and the server answers with the comment it has instead of a copy."""
+    keys: list[str] = []
+
+    def lose_the_first_answer(route: Any) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        keys.append(route.request.headers.get("idempotency-key", ""))
+        if len(keys) == 1:
+            route.fetch()  # the server stores it...
+            route.abort("connectionreset")  # ...and the answer is lost on the way
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/sites/demo/comments", lose_the_first_answer)
+    page.goto(live_server.url + "/demo/")
+    form = top_form(page)
+    write(form, "Only once, please.", name="Ada")
+    form.get_by_role("button", name="Post comment").click()
+    expect(form.get_by_role("alert")).to_be_visible()  # the widget says it failed
+    assert len(comments_in_db(session)) == 1  # but the server has it
+
+    form.get_by_role("button", name="Post comment").click()
+    expect(article(page, "Comment by Ada")).to_be_visible()
+    assert len(keys) == 2 and keys[0] == keys[1] and len(keys[0]) == 32
+    assert [c.body for c in comments_in_db(session)] == ["Only once, please."]
+
+    # A different comment afterwards is a new post with a new key.
+    write(form, "A second thought.")
+    form.get_by_role("button", name="Post comment").click()
+    expect(article(page, "Comment by Ada").nth(1)).to_be_visible()
+    assert len(keys) == 3 and keys[2] != keys[0]
+    assert len(comments_in_db(session)) == 2

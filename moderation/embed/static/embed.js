@@ -72,10 +72,11 @@
     return out;
   }
 
-  async function api(method, path, body, tokens) {
+  async function api(method, path, body, tokens, idempotencyKey) {
     const headers = {};
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (tokens && tokens.length) headers["X-Author-Token"] = tokens.join(",");
+    if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
     let response;
     try {
       response = await fetch(API + path, {
@@ -90,6 +91,13 @@
       if (response.status !== 204) data = await response.json();
     } catch (error) { /* not JSON: the status says enough */ }
     return { status: response.status, data, retryAfter: response.headers.get("Retry-After") };
+  }
+
+  // A random key for one post: crypto.randomUUID exists only on https pages, and blogs
+  // are not all on https; getRandomValues is everywhere.
+  function newKey() {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   }
 
   function problemText(r) {
@@ -521,7 +529,14 @@ input[type=radio]{width:auto;margin:0}.choice{display:flex;gap:.4rem;align-items
         acknowledged_warning: acknowledged || undefined,
         website: ctx.trap.value || undefined,
       };
-      const r = await api("POST", `/sites/${enc(this.site)}/comments`, payload);
+      // The same post sent again after no answer, or a 5xx (the server may have stored
+      // it before the connection dropped), carries the same key: the server answers with
+      // the comment it stored instead of storing it twice. Any other post gets a new key.
+      const sent = JSON.stringify(payload);
+      if (!ctx.pending || ctx.pending.payload !== sent) ctx.pending = { payload: sent, key: newKey() };
+      const r = await api("POST", `/sites/${enc(this.site)}/comments`, payload, null,
+        ctx.pending.key);
+      if (r.status !== 0 && r.status < 500) ctx.pending = null;
       if (r.status === 204) { // dropped by the server (the honeypot was filled)
         ctx.form.reset();
         this.announce("Thank you.");
