@@ -118,14 +118,23 @@ def submit(
     max_depth: int = 200,
     author_token: str | None = None,
     acknowledged_warning: bool = False,
+    notify_replies: bool = False,
 ) -> Comment:
     """Store a new comment as ``pending`` in its thread (created on first use), for the
     scorer. A comment the author posted despite the pre-posting warning
     (``acknowledged_warning``) is held for a moderator at once instead: the author was
     told it may break a guideline, so a person decides, whatever the model says later.
 
-    Raises NotFound for an unknown site, Invalid for a parent in another thread,
-    Conflict for a closed thread or a reply under a hidden comment."""
+    ``notify_replies``: the author wants a mail at ``author_email`` for each visible
+    reply (see reader_mail; the outbox's consumer asks them to confirm first).
+
+    Raises NotFound for an unknown site, Invalid for a parent in another thread or
+    ``notify_replies`` without an email, Conflict for a closed thread or a reply under a
+    hidden comment."""
+    if notify_replies and not (author_email or "").strip():
+        raise Invalid(
+            "needs author_email: replies are mailed to that address", field="notify_replies"
+        )
     site = get_site(session, site_slug)
     thread = get_or_create_thread(session, site, thread_key, thread_url, thread_title)
     if thread.closed:
@@ -147,6 +156,7 @@ def submit(
         flag_count=0,
         author_token_hash=hash_author_token(author_token) if author_token else None,
         acknowledged_warning=acknowledged_warning,
+        notify_replies=notify_replies,
         created_at=now,
         updated_at=now,
     )
