@@ -71,6 +71,22 @@ def _new_mail(
     )
 
 
+def _write(session: Session, row: ReaderMail) -> bool:
+    """Add ``row`` unless its (subscription, kind, comment) is written already. Checked
+    first; the unique constraint settles two workers dispatching two events of one reply
+    at once (hidden and restored, say): the loser writes nothing, and its batch goes on."""
+    if row.subscription.id is not None and _already_written(
+        session, row.subscription, row.kind, row.comment_id
+    ):
+        return False
+    try:
+        with savepoint(session):
+            session.add(row)
+    except IntegrityError:
+        return False
+    return True
+
+
 def _subscription(session: Session, site_id: int, address: str, now: datetime) -> ReplySubscription:
     """The subscription of ``address`` on the site, created on its first opt-in."""
     query = select(ReplySubscription).where(
@@ -118,13 +134,10 @@ def _ask_to_confirm(session: Session, comment: Comment, address: str, now: datet
     sent = subscription.confirm_sent_at
     if sent is not None and now - sent < RESEND_AFTER:
         return False
-    if subscription.id is not None and _already_written(
-        session, subscription, ReaderMailKind.CONFIRM, comment.id
-    ):
+    if not _write(session, _new_mail(subscription, ReaderMailKind.CONFIRM, comment.id, now)):
         return False
     subscription.confirm_round += 1
     subscription.confirm_sent_at = now
-    session.add(_new_mail(subscription, ReaderMailKind.CONFIRM, comment.id, now))
     return True
 
 
@@ -150,11 +163,9 @@ def _tell_parent(session: Session, reply: Comment, now: datetime) -> bool:
         subscription is None
         or subscription.confirmed_at is None
         or subscription.unsubscribed_at is not None
-        or _already_written(session, subscription, ReaderMailKind.REPLY, reply.id)
     ):
         return False
-    session.add(_new_mail(subscription, ReaderMailKind.REPLY, reply.id, now))
-    return True
+    return _write(session, _new_mail(subscription, ReaderMailKind.REPLY, reply.id, now))
 
 
 def fan_out(session: Session, events: Sequence[OutboxEvent], now: datetime) -> int:
