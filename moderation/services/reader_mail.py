@@ -353,7 +353,10 @@ def render(
             body=comment.body,
             body_html=comment.body_html,
             parent_body=parent.body,
-            comment_url=f"{thread_url}#comment-{comment.id}" if thread_url else None,
+            # The widget shows the comment a page's #comment-ID names.
+            comment_url=(
+                f"{str(thread_url).partition('#')[0]}#comment-{comment.id}" if thread_url else None
+            ),
         )
         subject = (
             f"[{thread.site.name}] {comment.author_name} replied to you "
