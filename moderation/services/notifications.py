@@ -85,10 +85,11 @@ def notifier_from_config(config: Mapping[str, Any]) -> Notifier:
     mailer = mailer_from_config(config)
     if mailer.server is None:
         log.warning(
-            "MODERATION_SMTP_URL is not set: moderators' mail is written to this log, not sent"
+            "MODERATION_SMTP_URL is not set: mail (moderators' and readers') is written to "
+            "this log, not sent"
         )
     else:
-        log.info("moderators' mail goes through %r as %s", mailer.server, mailer.sender)
+        log.info("mail goes through %r as %s", mailer.server, mailer.sender)
     return Notifier(mailer, str(config["SECRET_KEY"]), str(config["PUBLIC_URL"]))
 
 
