@@ -314,7 +314,8 @@ def render(
 ) -> EmailMessage | None:
     """The mail ``mail`` stands for, as of ``now``, multipart text and HTML from the
     templates; None when there is nothing left to tell: the address unsubscribed (or, for
-    a confirmation, confirmed already), or the reply is no longer visible."""
+    a confirmation, confirmed already or its comment hidden since), or the reply is no
+    longer visible."""
     subscription = mail.subscription
     if subscription.unsubscribed_at is not None:
         return None
@@ -328,7 +329,11 @@ def render(
         "unsubscribe_url": unsubscribe_url,
     }
     if mail.kind == ReaderMailKind.CONFIRM:
-        if subscription.confirmed_at is not None or subscription.confirm_sent_at is None:
+        if (
+            subscription.confirmed_at is not None
+            or subscription.confirm_sent_at is None
+            or comment.status == CommentStatus.HIDDEN  # hidden since: as if never asked
+        ):
             return None
         token = reader_links.sign_confirm(
             notifier.secret,

@@ -269,6 +269,19 @@ def test_a_comment_the_policy_hides_sends_no_confirmation(reader: Reader, sessio
     assert session.scalar(select(func.count()).select_from(ReplySubscription)) == 0
 
 
+def test_a_comment_hidden_before_its_confirmation_goes_out_sends_none(
+    reader: Reader, session: Session, site: Site
+) -> None:
+    comment = factories.submit(session, site, "Buy now", author_email=ANN, notify_replies=True)
+    factories.scored(session, comment, {"toxicity": 0.01}, reader.clock.now)
+    outbox.dispatch(session, reader.clock.now)  # the confirmation is queued ...
+    session.commit()
+    factories.decided(session, comment, review.Action.HIDE)  # ... a moderator hides it
+    reader.run()
+    assert reader.server.messages == []
+    assert session.scalars(select(ReaderMail)).one().status == DeliveryStatus.DELIVERED
+
+
 def test_after_unsubscribing_an_address_gets_no_mail_at_all(
     reader: Reader, session: Session, site: Site
 ) -> None:
