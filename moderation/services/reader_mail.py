@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -187,7 +187,11 @@ def fan_out(session: Session, events: Sequence[OutboxEvent], now: datetime) -> i
         c.id: c
         for c in session.scalars(
             select(Comment)
-            .where(Comment.id.in_(confirming | replies))
+            .where(
+                Comment.id.in_(confirming | replies),
+                # Of the rest, only the few that opted in need a look.
+                or_(Comment.id.in_(replies), Comment.notify_replies.is_(True)),
+            )
             .options(selectinload(Comment.thread), selectinload(Comment.parent))
         )
     }

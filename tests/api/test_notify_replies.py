@@ -104,3 +104,10 @@ def test_the_api_never_shows_an_address_or_whether_it_is_subscribed(
     for response in pages:
         raw = response.get_data(as_text=True).lower()
         assert "ann@example.org" not in raw and "notify" not in raw and "subscri" not in raw
+
+
+def test_the_openapi_document_describes_notify_replies(client: FlaskClient) -> None:
+    document = client.get("/api/v1/openapi.json").json
+    field = document["components"]["schemas"]["CommentIn"]["properties"]["notify_replies"]
+    assert field["type"] == "boolean" and field["default"] is False
+    assert "author_email" in field["description"] and "confirm" in field["description"]
