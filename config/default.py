@@ -119,6 +119,8 @@ PERSPECTIVE_MAX_BATCH = 64
 RATELIMIT_POST = "10/minute;60/hour"  # posting, editing and deleting comments
 RATELIMIT_CHECK = "30/minute;300/hour"  # checking drafts before posting
 RATELIMIT_FLAG = "10/minute;60/hour"  # readers' reports
+# The confirm and unsubscribe links of readers' mail (/replies/…), per client address.
+RATELIMIT_MAIL_LINKS = "30/minute;300/hour"
 # How long an author may edit or delete their comment (with its author token).
 AUTHOR_EDIT_WINDOW_SECONDS = 15 * 60
 # Checking a draft warns when a label reaches its warn threshold: the site's

@@ -34,6 +34,7 @@ from moderation.types import (
     MailKind,
     ModerationMode,
     NotifyPreference,
+    ReaderMailKind,
     Role,
     Rule,
     UTCDateTime,
@@ -162,6 +163,12 @@ class Comment(Base):
         default=False,
         server_default=false(),
         comment="the author posted despite the pre-posting warning",
+    )
+    notify_replies: Mapped[bool] = mapped_column(
+        Boolean,
+        default=False,
+        server_default=false(),
+        comment="the author asked to be mailed (at author_email) when replies appear",
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -576,6 +583,77 @@ class MailItem(Base):
         ForeignKey("mail_message.id", ondelete="SET NULL"),
         comment="the digest that told of it; null while it waits",
     )
+
+
+class ReplySubscription(Base):
+    """A reader's address on one site, kept only to mail them replies to the comments
+    they opted in on (``Comment.notify_replies``): unconfirmed until they follow the
+    confirmation mail's link (double opt-in), and never mailed again once unsubscribed.
+    Never shown by any API or page."""
+
+    __tablename__ = "reply_subscription"
+    __table_args__ = (UniqueConstraint("site_id", "email_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(254), comment="as the reader first gave it")
+    email_key: Mapped[str] = mapped_column(
+        String(254), comment="the address lower-cased: one subscription per address and site"
+    )
+    confirm_round: Mapped[int] = mapped_column(
+        Integer,
+        default=0,
+        server_default="0",
+        comment="bumped for each confirmation mail: only the latest mail's link confirms",
+    )
+    confirm_sent_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, comment="when the latest confirmation mail was queued; null: never"
+    )
+    confirmed_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, comment="when the reader confirmed; null: no reply mail yet"
+    )
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, comment="when the reader unsubscribed; from then on no mail at all"
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    site: Mapped[Site] = relationship()
+
+
+class ReaderMail(DeliveryColumns, Base):
+    """One mail to a reader: the confirmation of their address, or a reply to one of
+    their comments. Sent at least once like a moderator's mail, rendered when sent; at
+    most one per (kind, comment, subscription): a reply hidden and restored is not
+    mailed twice."""
+
+    __tablename__ = "reader_mail"
+    __table_args__ = (
+        Index("ix_reader_mail_due", "status", "next_attempt_at", "id"),
+        UniqueConstraint("subscription_id", "kind", "comment_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("reply_subscription.id", ondelete="CASCADE")
+    )
+    kind: Mapped[ReaderMailKind] = mapped_column(enum_column(ReaderMailKind))
+    comment_id: Mapped[int] = mapped_column(
+        ForeignKey("comment.id", ondelete="CASCADE"),
+        index=True,
+        comment="the reply it tells of; for a confirmation, the comment that opted in",
+    )
+    message_key: Mapped[str] = mapped_column(
+        String(36), unique=True, comment="its Message-ID: the same on every retry"
+    )
+    response_status: Mapped[int | None] = mapped_column(
+        Integer, comment="SMTP reply code of the last failed attempt; null when none came"
+    )
+    delivered_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, comment="when the SMTP server accepted it (or it was logged)"
+    )
+
+    subscription: Mapped[ReplySubscription] = relationship()
+    comment: Mapped[Comment] = relationship()
 
 
 class IdempotentRequest(Base):

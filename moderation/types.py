@@ -104,6 +104,11 @@ class MailKind(enum.StrEnum):
     SUMMARY = "summary"  # an immediate moderator's overflow: more than the burst limit a minute
 
 
+class ReaderMailKind(enum.StrEnum):
+    CONFIRM = "confirm"  # the double opt-in: confirm that this address wants reply mail
+    REPLY = "reply"  # a reply to one of the reader's comments became visible
+
+
 def enum_column(enum_cls: type[enum.Enum], name: str | None = None, length: int = 16) -> Enum:
     """A VARCHAR holding the enum's *value* (not its name), checked by a constraint named
     ``name`` (default: the enum's name; give one when a table has two such columns)."""

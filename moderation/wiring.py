@@ -127,6 +127,10 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(embed_bp)  # /embed.js and the demo blog at /demo/
 
+    from moderation.readers import bp as readers_bp
+
+    app.register_blueprint(readers_bp)  # confirm and unsubscribe links of readers' mail
+
     from moderation.api.admin import bp as admin_api_bp
     from moderation.review.views import bp as review_bp
 

@@ -7,7 +7,7 @@ no row: everyone signs in once more after this upgrade. moderator.failed_sign_in
 wrong passwords since the last sign-in, to show the owner at their next one.
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0012
 Create Date: 2026-11-30 02:28:42.479505
 
 """
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0013'
-down_revision = '0010'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 

@@ -54,6 +54,13 @@ class CommentIn(BaseModel):
     acknowledged_warning: bool = Field(
         default=False, strict=True, description=ACKNOWLEDGED_DESCRIPTION
     )
+    notify_replies: bool = Field(
+        default=False,
+        strict=True,
+        description="email the author (`author_email`, required with it) when someone "
+        "replies to this comment. The first time an address asks on a site it gets a "
+        "mail to confirm (double opt-in); every mail has a one-click unsubscribe link",
+    )
     website: str | None = Field(
         default=None,
         description="honeypot: a form field people never see and bots fill in. Leave it "

@@ -311,6 +311,7 @@ def create_comment(site: str) -> Any:
         max_depth=current_app.config["MAX_REPLY_DEPTH"],
         author_token=author_token,
         acknowledged_warning=data.acknowledged_warning,
+        notify_replies=data.notify_replies,
     )
     # The answer is read before the commit and the commit is the last thing that may fail:
     # from then on nothing turns a stored comment into an error (the writer would post it

@@ -137,15 +137,23 @@ def submit(
     max_depth: int = 200,
     author_token: str | None = None,
     acknowledged_warning: bool = False,
+    notify_replies: bool = False,
 ) -> Comment:
     """Store a new comment as ``pending`` in its thread (created on first use), for the
     scorer. A comment the author posted despite the pre-posting warning
     (``acknowledged_warning``) is held for a moderator at once instead: the author was
     told it may break a guideline, so a person decides, whatever the model says later.
 
-    Raises NotFound for an unknown site, Invalid for a parent in another thread or a
-    ``thread_url`` outside the site's origins, Conflict for a closed thread or a reply
-    under a hidden comment."""
+    ``notify_replies``: the author wants a mail at ``author_email`` for each visible
+    reply (see reader_mail; the outbox's consumer asks them to confirm first).
+
+    Raises NotFound for an unknown site, Invalid for a parent in another thread, a
+    ``thread_url`` outside the site's origins or ``notify_replies`` without an email,
+    Conflict for a closed thread or a reply under a hidden comment."""
+    if notify_replies and not (author_email or "").strip():
+        raise Invalid(
+            "needs author_email: replies are mailed to that address", field="notify_replies"
+        )
     site = get_site(session, site_slug)
     if thread_url is not None and not origin_allowed(site.allowed_origins, url_origin(thread_url)):
         # The queue links moderators to the thread's URL: only the site's own pages.
@@ -174,6 +182,7 @@ def submit(
         flag_count=0,
         author_token_hash=hash_author_token(author_token) if author_token else None,
         acknowledged_warning=acknowledged_warning,
+        notify_replies=notify_replies,
         created_at=now,
         updated_at=now,
     )

@@ -60,7 +60,7 @@ log = logging.getLogger(__name__)
 BURST_LIMIT = 10  # immediate mails to one moderator within BURST_WINDOW; then a summary
 BURST_WINDOW = timedelta(minutes=1)
 
-_templates = Environment(
+mail_templates = Environment(
     loader=PackageLoader("moderation", "templates/mail"),
     autoescape=select_autoescape(["html"]),
     trim_blocks=True,
@@ -85,10 +85,11 @@ def notifier_from_config(config: Mapping[str, Any]) -> Notifier:
     mailer = mailer_from_config(config)
     if mailer.server is None:
         log.warning(
-            "MODERATION_SMTP_URL is not set: moderators' mail is written to this log, not sent"
+            "MODERATION_SMTP_URL is not set: mail (moderators' and readers') is written to "
+            "this log, not sent"
         )
     else:
-        log.info("moderators' mail goes through %r as %s", mailer.server, mailer.sender)
+        log.info("mail goes through %r as %s", mailer.server, mailer.sender)
     return Notifier(mailer, str(config["SECRET_KEY"]), str(config["PUBLIC_URL"]))
 
 
@@ -355,8 +356,8 @@ def render(
     domain = notifier.mailer.sender.rpartition("@")[2] or "localhost"
     mail["Message-ID"] = f"<{message.message_key}@{domain}>"
     mail["Auto-Submitted"] = "auto-generated"
-    mail.set_content(_templates.get_template("held.txt").render(context))
-    mail.add_alternative(_templates.get_template("held.html").render(context), subtype="html")
+    mail.set_content(mail_templates.get_template("held.txt").render(context))
+    mail.add_alternative(mail_templates.get_template("held.html").render(context), subtype="html")
     return mail
 
 
@@ -375,9 +376,33 @@ def deliver_due(
     """Claim due messages, commit the claim, render and send them, record and commit the
     results. When the server cannot be reached at all, the rest of the batch is not tried
     (each waits for its next attempt), so a dead server cannot outlast the lease."""
-    claimed = deliveries.claim_due(
-        session, MailMessage, worker_id, batch_size, lease_seconds, clock()
+    return send_due(
+        session,
+        MailMessage,
+        render,
+        worker_id,
+        clock,
+        notifier,
+        batch_size=batch_size,
+        lease_seconds=lease_seconds,
     )
+
+
+def send_due(
+    session: Session,
+    model: Any,
+    render_one: Callable[[Session, Any, Notifier, datetime], EmailMessage | None],
+    worker_id: str,
+    clock: Callable[[], datetime],
+    notifier: Notifier,
+    *,
+    batch_size: int = 32,
+    lease_seconds: float = 60,
+) -> DeliveryResult:
+    """``deliver_due`` for any table of mails (``model``: moderators' or readers'), each
+    rendered by ``render_one`` when it is sent; None from it means nothing is left to tell
+    (the row is done without a mail)."""
+    claimed = deliveries.claim_due(session, model, worker_id, batch_size, lease_seconds, clock())
     session.commit()
     if not claimed:
         return DeliveryResult()
@@ -388,19 +413,19 @@ def deliver_due(
             outcomes.append(unreachable)
             continue
         try:
-            mail = render(session, message, notifier, clock())
+            mail = render_one(session, message, notifier, clock())
         except Exception as exc:  # a template error must not strand the batch
             log.exception("rendering mail %s failed", message.id)
             outcomes.append(Outcome(False, None, f"rendering failed: {exc!r}"[:500], 0.0))
             continue
         if mail is None:
-            outcomes.append(Outcome(True, None, "nothing left to tell: its comments are gone", 0.0))
+            outcomes.append(Outcome(True, None, "nothing left to tell", 0.0))
             continue
         outcome = notifier.mailer.send(mail)
         outcomes.append(outcome)
         if not outcome.delivered and outcome.status is None:
             unreachable = outcome
-    result = deliveries.record_all(session, MailMessage, claimed, outcomes, clock())
+    result = deliveries.record_all(session, model, claimed, outcomes, clock())
     session.commit()
     return result
 

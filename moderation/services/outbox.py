@@ -4,7 +4,8 @@ The lifecycle writes each event to ``outbox_event`` in the transaction of its ch
 ``dispatch`` takes undispatched events, oldest first (``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL, so several workers share them), lets each consumer fan them out into rows of
 its own (webhooks: a delivery per interested webhook; notifications: a mail, or a digest
-entry, per moderator to tell), and marks them dispatched, all in one transaction: an event
+entry, per moderator to tell; readers' mail: a confirmation or a reply mail per reader
+to tell), and marks them dispatched, all in one transaction: an event
 is fanned out exactly once, to every consumer or to none."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from moderation.models import OutboxEvent
-from moderation.services import notifications, webhooks
+from moderation.services import notifications, reader_mail, webhooks
 
 
 def dispatch(session: Session, now: datetime, batch_size: int = 200) -> int:
@@ -32,6 +33,7 @@ def dispatch(session: Session, now: datetime, batch_size: int = 200) -> int:
         return 0
     webhooks.fan_out(session, events, now)
     notifications.fan_out(session, events, now)
+    reader_mail.fan_out(session, events, now)
     for event in events:
         event.published_at = now
     session.flush()

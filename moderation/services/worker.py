@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from moderation.models import Comment
 from moderation.scoring import Scorer
-from moderation.services import lifecycle, notifications, outbox, policy, webhooks
+from moderation.services import lifecycle, notifications, outbox, policy, reader_mail, webhooks
 from moderation.types import CommentStatus, utcnow
 
 log = logging.getLogger(__name__)
@@ -271,7 +271,7 @@ class Worker:
             return False
 
     def deliver_events(self, session: Session | None = None) -> bool:
-        """Fan new outbox events out to webhooks and moderators' mail, gather due digests,
+        """Fan new outbox events out to webhooks, moderators' and readers' mail, gather due digests,
         and send the deliveries and mails that are due. Returns whether there was anything
         to do."""
         session = session or self.session
@@ -290,6 +290,14 @@ class Worker:
         mailed = 0
         if self.notifier is not None:
             mailed = notifications.deliver_due(
+                session,
+                self.worker_id,
+                self.clock,
+                self.notifier,
+                batch_size=self.batch_size,
+                lease_seconds=self.lease_seconds,
+            ).claimed
+            mailed += reader_mail.deliver_due(
                 session,
                 self.worker_id,
                 self.clock,

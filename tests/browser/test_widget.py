@@ -4,6 +4,7 @@ lines in pages of other origins."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from datetime import timedelta
@@ -307,6 +308,29 @@ def test_api_errors_appear_next_to_their_fields_and_the_honeypot_drops_bots(
     expect(page.get_by_role("status")).to_have_text("Thank you.")
     assert comments_in_db(session) == []
     expect(page.locator("#comments").get_by_role("article")).to_have_count(0)
+
+
+def test_ticking_email_me_on_replies_sends_notify_replies_with_the_email(
+    page: Page, live_server: LiveServer, demo: Site, session: Session
+) -> None:
+    page.goto(live_server.url + "/demo/")
+    form = top_form(page)
+    write(form, "Tell me when someone answers", name="Ada")
+    box = form.get_by_label("Email me when someone replies")
+    box.check()
+    form.get_by_role("button", name="Post comment").click()  # no email: refused, said why
+    expect(box).to_have_accessible_description(re.compile("^Needs author_email"))
+    form.get_by_label("Email (optional, never shown)").fill("ada@example.org")
+    with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/comments")) as sent:
+        form.get_by_role("button", name="Post comment").click()
+    assert sent.value.post_data_json["notify_replies"] is True
+    assert sent.value.post_data_json["author_email"] == "ada@example.org"
+    expect(article(page, "Comment by Ada")).to_be_visible()
+    [comment] = comments_in_db(session)
+    assert comment.notify_replies and comment.author_email == "ada@example.org"
+    # A reply mail links to the page with #comment-ID: the widget shows that comment.
+    page.goto(f"{live_server.url}/demo/#comment-{comment.id}")
+    expect(article(page, "Comment by Ada")).to_be_focused()
 
 
 def test_a_rate_limited_writer_is_told_when_to_try_again(

@@ -21,7 +21,8 @@
   ];
   // API field names -> the widget's form fields, so errors appear next to their field.
   const FIELDS = {
-    author_name: "name", author_email: "email", body: "body", reason: "reason", note: "note",
+    author_name: "name", author_email: "email", notify_replies: "notify", body: "body",
+    reason: "reason", note: "note",
   };
   const TAGS = new Set(
     "P BR EM STRONG CODE PRE BLOCKQUOTE UL OL LI A HR DEL".split(" ")
@@ -155,7 +156,7 @@ form{margin:.5rem 0 1rem;padding:.75rem;border:1px solid var(--line);border-radi
 .field{margin-bottom:.5rem}label,legend{display:block;font-weight:600;font-size:.9rem;margin-bottom:.15rem}
 input,textarea{width:100%;font:inherit;padding:.4rem .5rem;border:1px solid #8c959f;border-radius:6px;
 background:#fff;color:#1f2328}textarea{resize:vertical;min-height:5rem}
-input[type=radio]{width:auto;margin:0}.choice{display:flex;gap:.4rem;align-items:center}
+input[type=radio],input[type=checkbox]{width:auto;margin:0}.choice{display:flex;gap:.4rem;align-items:center}
 .choice label{font-weight:400;margin:0}fieldset{border:0;padding:0;margin:0 0 .5rem}
 [aria-invalid=true]{border-color:var(--bad);box-shadow:0 0 0 1px var(--bad)}
 .note{margin:.15rem 0 0;font-size:.8rem;color:var(--muted)}
@@ -266,6 +267,7 @@ input[type=radio]{width:auto;margin:0}.choice{display:flex;gap:.4rem;align-items
         }
         this.cursor = r.data.next_cursor;
         this.more.hidden = !this.cursor;
+        if (!more) this.showLinked();
       } else if (r.status === 404 && !/^no site/.test((r.data && r.data.detail) || "")) {
         this.count = 0; // the thread starts with its first comment
       } else {
@@ -276,6 +278,16 @@ input[type=radio]{width:auto;margin:0}.choice{display:flex;gap:.4rem;align-items
         this.loadError.replaceChildren(h("p", {}, `Comments could not be loaded: ${why}`), retry);
       }
       this.showCount();
+    }
+
+    // A reply mail links to the page with #comment-ID: show that comment (inside the
+    // Shadow DOM, the browser cannot find it by itself).
+    showLinked() {
+      const linked = /^#comment-(\d+)$/.exec(location.hash);
+      const item = linked && this.items.get(Number(linked[1]));
+      if (!item) return;
+      item.article.scrollIntoView({ block: "center" });
+      item.article.focus({ preventScroll: true });
     }
 
     showCount() {
@@ -395,6 +407,17 @@ input[type=radio]{width:auto;margin:0}.choice{display:flex;gap:.4rem;align-items
         note ? h("p", { class: "note", id: `${id}-note` }, note) : null, error);
     }
 
+    // A box with its label on the right; its API errors show under it like a field's.
+    checkbox(ctx, name, label) {
+      const id = uid(name);
+      const control = h("input", { type: "checkbox", id, name,
+        "aria-describedby": `${id}-error` });
+      const error = h("p", { class: "error", id: `${id}-error` });
+      ctx.fields[name] = { control, error };
+      return h("div", { class: "field" },
+        h("div", { class: "choice" }, control, h("label", { for: id }, label)), error);
+    }
+
     // The comment, reply and edit forms: check the draft, warn, then post or save.
     commentForm({ label, parentId, edit, onCancel }) {
       const ctx = { fields: {}, parentId, edit };
@@ -407,6 +430,7 @@ input[type=radio]{width:auto;margin:0}.choice{display:flex;gap:.4rem;align-items
           this.field(ctx, "name", "Name", name),
           this.field(ctx, "email", "Email (optional, never shown)",
             h("input", { type: "email", autocomplete: "email", maxlength: "254" }))));
+        form.append(this.checkbox(ctx, "notify", "Email me when someone replies"));
         const trapId = uid("website");
         ctx.trap = h("input", { type: "text", id: trapId, name: "website", tabindex: "-1",
           autocomplete: "off" });
@@ -525,6 +549,7 @@ input[type=radio]{width:auto;margin:0}.choice{display:flex;gap:.4rem;align-items
         thread: this.thread, thread_title: this.title || undefined,
         thread_url: this.url.length <= 2048 ? this.url : undefined,
         author_name: value("name"), author_email: value("email").trim() || undefined,
+        notify_replies: ctx.fields.notify.control.checked || undefined,
         body, parent_id: ctx.parentId || undefined,
         acknowledged_warning: acknowledged || undefined,
         website: ctx.trap.value || undefined,

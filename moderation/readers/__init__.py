@@ -1,0 +1,132 @@
+"""The two pages readers reach from their mail: confirm that an address wants reply mail
+(the double opt-in) and unsubscribe. Both links carry a signed token; neither asks anyone
+to sign in.
+
+A GET only shows what the link would do, with a button: mail scanners and link previews
+fetch links, and must not confirm or unsubscribe anyone. The button POSTs. Mail clients
+that offer "unsubscribe" themselves POST to the unsubscribe link directly (RFC 8058
+one-click, body ``List-Unsubscribe=One-Click``), with no page and no cookie."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, render_template
+from flask_limiter.util import get_remote_address
+
+from moderation.db import current_session, db
+from moderation.extensions import csrf, limiter
+from moderation.services import reader_mail
+from moderation.types import utcnow
+
+bp = Blueprint("readers", __name__, url_prefix="/replies", template_folder="templates")
+
+_limited = limiter.limit(
+    lambda: str(current_app.config["RATELIMIT_MAIL_LINKS"]),
+    key_func=get_remote_address,
+    methods=["GET", "POST"],
+)
+
+
+def _secret() -> str:
+    return str(current_app.config["SECRET_KEY"])
+
+
+def _page(status: int = 200, **context: Any) -> Any:
+    context.setdefault("site", "Comments")
+    context.setdefault("refused", False)
+    context.setdefault("done", False)
+    return render_template("readers/page.html", **context), status
+
+
+def _refused(title: str, error: reader_mail.LinkRefused) -> Any:
+    return _page(error.status, title=title, refused=True, message=error.message)
+
+
+@bp.get("/confirm/<token>")
+@_limited
+def confirm_page(token: str) -> Any:
+    title = "Confirm reply notifications"
+    try:
+        state = reader_mail.confirm_state(current_session(), _secret(), token, utcnow())
+    except reader_mail.LinkRefused as error:
+        return _refused(title, error)
+    if state.done:
+        message = "Already confirmed: you get a mail when someone replies."
+        return _page(title=title, site=state.site_name, done=True, message=message)
+    return _page(
+        title=title,
+        site=state.site_name,
+        form_id="confirm",
+        button="Yes, email me when someone replies",
+        message=f"You asked {state.site_name} to email you when someone replies to your "
+        "comments. Confirm with the button; if it was not you, close this page and "
+        "nothing will be sent.",
+    )
+
+
+@bp.post("/confirm/<token>")
+@_limited
+def confirm(token: str) -> Any:
+    title = "Confirm reply notifications"
+    try:
+        state = reader_mail.confirm(current_session(), _secret(), token, utcnow())
+    except reader_mail.LinkRefused as error:
+        db.session.rollback()
+        return _refused(title, error)
+    db.session.commit()
+    return _page(
+        title="Confirmed",
+        site=state.site_name,
+        done=True,
+        message=f"Confirmed: {state.site_name} will email you when someone replies to the "
+        "comments you asked about (replies from now on). Each mail has a link to stop.",
+    )
+
+
+@bp.get("/unsubscribe/<token>")
+@_limited
+def unsubscribe_page(token: str) -> Any:
+    title = "Unsubscribe"
+    try:
+        state = reader_mail.unsubscribe_state(current_session(), _secret(), token)
+    except reader_mail.LinkRefused as error:
+        return _refused(title, error)
+    if state.done:
+        message = f"Unsubscribed already: {state.site_name} sends you no mail."
+        return _page(title=title, site=state.site_name, done=True, message=message)
+    return _page(
+        title=title,
+        site=state.site_name,
+        form_id="unsubscribe",
+        button="Unsubscribe",
+        message=f"Stop all mail from {state.site_name} about replies to your comments.",
+    )
+
+
+# The one-click endpoint of RFC 8058 (exempted below): mail clients POST here with no session and no
+# CSRF token, so it is exempt from CSRF. A forged cross-site POST gains nothing: it
+# must already carry the signed token of this address's mail, which only its reader has,
+# and all it can do is what the reader's own click does.
+@bp.post("/unsubscribe/<token>")
+@_limited
+def unsubscribe(token: str) -> Any:
+    title = "Unsubscribe"
+    try:
+        state = reader_mail.unsubscribe(current_session(), _secret(), token, utcnow())
+    except reader_mail.LinkRefused as error:
+        db.session.rollback()
+        return _refused(title, error)
+    db.session.commit()
+    return _page(
+        title="Unsubscribed",
+        site=state.site_name,
+        done=True,
+        message=f"You are unsubscribed: {state.site_name} sends you no more mail.",
+    )
+
+
+csrf.exempt(unsubscribe)
+# Confirming is exempt for the same reason: the signed token in the address is the proof
+# (and a reader who opens the mail has no session here to hold a CSRF token).
+csrf.exempt(confirm)
