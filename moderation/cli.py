@@ -409,7 +409,8 @@ def site_delete(slug: str, with_comments: bool, yes: bool) -> None:
     if summary.comment_count and not with_comments:
         refusal = SiteHasComments(slug, summary.comment_count, summary.threads)
         raise click.ClickException(f"{refusal.message}: pass --with-comments to delete them")
-    what = f" and its {summary.comment_count} comments" if summary.comment_count else ""
+    count = summary.comment_count
+    what = f" and its {count} comment{'' if count == 1 else 's'}" if count else ""
     if not yes and not click.confirm(f"Delete site {slug!r}{what}? This cannot be undone"):
         raise click.ClickException("nothing deleted")
     try:
