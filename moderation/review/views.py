@@ -475,8 +475,10 @@ def site_list() -> Any:
                            **_embed_context())  # fmt: skip
 
 
+# Where the settings page used to be, still served (and registered first: Werkzeug builds
+# URLs with the rule registered first, the decorator applied last).
+@bp.route("/sites/<slug>/settings", methods=["GET", "POST"])
 @bp.route("/sites/<slug>", methods=["GET", "POST"])
-@bp.route("/sites/<slug>/settings", methods=["GET", "POST"])  # where the settings used to be
 @admin_required
 def site_settings(slug: str) -> Any:
     """One site: its embed code, name, origins, mode and policy (thresholds, words,
