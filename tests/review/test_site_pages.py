@@ -93,15 +93,18 @@ def test_the_site_page_edits_name_origins_mode_and_policy_with_errors_by_the_fie
 ) -> None:
     path = "/moderation/sites/blog"
     page = admin_client.get(path).get_data(as_text=True)
-    for field in ("name", "allowed_origins", "moderation_mode", "flags_to_hold", "banned_words",
-                  "suspect_words", "toxicity__hold", "toxicity__hide", "toxicity__warn"):  # fmt: skip
+    fields = ("name", "allowed_origins", "moderation_mode", "flags_to_hold", "banned_words",
+              "suspect_words", "toxicity__hold", "toxicity__hide", "toxicity__warn")  # fmt: skip
+    for field in fields:
         assert f'name="{field}"' in page
     assert 'href="/moderation/sites/blog/webhooks"' in page
     form = {"name": "The Blog", "allowed_origins": "https://blog.example\nhttps://www.blog.example",
             "moderation_mode": "post", "flags_to_hold": "3", "toxicity__hold": "0.5"}  # fmt: skip
     before = database_state(session)
-    refused = admin_client.post(path, data={**form, "allowed_origins": "blog.example",
-                                            "csrf_token": form_token(admin_client, path)})  # fmt: skip
+    token = form_token(admin_client, path)
+    refused = admin_client.post(
+        path, data={**form, "allowed_origins": "blog.example", "csrf_token": token}
+    )
     text = refused.get_data(as_text=True)
     assert refused.status_code == 200
     assert 'role="alert">origin &#39;blog.example&#39; must start with http:// or https://' in text
