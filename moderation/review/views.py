@@ -433,8 +433,8 @@ def _embed_context() -> dict[str, Any]:
     }
 
 
-# Origins and the slug are validated by the service as well; its error lands on the field.
-_FORM_FIELD = {"origins": "allowed_origins", "site": "slug"}
+# The service names the origins field as its callers do; the forms call it allowed_origins.
+_FORM_FIELD = {"origins": "allowed_origins"}
 
 
 def _field_error(form: Any, error: DomainError, fallback: str) -> None:

@@ -27,7 +27,7 @@ class NoSuchSite(NotFound):
     """No site has this slug. ``slug`` lets a caller suggest creating it."""
 
     def __init__(self, slug: str) -> None:
-        super().__init__(f"no site {slug!r}", field="site")
+        super().__init__(f"no site {slug!r}")
         self.slug = slug
 
 
