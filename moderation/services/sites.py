@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -446,7 +446,16 @@ def delete_site(session: Session, site: Site, *, with_comments: bool = False) ->
         raise SiteHasComments(site.slug, summary.comment_count, summary.threads)
     # The database's ON DELETE CASCADE removes the rows under the site in one statement
     # (the ORM would load every thread to do it).
-    session.execute(delete(Site).where(Site.id == site.id))
+    statement = delete(Site).where(Site.id == site.id)
+    if not with_comments:
+        # A reader's first comment may land between the count and here: then the site
+        # stays, and the caller is told, rather than the comment going unannounced.
+        statement = statement.where(
+            ~exists().where(Thread.site_id == Site.id, Comment.thread_id == Thread.id)
+        )
+    if session.execute(statement).rowcount == 0:  # type: ignore[attr-defined]
+        late = summarize(session, site)
+        raise SiteHasComments(site.slug, late.comment_count, late.threads)
     session.expunge(site)
     session.flush()
     return summary

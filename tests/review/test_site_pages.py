@@ -207,3 +207,17 @@ def test_a_site_without_comments_is_deleted_after_the_confirmation_page(
                              follow_redirects=True)  # fmt: skip
     assert "deleted site &#39;blog&#39;" in done.get_data(as_text=True)
     assert session.scalar(select(func.count(Site.id))) == 0
+
+
+@pytest.mark.parametrize(
+    "path", ["/moderation/sites", "/moderation/sites/blog", "/moderation/sites/blog/delete"]
+)
+def test_anonymous_visitors_are_sent_to_sign_in_and_their_posts_change_nothing(
+    client: FlaskClient, session: Session, site: Site, path: str
+) -> None:
+    before = database_state(session)
+    for response in (client.get(path), client.post(path, data={"slug": "x", "name": "X"})):
+        assert response.status_code in (302, 400)
+        if response.status_code == 302:
+            assert response.headers["Location"].startswith("/moderation/login")
+    assert database_state(session) == before
