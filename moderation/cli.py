@@ -55,13 +55,16 @@ def bootstrap() -> None:
     from moderation.services.sites import ensure_site
 
     config = current_app.config
-    site, created = ensure_site(
-        current_session(),
-        config["DEMO_SITE_SLUG"],
-        "Demo blog",
-        allowed_origins=config["DEMO_SITE_ORIGINS"],
-        suspect_words=config["DEFAULT_SUSPECT_WORDS"],
-    )
+    try:
+        site, created = ensure_site(
+            current_session(),
+            config["DEMO_SITE_SLUG"],
+            "Demo blog",
+            allowed_origins=config["DEMO_SITE_ORIGINS"],
+            suspect_words=config["DEFAULT_SUSPECT_WORDS"],
+        )
+    except DomainError as error:  # a bad MODERATION_DEMO_SITE_ORIGINS
+        raise click.ClickException(f"MODERATION_DEMO_SITE_ORIGINS: {error.message}") from None
     email = config.get("ADMIN_EMAIL") or "admin@localhost"
     _, generated = ensure_admin(current_session(), email, config.get("ADMIN_PASSWORD"))
     db.session.commit()

@@ -11,11 +11,13 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app import create_app
+from moderation.db import db
 from moderation.models import Comment, ScoringKey, Site
 from moderation.services import sites
 from moderation.types import ModerationMode
 from tests import factories
-from tests.conftest import database_state, make_site
+from tests.conftest import app_config, database_state, make_site, reset_database
 
 
 def run(app: Flask, *args: str, **kwargs: Any) -> Result:
@@ -195,3 +197,16 @@ def test_the_readme_steps_give_a_second_site_a_moderator_and_a_key(
     key = run(app, "perspective-key", "create", "--site", "myblog")
     assert key.exit_code == 0, key.output
     assert [s.site.slug for s in sites.list_sites(session)] == ["demo", "myblog"]
+
+
+def test_bootstrap_names_a_bad_demo_origin_instead_of_failing(
+    database_url: str, backend: str
+) -> None:
+    app = create_app(app_config(database_url, DEMO_SITE_ORIGINS=["localhost:8000"]))
+    with app.app_context():
+        reset_database(backend)
+        line = one_line_error(run(app, "bootstrap"), 1)
+        db.session.remove()
+        db.engine.dispose()
+    assert line == ("Error: MODERATION_DEMO_SITE_ORIGINS: origin 'localhost:8000' must start "
+                    "with http:// or https:// (e.g. https://blog.example.org)")  # fmt: skip

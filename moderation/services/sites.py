@@ -64,14 +64,15 @@ def ensure_site(
     suspect_words: Iterable[str] = (),
 ) -> tuple[Site, bool]:
     """The site with this slug, created with these settings if missing; and whether it
-    was created. An existing site's settings are left as its admins set them."""
+    was created. An existing site's settings are left as its admins set them. The origins
+    (from configuration) are checked and normalized as for any site."""
     site = session.scalar(select(Site).where(Site.slug == slug))
     if site is not None:
         return site, False
     site = Site(
         slug=slug,
         name=name,
-        allowed_origins=list(allowed_origins),
+        allowed_origins=normalize_origins(allowed_origins),
         moderation_mode=ModerationMode.POST,
         thresholds={},
         banned_words=[],
