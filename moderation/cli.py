@@ -16,8 +16,33 @@ from flask.cli import AppGroup
 
 from moderation.db import current_session, db
 from moderation.models import Comment
+from moderation.services.errors import DomainError, Invalid
+from moderation.types import CommentStatus
 
 moderation_cli = AppGroup("moderation", help="Comment moderation: bootstrap and workers.")
+
+
+class BadInput(click.ClickException):
+    """A value the command cannot take: exit code 2, as for click's own usage errors."""
+
+    exit_code = 2
+
+
+def domain_error(error: DomainError) -> click.ClickException:
+    """A service's refusal as a one-line command error. An unknown site says how to
+    create it, and which sites there are."""
+    from moderation.services.sites import NoSuchSite, list_sites
+
+    if isinstance(error, NoSuchSite):
+        slugs = [summary.site.slug for summary in list_sites(current_session())]
+        known = f" (sites: {', '.join(slugs)})" if slugs else ""
+        return click.ClickException(
+            f"{error.message}{known}; create it with: flask moderation site create "
+            f"{error.slug} --name … --origin …"
+        )
+    if isinstance(error, Invalid):
+        return BadInput(error.message)
+    return click.ClickException(error.message)
 
 
 @moderation_cli.command("bootstrap")
@@ -30,13 +55,16 @@ def bootstrap() -> None:
     from moderation.services.sites import ensure_site
 
     config = current_app.config
-    site, created = ensure_site(
-        current_session(),
-        config["DEMO_SITE_SLUG"],
-        "Demo blog",
-        allowed_origins=config["DEMO_SITE_ORIGINS"],
-        suspect_words=config["DEFAULT_SUSPECT_WORDS"],
-    )
+    try:
+        site, created = ensure_site(
+            current_session(),
+            config["DEMO_SITE_SLUG"],
+            "Demo blog",
+            allowed_origins=config["DEMO_SITE_ORIGINS"],
+            suspect_words=config["DEFAULT_SUSPECT_WORDS"],
+        )
+    except DomainError as error:  # a bad MODERATION_DEMO_SITE_ORIGINS
+        raise click.ClickException(f"MODERATION_DEMO_SITE_ORIGINS: {error.message}") from None
     email = config.get("ADMIN_EMAIL") or "admin@localhost"
     _, generated = ensure_admin(current_session(), email, config.get("ADMIN_PASSWORD"))
     db.session.commit()
@@ -236,12 +264,164 @@ def create_moderator_command(
         sites = [get_site(session, slug) for slug in site_slugs]
         moderator, generated = create_moderator(session, email, Role(role), sites, password)
     except DomainError as error:
-        raise click.ClickException(error.message) from None
+        raise domain_error(error) from None
     session.commit()
     where = "all sites" if role == "admin" else ", ".join(site_slugs) or "no site yet"
     click.echo(f"created {role} {moderator.email} ({where})")
     if generated:
         click.echo(f"password (shown once): {generated}")
+
+
+site_cli = AppGroup("site", help="Sites: the blogs this service moderates.")
+moderation_cli.add_command(site_cli)
+
+MODES = click.Choice(["post", "pre"])
+
+
+def _describe(site: Any) -> str:
+    mode = {"post": "shown unless held", "pre": "every comment held"}[site.moderation_mode.value]
+    origins = ", ".join(site.allowed_origins) or "none (browsers cannot use the widget yet)"
+    return (f"{site.slug!r} ({site.name}): {site.moderation_mode.value}-moderation ({mode}); "
+            f"origins: {origins}")  # fmt: skip
+
+
+@site_cli.command("create")
+@click.argument("slug")
+@click.option("--name", required=True, help="what moderators see, e.g. 'My Blog'")
+@click.option(
+    "--origin",
+    "origins",
+    multiple=True,
+    help="where the blog's pages are, e.g. https://blog.example.org (repeatable)",
+)
+@click.option(
+    "--mode",
+    type=MODES,
+    default="post",
+    show_default=True,
+    help="post: shown unless the policy holds it; pre: every comment held",
+)
+def site_create(slug: str, name: str, origins: tuple[str, ...], mode: str) -> None:
+    """Create site SLUG (lowercase letters, digits, hyphens) and print the two lines of
+    HTML to paste into the blog."""
+    from moderation.services.sites import create_site, embed_code
+    from moderation.types import utcnow
+
+    session = current_session()
+    try:
+        site = create_site(session, slug, name, origins, mode, moderator=None, now=utcnow(),
+                           suspect_words=current_app.config["DEFAULT_SUSPECT_WORDS"])  # fmt: skip
+    except DomainError as error:
+        raise domain_error(error) from None
+    session.commit()
+    click.echo(f"created site {_describe(site)}")
+    click.echo("paste where a page's comments go:")
+    for line in embed_code(str(current_app.config["PUBLIC_URL"]), site.slug).splitlines():
+        click.echo(f"  {line}")
+    click.echo(f"moderators: flask moderation create-moderator EMAIL --site {site.slug}")
+
+
+@site_cli.command("list")
+def site_list() -> None:
+    """Every site with its mode, comment counts and allowed origins."""
+    from moderation.services.sites import list_sites
+
+    summaries = list_sites(current_session())
+    if not summaries:
+        click.echo("no sites; create one with: flask moderation site create SLUG --name NAME "
+                   "--origin https://blog.example.org")  # fmt: skip
+        return
+    click.echo(f"{'slug':20} {'name':24} {'mode':5} {'comments':>8} {'held':>5}  origins")
+    for summary in summaries:
+        site = summary.site
+        held = summary.comments.get(CommentStatus.HELD, 0)
+        origins = " ".join(site.allowed_origins)
+        click.echo(f"{site.slug:20} {site.name[:24]:24} {site.moderation_mode.value:5} "
+                   f"{summary.comment_count:>8} {held:>5}  {origins}")  # fmt: skip
+
+
+@site_cli.command("update")
+@click.argument("slug")
+@click.option("--name", default=None, help="a new name")
+@click.option("--origin", "origins", multiple=True,
+              help="replaces the allowed origins with these (repeatable)")  # fmt: skip
+@click.option("--add-origin", "added", multiple=True, help="an origin to allow as well")
+@click.option("--remove-origin", "removed", multiple=True, help="an origin to allow no longer")
+@click.option("--mode", type=MODES, default=None, help="post or pre")
+def site_update(
+    slug: str,
+    name: str | None,
+    origins: tuple[str, ...],
+    added: tuple[str, ...],
+    removed: tuple[str, ...],
+    mode: str | None,
+) -> None:
+    """Change site SLUG's name, origins or moderation mode (the rest of its policy is on
+    the Sites page). Each change is recorded in the site's settings history."""
+    from moderation.services.sites import get_site, normalize_origin, update_settings
+    from moderation.types import utcnow
+
+    if origins and (added or removed):
+        raise BadInput(
+            "--origin replaces every origin: use it alone, or --add-origin/--remove-origin"
+        )
+    session = current_session()
+    try:
+        site = get_site(session, slug)
+        values: dict[str, Any] = {}
+        if name is not None:
+            values["name"] = name
+        if mode is not None:
+            values["moderation_mode"] = mode
+        if origins:
+            values["allowed_origins"] = list(origins)
+        elif added or removed:
+            current = list(site.allowed_origins)
+            for origin in removed:
+                normalized = normalize_origin(origin)
+                if normalized not in current:
+                    raise BadInput(f"{normalized} is not an origin of site {slug!r} "
+                                   f"({', '.join(current) or 'it has none'})")  # fmt: skip
+                current.remove(normalized)
+            values["allowed_origins"] = current + list(added)
+        if not values:
+            raise BadInput("nothing to change: give --name, --origin, --add-origin, "
+                           "--remove-origin or --mode")  # fmt: skip
+        changed = update_settings(session, site, values, None, utcnow())
+    except DomainError as error:
+        raise domain_error(error) from None
+    session.commit()
+    click.echo(f"updated {', '.join(changed) or 'nothing (same values)'}: site {_describe(site)}")
+
+
+@site_cli.command("delete")
+@click.argument("slug")
+@click.option("--with-comments", is_flag=True, help="delete the site even if it has comments")
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+def site_delete(slug: str, with_comments: bool, yes: bool) -> None:
+    """Delete site SLUG with its webhooks, scoring keys and settings history. Refused while
+    it has comments, unless --with-comments (they are deleted with it)."""
+    from moderation.services.sites import SiteHasComments, delete_site, get_site, summarize
+
+    session = current_session()
+    try:
+        site = get_site(session, slug)
+    except DomainError as error:
+        raise domain_error(error) from None
+    summary = summarize(session, site)
+    if summary.comment_count and not with_comments:
+        refusal = SiteHasComments(slug, summary.comment_count, summary.threads)
+        raise click.ClickException(f"{refusal.message}: pass --with-comments to delete them")
+    count = summary.comment_count
+    what = f" and its {count} comment{'' if count == 1 else 's'}" if count else ""
+    if not yes and not click.confirm(f"Delete site {slug!r}{what}? This cannot be undone"):
+        raise click.ClickException("nothing deleted")
+    try:
+        delete_site(session, site, with_comments=with_comments)
+    except DomainError as error:  # a comment arrived since the count above
+        raise domain_error(error) from None
+    session.commit()
+    click.echo(f"deleted site {slug!r}{what}")
 
 
 model_cli = AppGroup("model", help="The scoring model: export it for the fast path.")
@@ -304,7 +484,7 @@ def perspective_key_create(site_slug: str, name: str, rate: float) -> None:
     try:
         key, plaintext = create_key(current_session(), site_slug, name, rate, now=utcnow())
     except DomainError as exc:
-        raise click.ClickException(exc.message) from None
+        raise domain_error(exc) from None
     db.session.commit()
     click.echo(f"created scoring key {key.id} ({key.name!r}) for site {site_slug!r}, "
                f"{key.rate_per_second:g} requests per second")  # fmt: skip

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from flask_wtf import FlaskForm
@@ -18,11 +18,13 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from moderation.models import Site
 from moderation.scoring import LabelThresholds
+from moderation.services import sites
+from moderation.services.errors import Invalid
 from moderation.types import EventType, ModerationMode, NotifyPreference, Role
 
 
@@ -76,8 +78,51 @@ class WebhookForm(FlaskForm):  # type: ignore[misc]
     )
 
 
-def _lines(text: str | None) -> list[str]:
+def text_lines(text: str | None) -> list[str]:
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def checked_by(check: Callable[[Any], Any]) -> Callable[[Any, Any], None]:
+    """A field validator that asks the sites service, so the page refuses exactly what
+    the service (and the command line) refuses, in the same words, next to the field."""
+
+    def validate(form: Any, field: Any) -> None:
+        try:
+            check(field.data or "")
+        except Invalid as error:
+            raise ValidationError(error.message) from None
+
+    return validate
+
+
+MODE_CHOICES = [
+    SelectChoice(ModerationMode.POST.value, "post: show unless the policy holds it"),
+    SelectChoice(ModerationMode.PRE.value, "pre: hold every comment for review"),
+]
+ORIGINS_LABEL = "Allowed origins, one per line (e.g. https://blog.example.org)"
+
+
+class NewSiteForm(FlaskForm):  # type: ignore[misc]
+    slug = StringField(
+        "Slug (in the embed code and API paths)",
+        validators=[
+            DataRequired(message="give the site a slug, e.g. my-blog"),
+            checked_by(sites.check_slug),
+        ],  # fmt: skip
+    )
+    name = StringField(
+        "Name",
+        validators=[DataRequired(message="give the site a name"), checked_by(sites.check_name)],
+    )
+    allowed_origins = TextAreaField(
+        ORIGINS_LABEL,
+        validators=[checked_by(lambda text: sites.normalize_origins(text_lines(text)))],
+    )
+    moderation_mode = SelectField("Moderation mode", choices=MODE_CHOICES)
+
+
+class DeleteSiteForm(FlaskForm):  # type: ignore[misc]
+    with_comments = BooleanField("Delete its comments too")
 
 
 def site_settings_form(
@@ -86,16 +131,17 @@ def site_settings_form(
     """A form with the site's settings and a hold and hide threshold per label."""
 
     class SettingsForm(FlaskForm):  # type: ignore[misc]
-        moderation_mode = SelectField(
-            "Moderation mode",
-            choices=[
-                SelectChoice(ModerationMode.POST.value, "post: show unless the policy holds it"),
-                SelectChoice(ModerationMode.PRE.value, "pre: hold every comment for review"),
-            ],
+        name = StringField(
+            "Name",
+            validators=[DataRequired(message="give the site a name"), checked_by(sites.check_name)],
         )
+        moderation_mode = SelectField("Moderation mode", choices=MODE_CHOICES)
         banned_words = TextAreaField("Banned words (hide), one per line")
         suspect_words = TextAreaField("Suspect words (hold), one per line")
-        allowed_origins = TextAreaField("Allowed origins, one per line")
+        allowed_origins = TextAreaField(
+            ORIGINS_LABEL,
+            validators=[checked_by(lambda text: sites.normalize_origins(text_lines(text)))],
+        )
         store_analyzed_text = BooleanField(
             "Keep the texts sent to the scoring API (Perspective-compatible) unless a request "
             "says doNotStore"
@@ -114,6 +160,7 @@ def site_settings_form(
 
     form = SettingsForm(
         data={
+            "name": site.name,
             "moderation_mode": site.moderation_mode.value,
             "banned_words": "\n".join(site.banned_words or []),
             "suspect_words": "\n".join(site.suspect_words or []),
@@ -138,10 +185,11 @@ def site_settings_form(
 
 def settings_from(form: Any, labels: Sequence[str]) -> dict[str, Any]:
     return {
+        "name": form.name.data or "",
         "moderation_mode": ModerationMode(form.moderation_mode.data),
-        "banned_words": _lines(form.banned_words.data),
-        "suspect_words": _lines(form.suspect_words.data),
-        "allowed_origins": _lines(form.allowed_origins.data),
+        "banned_words": text_lines(form.banned_words.data),
+        "suspect_words": text_lines(form.suspect_words.data),
+        "allowed_origins": text_lines(form.allowed_origins.data),
         "flags_to_hold": form.flags_to_hold.data,
         "store_analyzed_text": bool(form.store_analyzed_text.data),
         "thresholds": {

@@ -1,5 +1,6 @@
-"""The moderators' pages: sign-in, the queue, decisions, audit log, settings, dashboard,
-moderators and API tokens. Views parse, call one service, commit once, render."""
+"""The moderators' pages: sign-in, the queue, decisions, audit log, sites and their
+settings, dashboard, moderators and API tokens. Views parse, call one service, commit once,
+render."""
 
 from __future__ import annotations
 
@@ -428,32 +429,7 @@ def audit() -> Any:
                            args=args)  # fmt: skip
 
 
-# ------------------------------------------------------------------ settings (admins)
-
-
-@bp.route("/sites/<slug>/settings", methods=["GET", "POST"])
-@admin_required
-def site_settings(slug: str) -> Any:
-    session = current_session()
-    try:
-        site = sites.get_site(session, slug)
-    except NotFound:
-        abort(404)
-    labels = get_scorer().labels
-    defaults = get_scorer().default_thresholds
-    form = forms.site_settings_form(site, labels, defaults)
-    if form.validate_on_submit():
-        changes = sites.update_settings(session, site, forms.settings_from(form, labels), me(),
-                                        utcnow())  # fmt: skip
-        session.commit()
-        flash(f"saved: {', '.join(changes) or 'nothing changed'}", "info")
-        return redirect(url_for("review.site_settings", slug=slug), code=303)
-    history = sites.settings_history(session, site)
-    return render_template("review/settings.html", site=site, form=form, labels=labels,
-                           defaults=defaults, history=history)  # fmt: skip
-
-
-# ------------------------------------------------------------------ webhooks (admins)
+# ------------------------------------------------------------------ sites
 
 
 def _site_or_404(slug: str) -> Site:
@@ -461,6 +437,126 @@ def _site_or_404(slug: str) -> Site:
         return sites.get_site(current_session(), slug)
     except NotFound:
         abort(404)
+
+
+def public_url() -> str:
+    """The service's address as readers' browsers reach it, for the embed code:
+    MODERATION_PUBLIC_URL, else the address this page was asked at."""
+    configured = str(current_app.config.get("PUBLIC_URL") or "").rstrip("/")
+    return configured or request.host_url.rstrip("/")
+
+
+def _embed_context() -> dict[str, Any]:
+    here = request.host_url.rstrip("/")
+    return {
+        "public_url": public_url(),
+        # An admin reaching the service at another address than the configured one: the
+        # embed code may point where readers cannot go (a forgotten MODERATION_PUBLIC_URL).
+        "address_differs": here if here != public_url() else None,
+        "embed_code": sites.embed_code,
+    }
+
+
+# The service names the origins field as its callers do; the forms call it allowed_origins.
+_FORM_FIELD = {"origins": "allowed_origins"}
+
+
+def _field_error(form: Any, error: DomainError, fallback: str) -> None:
+    name = _FORM_FIELD.get(error.field or "", error.field or fallback)
+    field = getattr(form, name, None) or getattr(form, fallback)
+    field.errors = [*field.errors, error.message]
+
+
+@bp.route("/sites", methods=["GET", "POST"])
+@moderator_required
+def site_list() -> Any:
+    """Every site for admins (with a form to create one); a moderator's own sites, read
+    only: what the blog pastes, its origins and counts. Creating, changing and deleting
+    sites changes the policy for every moderator of them, so it is for admins."""
+    session = current_session()
+    user = signed_in()
+    form = forms.NewSiteForm(data={"moderation_mode": "post"})
+    if request.method == "POST":
+        if not user.is_admin:
+            abort(403)
+        if form.validate_on_submit():
+            try:
+                site = sites.create_site(
+                    session, form.slug.data or "", form.name.data or "",
+                    forms.text_lines(form.allowed_origins.data), form.moderation_mode.data,
+                    suspect_words=current_app.config["DEFAULT_SUSPECT_WORDS"],
+                    moderator=me(), now=utcnow(),
+                )  # fmt: skip
+            except DomainError as error:
+                session.rollback()
+                _field_error(form, error, "slug")
+            else:
+                session.commit()
+                flash(f"created site {site.slug!r}: paste its embed code into your blog", "info")
+                return redirect(url_for("review.site_settings", slug=site.slug), code=303)
+    summaries = sites.list_sites(session, None if user.is_admin else user.site_ids)
+    return render_template("review/sites.html", summaries=summaries, form=form,
+                           **_embed_context())  # fmt: skip
+
+
+# Where the settings page used to be, still served (and registered first: Werkzeug builds
+# URLs with the rule registered first, the decorator applied last).
+@bp.route("/sites/<slug>/settings", methods=["GET", "POST"])
+@bp.route("/sites/<slug>", methods=["GET", "POST"])
+@admin_required
+def site_settings(slug: str) -> Any:
+    """One site: its embed code, name, origins, mode and policy (thresholds, words,
+    reports to hold), with the history of its changes."""
+    session = current_session()
+    site = _site_or_404(slug)
+    labels = get_scorer().labels
+    defaults = get_scorer().default_thresholds
+    form = forms.site_settings_form(site, labels, defaults)
+    if form.validate_on_submit():
+        try:
+            changes = sites.update_settings(session, site, forms.settings_from(form, labels),
+                                            me(), utcnow())  # fmt: skip
+        except DomainError as error:
+            session.rollback()
+            _field_error(form, error, "name")
+        else:
+            session.commit()
+            flash(f"saved: {', '.join(changes) or 'nothing changed'}", "info")
+            return redirect(url_for("review.site_settings", slug=slug), code=303)
+    history = sites.settings_history(session, site)
+    return render_template("review/settings.html", site=site, form=form, labels=labels,
+                           defaults=defaults, history=history,
+                           summary=sites.summarize(session, site), **_embed_context())  # fmt: skip
+
+
+@bp.route("/sites/<slug>/delete", methods=["GET", "POST"])
+@admin_required
+def site_delete(slug: str) -> Any:
+    """Asks first, saying what goes with the site; refuses while it has comments unless
+    the admin ticks that they go too."""
+    session = current_session()
+    site = _site_or_404(slug)
+    form = forms.DeleteSiteForm()
+    if form.validate_on_submit():
+        try:
+            gone = sites.delete_site(session, site, with_comments=bool(form.with_comments.data))
+        except sites.SiteHasComments as refusal:
+            session.rollback()
+            form.with_comments.errors = [
+                *form.with_comments.errors,
+                f"{refusal.message}: tick this box to delete them as well",
+            ]
+        else:
+            session.commit()
+            count = gone.comment_count
+            flash(f"deleted site {slug!r}" + (f" and its {_comments(count)}" if count else ""),
+                  "info")  # fmt: skip
+            return redirect(url_for("review.site_list"), code=303)
+    return render_template("review/site_delete.html", site=site, form=form,
+                           summary=sites.summarize(session, site))  # fmt: skip
+
+
+# ------------------------------------------------------------------ webhooks (admins)
 
 
 @bp.route("/sites/<slug>/webhooks", methods=["GET", "POST"])

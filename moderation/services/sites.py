@@ -1,24 +1,58 @@
-"""Sites: the blogs this service moderates, with their policy settings."""
+"""Sites: the blogs this service moderates, with their policy settings. Creating, changing,
+listing and deleting them; every check a site's settings must pass lives here, so the
+command line and the pages refuse the same things with the same words."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import html
+import ipaddress
+import re
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import delete, exists, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from moderation.models import Moderator, SettingsChange, Site
-from moderation.services.errors import NotFound
-from moderation.types import ModerationMode
+from moderation.models import Comment, Moderator, SettingsChange, Site, Thread
+from moderation.services.errors import Conflict, Invalid, NotFound
+from moderation.services.transactions import savepoint
+from moderation.types import CommentStatus, ModerationMode
+
+
+class NoSuchSite(NotFound):
+    """No site has this slug. ``slug`` lets a caller suggest creating it."""
+
+    def __init__(self, slug: str) -> None:
+        super().__init__(f"no site {slug!r}")
+        self.slug = slug
+
+
+class SiteHasComments(Conflict):
+    """Deleting the site would delete its comments, and the caller did not ask for that."""
+
+    def __init__(self, slug: str, comment_count: int, thread_count: int) -> None:
+        super().__init__(
+            f"site {slug!r} has {_plural(comment_count, 'comment')} in "
+            f"{_plural(thread_count, 'thread')}; deleting the site deletes them too"
+        )
+        self.slug = slug
+        self.comment_count = comment_count
+        self.thread_count = thread_count
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def get_site(session: Session, slug: str) -> Site:
-    """The site with this slug, or NotFound."""
+    """The site with this slug, or NoSuchSite (a NotFound)."""
     site = session.scalar(select(Site).where(Site.slug == slug))
     if site is None:
-        raise NotFound(f"no site {slug!r}")
+        raise NoSuchSite(slug)
     return site
 
 
@@ -30,14 +64,15 @@ def ensure_site(
     suspect_words: Iterable[str] = (),
 ) -> tuple[Site, bool]:
     """The site with this slug, created with these settings if missing; and whether it
-    was created. An existing site's settings are left as its admins set them."""
+    was created. An existing site's settings are left as its admins set them. The origins
+    (from configuration) are checked and normalized as for any site."""
     site = session.scalar(select(Site).where(Site.slug == slug))
     if site is not None:
         return site, False
     site = Site(
         slug=slug,
         name=name,
-        allowed_origins=list(allowed_origins),
+        allowed_origins=normalize_origins(allowed_origins),
         moderation_mode=ModerationMode.POST,
         thresholds={},
         banned_words=[],
@@ -66,11 +101,250 @@ def origin_allowed(allowed_origins: Iterable[str], origin: str) -> bool:
     return False
 
 
+# ------------------------------------------------------------------ validation
+
+SLUG_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+SLUG_RULE = "1 to 64 lowercase letters, digits and hyphens, not starting with a hyphen"
+NAME_MAX = 200
+FLAGS_TO_HOLD_MAX = 1000
+THRESHOLD_KINDS = ("hold", "hide", "warn")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+# A hostname as browsers put it in an Origin header: ASCII labels (IDNs as punycode).
+_HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+
+
+def check_slug(slug: str) -> str:
+    """``slug`` if it may name a site (it appears in API paths and the embed code);
+    Invalid otherwise, saying what a slug may contain."""
+    if not SLUG_PATTERN.fullmatch(slug):
+        raise Invalid(f"slug {slug!r} is not valid: use {SLUG_RULE} (e.g. my-blog)", field="slug")
+    return slug
+
+
+def check_name(name: str) -> str:
+    """The site's display name, trimmed; Invalid when empty or too long."""
+    name = name.strip()
+    if not name:
+        raise Invalid("name must not be empty", field="name")
+    if len(name) > NAME_MAX:
+        raise Invalid(f"name must be at most {NAME_MAX} characters", field="name")
+    return name
+
+
+def _origin_host(host: str, origin: str) -> str:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return f"[{address.compressed}]" if address.version == 6 else address.compressed
+    try:
+        ascii_host = host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise Invalid(f"origin {origin!r} has an invalid host name", field="origins") from None
+    if len(ascii_host) > 253 or not all(
+        _HOST_LABEL.fullmatch(label) for label in ascii_host.split(".")
+    ):
+        raise Invalid(f"origin {origin!r} has an invalid host name", field="origins")
+    return ascii_host
+
+
+def normalize_origin(value: str) -> str:
+    """The origin as a browser sends it in its Origin header: ``scheme://host[:port]`` with
+    the scheme and host in lower case and the scheme's default port left out, so that the
+    stored entry compares equal to what browsers send. A port of ``*`` allows every port
+    of the host. Invalid for anything that is not an http(s) origin: a path (but a lone
+    ``/``), a query, a fragment, a user name, or no host."""
+    text = value.strip()
+    origin = text
+    if not text:
+        raise Invalid("an origin must not be empty", field="origins")
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        raise Invalid(f"origin {origin!r} is not a URL", field="origins") from None
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not text.lower().startswith(scheme + "://"):
+        raise Invalid(
+            f"origin {origin!r} must start with http:// or https:// (e.g. https://blog.example.org)",
+            field="origins",
+        )
+    if parts.path not in ("", "/") or parts.query or parts.fragment or "?" in text or "#" in text:
+        raise Invalid(
+            f"origin {origin!r} must be only scheme, host and port: no path, query or fragment "
+            "(the widget works on every page of the origin)",
+            field="origins",
+        )
+    if "@" in parts.netloc:
+        raise Invalid(f"origin {origin!r} must not contain a user name", field="origins")
+    netloc = parts.netloc
+    port: str | None = None
+    wildcard = netloc.endswith(":*")
+    if wildcard:
+        netloc = netloc[:-2]
+    host_part = netloc
+    if netloc.startswith("["):
+        host_part, _, rest = netloc[1:].partition("]")
+        if rest:
+            if not rest.startswith(":"):
+                raise Invalid(f"origin {origin!r} has an invalid host name", field="origins")
+            port = rest[1:]
+    elif ":" in netloc:
+        host_part, _, port = netloc.rpartition(":")
+    if not host_part:
+        raise Invalid(f"origin {origin!r} has no host", field="origins")
+    host = _origin_host(host_part, origin)
+    if wildcard:
+        if port is not None:
+            raise Invalid(f"origin {origin!r} has two ports", field="origins")
+        return f"{scheme}://{host}:*"
+    if port is not None:
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise Invalid(
+                f"origin {origin!r} has an invalid port (1 to 65535, or * for any)",
+                field="origins",
+            )
+        if int(port) != DEFAULT_PORTS[scheme]:
+            return f"{scheme}://{host}:{int(port)}"
+    return f"{scheme}://{host}"
+
+
+def normalize_origins(values: Iterable[str]) -> list[str]:
+    """Each origin normalized (``normalize_origin``), empty entries dropped, duplicates
+    (after normalizing) removed, in the order given."""
+    result: list[str] = []
+    for value in values:
+        if not value.strip():
+            continue
+        origin = normalize_origin(value)
+        if origin not in result:
+            result.append(origin)
+    return result
+
+
+def _words(values: Iterable[str], name: str) -> list[str]:
+    words: list[str] = []
+    for value in values:
+        if not isinstance(value, str):
+            raise Invalid(f"{name} must be text", field=name)
+        word = value.strip()
+        if word and word not in words:
+            words.append(word)
+    return words
+
+
+def _thresholds(values: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    """Per label ``{hold, hide, warn}`` in 0..1; a missing or null one is left out (off for
+    hold and hide, "as hold" for warn)."""
+    result: dict[str, dict[str, float]] = {}
+    for label, limits in values.items():
+        if not isinstance(limits, Mapping):
+            raise Invalid(f"thresholds of {label} must be a mapping", field="thresholds")
+        kept: dict[str, float] = {}
+        for kind, limit in limits.items():
+            if kind not in THRESHOLD_KINDS:
+                raise Invalid(f"unknown threshold {kind!r} for {label}", field="thresholds")
+            if limit is None:
+                continue
+            if isinstance(limit, bool) or not isinstance(limit, int | float) or not 0 <= limit <= 1:
+                raise Invalid(f"{label} {kind} must be a number from 0 to 1", field="thresholds")
+            kept[kind] = float(limit)
+        result[label] = kept
+    return result
+
+
+def _flags_to_hold(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Invalid("reports to hold must be a whole number", field="flags_to_hold")
+    if not 0 <= value <= FLAGS_TO_HOLD_MAX:
+        raise Invalid(f"reports to hold must be 0 to {FLAGS_TO_HOLD_MAX}", field="flags_to_hold")
+    return value
+
+
+def _mode(value: Any) -> ModerationMode:
+    try:
+        return ModerationMode(value)
+    except ValueError:
+        raise Invalid(
+            f"moderation mode must be 'post' or 'pre', not {value!r}", field="moderation_mode"
+        ) from None
+
+
+# The settings an admin may change, in the order they are checked, audited and reported.
 SETTING_FIELDS = (
-    "moderation_mode", "thresholds", "banned_words", "suspect_words", "allowed_origins",
-    "flags_to_hold",
-    "store_analyzed_text",
+    "name", "moderation_mode", "thresholds", "banned_words", "suspect_words",
+    "allowed_origins", "flags_to_hold", "store_analyzed_text",
 )  # fmt: skip
+
+
+def clean_settings(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings in ``values`` checked and normalized as stored; Invalid (naming the
+    field) for the first bad one or an unknown name."""
+    unknown = set(values) - set(SETTING_FIELDS)
+    if unknown:
+        raise Invalid(f"unknown settings: {', '.join(sorted(unknown))}", field=min(unknown))
+    cleaners: dict[str, Any] = {
+        "name": check_name,
+        "moderation_mode": _mode,
+        "thresholds": _thresholds,
+        "banned_words": lambda v: _words(v, "banned_words"),
+        "suspect_words": lambda v: _words(v, "suspect_words"),
+        "allowed_origins": normalize_origins,
+        "flags_to_hold": _flags_to_hold,
+        "store_analyzed_text": bool,
+    }
+    return {name: cleaners[name](values[name]) for name in SETTING_FIELDS if name in values}
+
+
+# ------------------------------------------------------------------ create, change, list, delete
+
+
+def _stored(value: Any) -> Any:
+    return value.value if isinstance(value, ModerationMode) else value
+
+
+def create_site(
+    session: Session,
+    slug: str,
+    name: str,
+    origins: Iterable[str] = (),
+    mode: ModerationMode | str = ModerationMode.POST,
+    *,
+    suspect_words: Iterable[str] = (),
+    moderator: Moderator | None,
+    now: datetime,
+) -> Site:
+    """A new site, its settings checked (Invalid naming the field) and its origins
+    normalized; Conflict when the slug is taken. The creation is recorded in the site's
+    settings history. The rest of its policy starts at the defaults: the scorer's
+    thresholds, no banned words, 3 reports to hold."""
+    slug = check_slug(slug.strip())
+    settings = clean_settings(
+        {"name": name, "allowed_origins": list(origins), "moderation_mode": mode,
+         "suspect_words": list(suspect_words)}
+    )  # fmt: skip
+    if session.scalar(select(Site.id).where(Site.slug == slug)) is not None:
+        raise Conflict(f"a site {slug!r} already exists", field="slug")
+    site = Site(slug=slug, thresholds={}, banned_words=[], flags_to_hold=3,
+                store_analyzed_text=False, **settings)  # fmt: skip
+    try:
+        # Two admins creating the same slug at once: the second learns it is taken.
+        with savepoint(session):
+            session.add(site)
+    except IntegrityError:
+        raise Conflict(f"a site {slug!r} already exists", field="slug") from None
+    session.add(
+        SettingsChange(
+            site_id=site.id,
+            moderator_id=moderator.id if moderator else None,
+            field="created",
+            old_value=None,
+            new_value={key: _stored(value) for key, value in settings.items()},
+            created_at=now,
+        )
+    )
+    session.flush()
+    return site
 
 
 def update_settings(
@@ -80,18 +354,15 @@ def update_settings(
     moderator: Moderator | None,
     now: datetime,
 ) -> list[str]:
-    """Apply the given settings; each change is audited (who, old, new). Returns the
-    names of the settings that changed."""
+    """Check the given settings (Invalid naming the field for the first bad one, and
+    nothing changed), then apply them; each change is audited (who, old, new). Returns
+    the names of the settings that changed."""
+    cleaned = clean_settings(values)
     changed = []
     for name in SETTING_FIELDS:
-        if name not in values:
+        if name not in cleaned:
             continue
-        old, new = getattr(site, name), values[name]
-        if name == "thresholds":
-            new = {
-                label: {k: v for k, v in limits.items() if v is not None}
-                for label, limits in new.items()
-            }
+        old, new = getattr(site, name), cleaned[name]
         if old == new:
             continue
         setattr(site, name, new)
@@ -100,8 +371,8 @@ def update_settings(
                 site_id=site.id,
                 moderator_id=moderator.id if moderator else None,
                 field=name,
-                old_value=old.value if hasattr(old, "value") else old,
-                new_value=new.value if hasattr(new, "value") else new,
+                old_value=_stored(old),
+                new_value=_stored(new),
                 created_at=now,
             )
         )
@@ -119,4 +390,83 @@ def settings_history(session: Session, site: Site, limit: int = 50) -> list[Sett
             .order_by(SettingsChange.id.desc())
             .limit(limit)
         )
+    )
+
+
+@dataclass
+class SiteSummary:
+    """A site with how many threads and comments it has, by status."""
+
+    site: Site
+    threads: int = 0
+    comments: dict[CommentStatus, int] = field(default_factory=dict)
+
+    @property
+    def comment_count(self) -> int:
+        return sum(self.comments.values())
+
+
+def list_sites(session: Session, site_ids: Collection[int] | None = None) -> list[SiteSummary]:
+    """Every site (or those of ``site_ids``: a moderator's own) by slug, with its counts."""
+    query = select(Site).order_by(Site.slug)
+    if site_ids is not None:
+        query = query.where(Site.id.in_(site_ids))
+    summaries = {site.id: SiteSummary(site) for site in session.scalars(query)}
+    if not summaries:
+        return []
+    thread_counts = session.execute(
+        select(Thread.site_id, func.count(Thread.id))
+        .where(Thread.site_id.in_(summaries))
+        .group_by(Thread.site_id)
+    )
+    for site_id, count in thread_counts:
+        summaries[site_id].threads = count
+    comment_counts = session.execute(
+        select(Thread.site_id, Comment.status, func.count(Comment.id))
+        .join(Comment, Comment.thread_id == Thread.id)
+        .where(Thread.site_id.in_(summaries))
+        .group_by(Thread.site_id, Comment.status)
+    )
+    for site_id, status, count in comment_counts:
+        summaries[site_id].comments[CommentStatus(status)] = count
+    return list(summaries.values())
+
+
+def summarize(session: Session, site: Site) -> SiteSummary:
+    """The site's thread and comment counts."""
+    return list_sites(session, [site.id])[0]
+
+
+def delete_site(session: Session, site: Site, *, with_comments: bool = False) -> SiteSummary:
+    """Delete the site with everything that belongs to it (threads, comments, their
+    scores and history, webhooks, scoring keys, settings history; moderators stay and
+    lose the site). Refused with SiteHasComments while it has comments, unless
+    ``with_comments``. Returns what it had."""
+    summary = summarize(session, site)
+    if summary.comment_count and not with_comments:
+        raise SiteHasComments(site.slug, summary.comment_count, summary.threads)
+    # The database's ON DELETE CASCADE removes the rows under the site in one statement
+    # (the ORM would load every thread to do it).
+    statement = delete(Site).where(Site.id == site.id)
+    if not with_comments:
+        # A reader's first comment may land between the count and here: then the site
+        # stays, and the caller is told, rather than the comment going unannounced.
+        statement = statement.where(
+            ~exists().where(Thread.site_id == Site.id, Comment.thread_id == Thread.id)
+        )
+    if session.execute(statement).rowcount == 0:  # type: ignore[attr-defined]
+        late = summarize(session, site)
+        raise SiteHasComments(site.slug, late.comment_count, late.threads)
+    session.expunge(site)
+    session.flush()
+    return summary
+
+
+def embed_code(public_url: str, slug: str) -> str:
+    """The two lines of HTML a blog pastes where a page's comments go: the widget takes
+    the thread from the page's path and finds the service from its script's URL."""
+    script = html.escape(public_url.rstrip("/") + "/embed.js")
+    return (
+        f'<div id="comments" data-site="{html.escape(slug)}"></div>\n'
+        f'<script src="{script}" async></script>'
     )

@@ -477,6 +477,9 @@ def test_every_moderator_page_runs_under_the_csp_without_console_errors(
         "/moderation/audit",
         "/moderation/moderators",
         "/moderation/sites/blog/settings",
+        "/moderation/sites",
+        "/moderation/sites/blog",
+        "/moderation/sites/blog/delete",
     ]:
         response = page.goto(live_server.url + path)
         assert response is not None and response.ok, (path, response and response.status)
