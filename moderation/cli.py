@@ -642,7 +642,7 @@ def export_command(site_slug: str, format_: str, out_path: str, include_emails: 
     from pathlib import Path
 
     from moderation.services.errors import DomainError
-    from moderation.services.export import write
+    from moderation.services.export import blog_address, write
     from moderation.services.sites import get_site
     from moderation.types import utcnow
 
@@ -651,7 +651,7 @@ def export_command(site_slug: str, format_: str, out_path: str, include_emails: 
         site = get_site(session, site_slug)
     except DomainError as exc:
         raise click.ClickException(exc.message) from None
-    base_url = site.allowed_origins[0] if site.allowed_origins else current_app.config["PUBLIC_URL"]
+    base_url = blog_address(site, current_app.config["PUBLIC_URL"])
 
     def export_to(out: Any) -> Any:
         return write(session, site, out, utcnow(), format=format_, base_url=base_url,

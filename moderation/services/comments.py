@@ -13,7 +13,6 @@ import secrets
 import time
 from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -25,7 +24,7 @@ from moderation.services import lifecycle
 from moderation.services.drafts import DraftNotChecked, score_within
 from moderation.services.errors import Conflict, DomainError, Invalid, NotFound
 from moderation.services.rendering import render_markdown
-from moderation.services.sites import get_site, origin_allowed
+from moderation.services.sites import get_site, origin_allowed, url_origin
 from moderation.services.threads import Node, ThreadPage
 from moderation.services.transactions import savepoint
 from moderation.types import CommentStatus, Rule
@@ -103,24 +102,6 @@ def _check_parent(session: Session, thread: Thread, parent_id: int) -> Comment:
     return parent
 
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def url_origin(url: str) -> str:
-    """The origin of ``url`` as a browser sends it: ``scheme://host[:port]``, lower case,
-    without the scheme's default port."""
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    try:
-        port = parts.port
-    except ValueError:  # a port that is not a number
-        port = None
-    if port is None or port == _DEFAULT_PORTS.get(scheme):
-        return f"{scheme}://{host}"
-    return f"{scheme}://{host}:{port}"
-
-
 def submit(
     session: Session,
     *,
@@ -155,13 +136,15 @@ def submit(
             "needs author_email: replies are mailed to that address", field="notify_replies"
         )
     site = get_site(session, site_slug)
-    if thread_url is not None and not origin_allowed(site.allowed_origins, url_origin(thread_url)):
+    if thread_url is not None:
         # The queue links moderators to the thread's URL: only the site's own pages.
-        raise Invalid(
-            f"must be a page of the site: its origin {url_origin(thread_url)!r} is not one of "
-            f"the site's origins ({', '.join(site.allowed_origins) or 'none set'})",
-            field="thread_url",
-        )
+        origin = url_origin(thread_url)
+        if origin is None or not origin_allowed(site.allowed_origins, origin):
+            raise Invalid(
+                f"must be a page of the site: its origin {origin or thread_url!r} is not one "
+                f"of the site's origins ({', '.join(site.allowed_origins) or 'none set'})",
+                field="thread_url",
+            )
     thread = get_or_create_thread(session, site, thread_key, thread_url, thread_title)
     if thread.closed:
         raise Conflict(f"thread {thread_key!r} is closed to new comments", field="thread")

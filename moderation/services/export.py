@@ -144,12 +144,11 @@ def _json_comment(comment: ExportedComment) -> dict[str, Any]:
     return record
 
 
-def write_json(
-    session: Session, site: Site, out: IO[str], now: datetime, *, include_emails: bool = False
-) -> ExportCounts:
-    """Write the site as one JSON document: the site, then each thread with its comments
-    (flat, oldest first, each naming its parent)."""
-    counts = ExportCounts()
+def _json_chunks(
+    session: Session, site: Site, now: datetime, include_emails: bool, counts: ExportCounts
+) -> Iterator[str]:
+    """The site as one JSON document, a thread at a time: the site, then each thread with
+    its comments (flat, oldest first, each naming its parent)."""
     header = {
         "format": JSON_FORMAT_NAME,
         "version": JSON_FORMAT_VERSION,
@@ -158,7 +157,7 @@ def write_json(
         "includes_emails": include_emails,
     }
     # The header's closing brace is replaced by the threads array, written as we go.
-    out.write(json.dumps(header, ensure_ascii=False)[:-1] + ', "threads": [')
+    yield json.dumps(header, ensure_ascii=False)[:-1] + ', "threads": ['
     for index, thread in enumerate(_threads(session, site)):
         comments = [_json_comment(c) for c in _comments(session, thread, include_emails)]
         record = {
@@ -169,11 +168,10 @@ def write_json(
             "created_at": iso_utc(thread.created_at),
             "comments": comments,
         }
-        out.write(("\n" if index == 0 else ",\n") + json.dumps(record, ensure_ascii=False))
+        yield ("\n" if index == 0 else ",\n") + json.dumps(record, ensure_ascii=False)
         counts.threads += 1
         counts.comments += len(comments)
-    out.write("\n]}\n")
-    return counts
+    yield "\n]}\n"
 
 
 # ------------------------------------------------------------------ WXR
@@ -233,54 +231,77 @@ def _wxr_comment(comment: ExportedComment) -> str:
     return "\t\t<wp:comment>\n" + "".join(f"\t\t\t{f}\n" for f in fields) + "\t\t</wp:comment>\n"
 
 
-def write_wxr(
+def _wxr_chunks(
     session: Session,
     site: Site,
-    out: IO[str],
+    now: datetime,
+    base_url: str,
+    include_emails: bool,
+    counts: ExportCounts,
+) -> Iterator[str]:
+    """The site as a WXR file, a thread at a time: each thread a post (its title, URL,
+    and its key as the post's guid and slug), with its comments. ``base_url`` is the
+    blog's address (WordPress's importer wants one)."""
+    yield _WXR_HEAD
+    yield f"\t<title>{_escape(site.name)}</title>\n"
+    yield f"\t<link>{_escape(base_url)}</link>\n"
+    yield f"\t<description>comments of {_escape(site.slug)}</description>\n"
+    yield f"\t<pubDate>{now.strftime('%a, %d %b %Y %H:%M:%S +0000')}</pubDate>\n"
+    yield "\t<wp:wxr_version>1.2</wp:wxr_version>\n"
+    yield f"\t<wp:base_site_url>{_escape(base_url)}</wp:base_site_url>\n"
+    yield f"\t<wp:base_blog_url>{_escape(base_url)}</wp:base_blog_url>\n"
+    yield "\t<generator>comment-moderation</generator>\n"
+    for thread in _threads(session, site):
+        yield "\t<item>\n"
+        yield f"\t\t<title>{_cdata(thread.title or thread.key)}</title>\n"
+        yield f"\t\t<link>{_escape(thread.url or '')}</link>\n"
+        yield f'\t\t<guid isPermaLink="false">{_escape(thread.key)}</guid>\n'
+        yield "\t\t<content:encoded><![CDATA[]]></content:encoded>\n"
+        yield f"\t\t<wp:post_id>{thread.id}</wp:post_id>\n"
+        yield f"\t\t<wp:post_date>{_wp_date(thread.created_at)}</wp:post_date>\n"
+        yield f"\t\t<wp:post_date_gmt>{_wp_date(thread.created_at)}</wp:post_date_gmt>\n"
+        status = "closed" if thread.closed else "open"
+        yield f"\t\t<wp:comment_status>{status}</wp:comment_status>\n"
+        yield f"\t\t<wp:post_name>{_cdata(thread.key)}</wp:post_name>\n"
+        yield "\t\t<wp:ping_status>closed</wp:ping_status>\n"
+        yield "\t\t<wp:status>publish</wp:status>\n"
+        yield "\t\t<wp:post_parent>0</wp:post_parent>\n"
+        yield "\t\t<wp:menu_order>0</wp:menu_order>\n"
+        yield "\t\t<wp:post_type>post</wp:post_type>\n"
+        yield "\t\t<wp:post_password></wp:post_password>\n"
+        yield "\t\t<wp:is_sticky>0</wp:is_sticky>\n"
+        for comment in _comments(session, thread, include_emails):
+            yield _wxr_comment(comment)
+            counts.comments += 1
+        yield "\t</item>\n"
+        counts.threads += 1
+    yield "</channel>\n</rss>\n"
+
+
+def blog_address(site: Site, fallback: str) -> str:
+    """The blog's address for a WXR header: the site's first origin that names one
+    host and port, else ``fallback`` (the service's own address)."""
+    return next((o for o in site.allowed_origins if not o.endswith(":*")), fallback)
+
+
+def chunks(
+    session: Session,
+    site: Site,
     now: datetime,
     *,
+    format: str,
     base_url: str,
     include_emails: bool = False,
-) -> ExportCounts:
-    """Write the site as a WXR file: each thread a post (its title, URL, and its key as
-    the post's guid and slug), with its comments. ``base_url`` is the blog's address
-    (WordPress's importer wants one)."""
-    counts = ExportCounts()
-    out.write(_WXR_HEAD)
-    out.write(f"\t<title>{_escape(site.name)}</title>\n")
-    out.write(f"\t<link>{_escape(base_url)}</link>\n")
-    out.write(f"\t<description>comments of {_escape(site.slug)}</description>\n")
-    out.write(f"\t<pubDate>{now.strftime('%a, %d %b %Y %H:%M:%S +0000')}</pubDate>\n")
-    out.write("\t<wp:wxr_version>1.2</wp:wxr_version>\n")
-    out.write(f"\t<wp:base_site_url>{_escape(base_url)}</wp:base_site_url>\n")
-    out.write(f"\t<wp:base_blog_url>{_escape(base_url)}</wp:base_blog_url>\n")
-    out.write("\t<generator>comment-moderation</generator>\n")
-    for thread in _threads(session, site):
-        out.write("\t<item>\n")
-        out.write(f"\t\t<title>{_cdata(thread.title or thread.key)}</title>\n")
-        out.write(f"\t\t<link>{_escape(thread.url or '')}</link>\n")
-        out.write(f'\t\t<guid isPermaLink="false">{_escape(thread.key)}</guid>\n')
-        out.write("\t\t<content:encoded><![CDATA[]]></content:encoded>\n")
-        out.write(f"\t\t<wp:post_id>{thread.id}</wp:post_id>\n")
-        out.write(f"\t\t<wp:post_date>{_wp_date(thread.created_at)}</wp:post_date>\n")
-        out.write(f"\t\t<wp:post_date_gmt>{_wp_date(thread.created_at)}</wp:post_date_gmt>\n")
-        status = "closed" if thread.closed else "open"
-        out.write(f"\t\t<wp:comment_status>{status}</wp:comment_status>\n")
-        out.write(f"\t\t<wp:post_name>{_cdata(thread.key)}</wp:post_name>\n")
-        out.write("\t\t<wp:ping_status>closed</wp:ping_status>\n")
-        out.write("\t\t<wp:status>publish</wp:status>\n")
-        out.write("\t\t<wp:post_parent>0</wp:post_parent>\n")
-        out.write("\t\t<wp:menu_order>0</wp:menu_order>\n")
-        out.write("\t\t<wp:post_type>post</wp:post_type>\n")
-        out.write("\t\t<wp:post_password></wp:post_password>\n")
-        out.write("\t\t<wp:is_sticky>0</wp:is_sticky>\n")
-        for comment in _comments(session, thread, include_emails):
-            out.write(_wxr_comment(comment))
-            counts.comments += 1
-        out.write("\t</item>\n")
-        counts.threads += 1
-    out.write("</channel>\n</rss>\n")
-    return counts
+    counts: ExportCounts | None = None,
+) -> Iterator[str]:
+    """The site in ``format`` (one of FORMATS), as pieces of text to write or stream in
+    order; ``counts``, when given, counts what went out."""
+    counts = counts if counts is not None else ExportCounts()
+    if format == "json":
+        return _json_chunks(session, site, now, include_emails, counts)
+    if format == "wxr":
+        return _wxr_chunks(session, site, now, base_url, include_emails, counts)
+    raise ValueError(f"unknown export format {format!r}")
 
 
 def write(
@@ -293,9 +314,9 @@ def write(
     base_url: str,
     include_emails: bool = False,
 ) -> ExportCounts:
-    """Write the site in ``format`` (one of FORMATS)."""
-    if format == "json":
-        return write_json(session, site, out, now, include_emails=include_emails)
-    if format == "wxr":
-        return write_wxr(session, site, out, now, base_url=base_url, include_emails=include_emails)
-    raise ValueError(f"unknown export format {format!r}")
+    """Write the site in ``format`` (one of FORMATS) to ``out``; returns what it wrote."""
+    counts = ExportCounts()
+    for chunk in chunks(session, site, now, format=format, base_url=base_url,
+                        include_emails=include_emails, counts=counts):  # fmt: skip
+        out.write(chunk)
+    return counts

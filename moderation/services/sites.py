@@ -209,6 +209,16 @@ def normalize_origin(value: str) -> str:
     return f"{scheme}://{host}"
 
 
+def url_origin(url: str) -> str | None:
+    """The origin of a page's ``url`` as a browser would send it (see normalize_origin),
+    or None when it has none (not http(s), no host, a bad port)."""
+    try:
+        parts = urlsplit(url.strip())
+        return normalize_origin(f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}")
+    except (Invalid, ValueError):
+        return None
+
+
 def normalize_origins(values: Iterable[str]) -> list[str]:
     """Each origin normalized (``normalize_origin``), empty entries dropped, duplicates
     (after normalizing) removed, in the order given."""

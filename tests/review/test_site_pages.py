@@ -221,3 +221,42 @@ def test_anonymous_visitors_are_sent_to_sign_in_and_their_posts_change_nothing(
         if response.status_code == 302:
             assert response.headers["Location"].startswith("/moderation/login")
     assert database_state(session) == before
+
+
+def test_admins_download_a_sites_comments_and_emails_only_when_ticked(
+    app: Flask, admin_client: FlaskClient, session: Session, site: Site
+) -> None:
+    import json
+    import xml.etree.ElementTree as ET
+
+    factories.submit(session, site, "hello", thread="one", author_email="ann@example.org")
+    page = admin_client.get(f"/moderation/sites/{site.slug}").get_data(as_text=True)
+    assert f'action="/moderation/sites/{site.slug}/export"' in page
+    before = database_state(session)
+
+    # A download is a file the response closes once sent: `with`, as a server would.
+    with admin_client.get(f"/moderation/sites/{site.slug}/export?format=json") as response:
+        assert response.status_code == 200
+        assert response.headers["Content-Disposition"].startswith("attachment; filename=blog-")
+        text = response.get_data(as_text=True)
+    document = json.loads(text)
+    assert [c["body"] for t in document["threads"] for c in t["comments"]] == ["hello"]
+    assert "ann@example.org" not in text
+
+    with admin_client.get(f"/moderation/sites/{site.slug}/export?format=wxr&emails=1") as wxr:
+        assert wxr.mimetype == "application/xml"
+        raw = wxr.get_data()
+    root = ET.fromstring(raw)  # noqa: S314 (our own output)
+    emails = [e.text for e in root.iter("{http://wordpress.org/export/1.2/}comment_author_email")]
+    assert emails == ["ann@example.org"]
+    assert admin_client.get(f"/moderation/sites/{site.slug}/export?format=csv").status_code == 400
+    assert database_state(session) == before
+
+
+def test_a_moderator_cannot_download_a_sites_comments(
+    app: Flask, session: Session, site: Site
+) -> None:
+    account(session, "mod@example.org", Role.MODERATOR, [site])
+    client = app.test_client()
+    sign_in(client, "mod@example.org")
+    assert client.get(f"/moderation/sites/{site.slug}/export").status_code == 403

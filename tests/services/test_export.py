@@ -56,14 +56,16 @@ def _site_with_history(session: Session, site: Site) -> dict[str, Comment]:
 
 def _json(session: Session, site: Site, **kwargs: Any) -> dict[str, Any]:
     out = io.StringIO()
-    export.write_json(session, site, out, utcnow(), **kwargs)
+    export.write(session, site, out, utcnow(), format="json", base_url="", **kwargs)
     document: dict[str, Any] = json.loads(out.getvalue())
     return document
 
 
 def _wxr(session: Session, site: Site, **kwargs: Any) -> ET.Element:
     out = io.StringIO()
-    export.write_wxr(session, site, out, utcnow(), base_url="https://blog.example", **kwargs)
+    export.write(
+        session, site, out, utcnow(), format="wxr", base_url="https://blog.example", **kwargs
+    )
     return ET.fromstring(out.getvalue().encode())  # noqa: S314 (our own output)
 
 
