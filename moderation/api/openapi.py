@@ -69,6 +69,22 @@ AUTHOR_ONLY = {
         "or changed meanwhile"
     ),
 }
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
+    "description": "the same key on a retry of the same post answers with the comment the "
+    "first one stored (kept 24 hours); the same key with another body is a 422",
+}
+DATABASE_AWAY = {
+    "503": {
+        **_problem("the database is unreachable for a moment: nothing was stored"),
+        "headers": {
+            "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}
+        },
+    }
+}
 BAD_BODY = {
     "400": _problem("malformed JSON"),
     "413": _problem("request body over 64 KiB"),
@@ -167,6 +183,7 @@ def build_document(server_url: str) -> dict[str, Any]:
                 "post": {
                     "operationId": "createComment",
                     "summary": "Submit a comment or a reply (parent_id)",
+                    "parameters": [IDEMPOTENCY_KEY],
                     "requestBody": _body("CommentIn"),
                     "responses": {
                         "201": _json("CommentCreatedOut", "stored and visible now"),
@@ -177,6 +194,7 @@ def build_document(server_url: str) -> dict[str, Any]:
                         "409": _problem("reply under a hidden comment, or thread closed"),
                         **BAD_BODY,
                         **RATE_LIMITED,
+                        **DATABASE_AWAY,
                     },
                 },
                 "get": {
