@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData, event
+from sqlalchemy import BigInteger, Integer, MetaData, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.orm import DeclarativeBase, Session, registry
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -19,8 +19,18 @@ NAMING_CONVENTION = {
 }
 
 
+# Ids, and the foreign keys holding them, are 64-bit: PostgreSQL's `integer` ends at
+# 2,147,483,647, which a busy site's comments, outbox events and deliveries can reach.
+# SQLite keeps INTEGER, its only type for a rowid primary key, and already 64-bit.
+ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
 class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # ID is the type of every `Mapped[int]` column without a type of its own: the ids
+    # and foreign keys (counts and other small numbers name Integer explicitly).
+    registry = registry(
+        metadata=MetaData(naming_convention=NAMING_CONVENTION), type_annotation_map={int: ID}
+    )
 
 
 db = SQLAlchemy(model_class=Base)

@@ -122,7 +122,7 @@ class Comment(Base):
         ForeignKey("comment.id", ondelete="CASCADE"), index=True
     )
     root_id: Mapped[int | None] = mapped_column(
-        Integer, comment="id of the top-level comment of this branch; null for top-level ones"
+        comment="id of the top-level comment of this branch; null for top-level ones"
     )
     depth: Mapped[int] = mapped_column(Integer, default=0, comment="0 for top-level comments")
     author_name: Mapped[str] = mapped_column(String(100))

@@ -35,13 +35,13 @@ class HttpsAwareSessionInterface(SecureCookieSessionInterface):
 
 
 class BoundedIntConverter(IntegerConverter):
-    """Werkzeug's ``int`` converter, answering 404 for a number past PostgreSQL's integer
-    (no row has that id) instead of letting it reach the database. A 404 here, not "no
-    match": another route of the same path would turn it into a misleading 405."""
+    """Werkzeug's ``int`` converter, answering 404 for a number past a 64-bit id (no row
+    has that id) instead of letting it reach the database. A 404 here, not "no match":
+    another route of the same path would turn it into a misleading 405."""
 
     def to_python(self, value: str) -> int:
         number: int = super().to_python(value)
-        if number > 2**31 - 1:
+        if number > 2**63 - 1:
             raise NotFound(f"no such id: {value}")
         return number
 

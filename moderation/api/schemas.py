@@ -24,9 +24,10 @@ ACKNOWLEDGED_DESCRIPTION = (
 )
 
 
-# Ids are PostgreSQL `integer` columns: a larger number names no row (and must not reach
-# the database, which would refuse it with an error instead of finding nothing).
-MAX_ID = 2**31 - 1
+# Ids are 64-bit (BIGINT on PostgreSQL, INTEGER on SQLite): a larger number names no row
+# (and must not reach the database, which would refuse it with an error instead of
+# finding nothing).
+MAX_ID = 2**63 - 1
 
 
 class CommentIn(BaseModel):

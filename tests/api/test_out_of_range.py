@@ -49,7 +49,7 @@ def test_out_of_range_ids_and_nul_in_queries_are_4xx(
 @pytest.mark.parametrize(
     ("fields", "field", "message"),
     [
-        ({"parent_id": int(HUGE)}, "parent_id", "must be at most 2147483647"),
+        ({"parent_id": int(HUGE)}, "parent_id", "must be at most 9223372036854775807"),
         ({"parent_id": True}, "parent_id", "must be an integer"),
         ({"parent_id": "1"}, "parent_id", "must be an integer"),
         ({"acknowledged_warning": 0}, "acknowledged_warning", "must be true or false"),
@@ -75,3 +75,29 @@ def test_json_nested_thousands_deep_is_a_400(client: FlaskClient, site: Site) ->
     )
     assert response.status_code == 400
     assert response.json["detail"] == "the body's JSON is nested too deeply"
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)  # SQLite ids were 64-bit
+def test_ids_past_32_bits_work(client: FlaskClient, session: Session, site: Site) -> None:
+    """A busy site's ids pass 2,147,483,647 (PostgreSQL's `integer`): comments, replies,
+    reports and their outbox events go on working (ids are BIGINT since migration 0015)."""
+    from sqlalchemy import text
+
+    for table in ("comment", "moderation_action", "outbox_event", "flag", "thread"):
+        session.execute(text(f"ALTER SEQUENCE {table}_id_seq RESTART WITH 3000000000"))
+    session.commit()
+    posted = client.post(f"/api/v1/sites/{site.slug}/comments",
+                         json={"thread": "big", "author_name": "Ada", "body": "Hello"})  # fmt: skip
+    assert posted.status_code == 201, posted.json
+    comment_id = posted.json["id"]
+    assert comment_id > 2**31
+    reply = client.post(f"/api/v1/sites/{site.slug}/comments",
+                        json={"thread": "big", "author_name": "Bob", "body": "Hi",
+                              "parent_id": comment_id})  # fmt: skip
+    assert reply.status_code == 201, reply.json
+    assert client.get(f"/api/v1/comments/{reply.json['id']}").json["parent_id"] == comment_id
+    flagged = client.post(f"/api/v1/comments/{comment_id}/flags", json={"reason": "spam"})
+    assert flagged.status_code in (201, 202), flagged.json
+    tree = client.get(f"/api/v1/sites/{site.slug}/comments?thread=big").json
+    assert [c["id"] for c in tree["comments"]] == [comment_id]
+    assert [r["id"] for r in tree["comments"][0]["replies"]] == [reply.json["id"]]
