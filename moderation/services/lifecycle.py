@@ -32,7 +32,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from moderation.models import ActionRule, Comment, Flag, ModerationAction, OutboxEvent, Score
+from moderation.models import (
+    ActionRule,
+    Comment,
+    Flag,
+    ImportedComment,
+    ModerationAction,
+    OutboxEvent,
+    Score,
+)
 from moderation.scoring import Scorer
 from moderation.services import policy
 from moderation.services.transactions import savepoint
@@ -106,7 +114,10 @@ def describe(rule: Rule, detail: dict[str, Any] | None) -> str:
     if rule == Rule.AUTHOR_DELETE:
         return "deleted by the author"
     if rule == Rule.IMPORT:
-        return f"imported from {detail.get('source', 'another platform')}"
+        source = detail.get("source", "another platform")
+        if "as" in detail:
+            return f"imported from {source} as {detail['as']}"
+        return f"imported from {source}"
     return str(detail.get("text", rule.value))
 
 
@@ -205,6 +216,8 @@ def _emit(
     comment: Comment,
     now: datetime,
     action: ModerationAction | None = None,
+    *,
+    dispatched: bool = False,
     **extra: Any,
 ) -> OutboxEvent:
     thread = comment.thread
@@ -245,6 +258,8 @@ def _emit(
         action=action,
         payload=payload,
         created_at=now,
+        # Written as already handed out: recorded like any change, fanned out to no one.
+        published_at=now if dispatched else None,
     )
     session.add(event)
     return event
@@ -262,6 +277,7 @@ def _record(
     moderator_id: int | None = None,
     decision_id: str | None = None,
     kind: EventType | None = None,
+    dispatched: bool = False,
     **extra: Any,
 ) -> ModerationAction:
     """The ModerationAction (with every rule that fired) and the event of a change that
@@ -282,7 +298,7 @@ def _record(
     action.fired = [ActionRule(position=i, rule=r) for i, r in enumerate(fired)]
     session.add(action)
     kind = kind or _event_type(from_status, comment.status, rule)
-    _emit(session, kind, comment, now, action, **extra)
+    _emit(session, kind, comment, now, action, dispatched=dispatched, **extra)
     return action
 
 
@@ -391,6 +407,97 @@ def create(
         _record(session, comment, None, actor=Actor.SYSTEM, rule=rule, detail=detail, now=now)
     session.flush()
     return comment
+
+
+def import_comment(
+    session: Session,
+    comment: Comment,
+    status: CommentStatus,
+    *,
+    source: str,
+    source_status: str,
+    now: datetime,
+) -> Comment:
+    """Store a comment brought from another platform (built by the caller, with its
+    original ``created_at``) in the ``status`` people gave it there: an ``IMPORT``
+    action by the system (not a moderator's decision), detail "imported as
+    approved/unapproved/spam/trash/deleted". Its ``comment.created`` event is recorded
+    already dispatched: a site's history is not news, and a ten-year import must not
+    send a mail per held comment or a webhook per comment."""
+    comment.status = status
+    comment.version = 1
+    session.add(comment)
+    session.flush()
+    _record(
+        session,
+        comment,
+        None,
+        actor=Actor.SYSTEM,
+        rule=Rule.IMPORT,
+        detail={"source": source, "as": source_status},
+        now=now,
+        dispatched=True,
+    )
+    return comment
+
+
+def record_import_score(
+    session: Session,
+    comment: Comment,
+    scores: dict[str, float],
+    scorer: Scorer,
+    duration_ms: float,
+    now: datetime,
+    claim_token: str,
+    *,
+    apply_policy: bool,
+) -> bool | None:
+    """Record the model's score of an imported comment while ``claim_token`` still holds
+    it. Without ``apply_policy`` the status people gave it stays (the score is for the
+    record, and for "how many would be held today"), and the ``comment.scored`` event is
+    recorded already dispatched, like the import itself. With it, the site's policy
+    decides again, unless a moderator decided the comment since. Returns None when the
+    claim was lost (nothing written), else whether the status changed."""
+    top = _top(scores)
+    taken = session.execute(
+        update(Comment)
+        .where(Comment.id == comment.id, Comment.claimed_by == claim_token)
+        .values(claimed_by=None, claimed_until=None, top_score=top)
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    for name, value in (("claimed_by", None), ("claimed_until", None), ("top_score", top)):
+        set_committed_value(comment, name, value)
+    session.execute(
+        update(ImportedComment)
+        .where(ImportedComment.comment_id == comment.id)
+        .values(scoring=None)
+        .execution_options(synchronize_session=False)
+    )
+    _supersede_score(session, comment.id, now)
+    session.add(new_score(comment.id, scorer, scores, duration_ms, now))
+    if apply_policy and decided_by_people(session, comment) is None:
+        decision = policy.decide(
+            comment.thread.site, comment.body, scores, scorer.default_thresholds
+        )
+        if decision.status != comment.status and _move(
+            session,
+            comment,
+            comment.version,
+            decision.status,
+            actor=Actor.SYSTEM,
+            rule=decision.rule,
+            detail=_policy_detail(decision),
+            now=now,
+            event={"scores": scores},
+            updated_at=now,
+        ):
+            session.flush()
+            return True
+    _emit(session, EventType.SCORED, comment, now, dispatched=not apply_policy, scores=scores)
+    session.flush()
+    return False
 
 
 def record_scores(

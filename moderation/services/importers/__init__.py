@@ -1,0 +1,310 @@
+"""Importing a blog's existing comments: WordPress (WXR), Disqus (XML export), Isso
+(its SQLite database).
+
+Each format has a streaming reader (``wxr``, ``disqus``, ``isso``) that yields plain
+records (``records.CommentRecord``, or ``records.Skipped`` with its reason) in constant
+memory; ``import_records`` writes any of them the same way, all in the caller's
+transaction: the CLI commits once at the end, so a bad file (a malformed element, an
+invalid flag, a duplicate id, even on its last line) leaves nothing half-imported.
+
+Every imported comment enters through ``lifecycle.import_comment`` with the status
+people gave it there (approved → visible, unapproved/pending → held, spam, trash and
+deleted → hidden), keeps its date and its place in its thread at any depth, and
+remembers its source and source id (``ImportedComment``, unique per site): importing
+the same file again adds nothing, a newer export adds only what is new, and a reply
+whose parent came with an earlier import attaches to it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from moderation.models import Comment, ImportedComment, Score, Site, Thread
+from moderation.services import lifecycle, policy
+from moderation.services.comments import get_or_create_thread, hash_ip
+from moderation.services.importers.records import (
+    APPROVED,
+    DELETED,
+    REASONS,
+    SPAM,
+    TRASH,
+    UNAPPROVED,
+    CommentRecord,
+    ImportFileError,
+    Record,
+    Skipped,
+)
+from moderation.services.rendering import render_markdown
+from moderation.types import CommentStatus, ImportScoring, ImportSource
+
+__all__ = [
+    "ImportFileError",
+    "ImportResult",
+    "STATUS_OF",
+    "import_records",
+    "imported_backlog",
+]
+
+STATUS_OF = {
+    APPROVED: CommentStatus.VISIBLE,
+    UNAPPROVED: CommentStatus.HELD,
+    SPAM: CommentStatus.HIDDEN,
+    TRASH: CommentStatus.HIDDEN,
+    DELETED: CommentStatus.HIDDEN,
+}
+ANONYMOUS = "Anonymous"
+
+
+@dataclass
+class ImportResult:
+    """What an import did, for its closing line."""
+
+    imported: int = 0
+    already: int = 0
+    undated: int = 0
+    orphans: int = 0  # replies whose parent is in neither the file nor an earlier import
+    skipped: Counter[str] = field(default_factory=Counter)
+    thread_ids: set[int] = field(default_factory=set)
+    statuses: Counter[CommentStatus] = field(default_factory=Counter)
+
+    @property
+    def threads(self) -> int:
+        return len(self.thread_ids)
+
+    def summary(self) -> str:
+        """``imported N comments in M threads (K already imported, S skipped: …)``."""
+        total = sum(self.skipped.values())
+        reasons = ", ".join(
+            f"{count} {REASONS[reason][0 if count == 1 else 1]}"
+            for reason, count in sorted(self.skipped.items(), key=lambda item: (-item[1], item[0]))
+        )
+        noun = "comment" if self.imported == 1 else "comments"
+        threads = "thread" if self.threads == 1 else "threads"
+        line = (
+            f"imported {self.imported} {noun} in {self.threads} {threads} "
+            f"({self.already} already imported, {total} skipped{': ' + reasons if reasons else ''})"
+        )
+        if self.orphans:
+            replies = "reply" if self.orphans == 1 else "replies"
+            line += f"; {self.orphans} {replies} to comments not imported kept at the top"
+        if self.undated:
+            line += f"; {self.undated} without a date in the source dated at the import"
+        return line
+
+
+class _Importer:
+    def __init__(
+        self,
+        session: Session,
+        site: Site,
+        source: ImportSource,
+        *,
+        scoring: ImportScoring | None,
+        ip_secret: str,
+        now: datetime,
+    ) -> None:
+        self.session = session
+        self.site = site
+        self.source = source
+        self.scoring = scoring
+        self.ip_secret = ip_secret
+        self.now = now
+        self.result = ImportResult()
+        self.threads: dict[str, Thread] = {}
+        # Comments of this run have ids above this: an id of the file met twice is one
+        # of them, not an earlier import's (constant memory: no set of every id seen).
+        self.before = session.scalar(select(func.max(Comment.id))) or 0
+        # Replies met before their parent, by the parent's source id: few in practice
+        # (exports list parents first), and resolved as soon as the parent comes.
+        self.waiting: dict[str, list[CommentRecord]] = {}
+
+    def thread(self, record: CommentRecord) -> Thread:
+        info = record.thread
+        thread = self.threads.get(info.key)
+        if thread is None:
+            thread = get_or_create_thread(self.session, self.site, info.key, info.url, info.title)
+            self.session.flush()
+            self.threads[info.key] = thread
+        return thread
+
+    def find(self, source_id: str) -> int | None:
+        return self.session.scalar(
+            select(ImportedComment.comment_id).where(
+                ImportedComment.site_id == self.site.id,
+                ImportedComment.source == self.source,
+                ImportedComment.source_id == source_id,
+            )
+        )
+
+    def take(self, record: Record) -> None:
+        if isinstance(record, Skipped):
+            self.result.skipped[record.reason] += 1
+            return
+        existing = self.find(record.source_id)
+        if existing is not None:
+            if existing > self.before:
+                raise ImportFileError(
+                    f"{record.where}: comment id {record.source_id!r} appears twice in the file"
+                )
+            self.result.already += 1
+            return
+        parent: tuple[int, int | None, int, int] | None = None
+        if record.parent_id is not None:
+            parent_id = self.find(record.parent_id)
+            if parent_id is None:
+                self.waiting.setdefault(record.parent_id, []).append(record)
+                return
+            row = self.session.execute(
+                select(Comment.id, Comment.root_id, Comment.depth, Comment.thread_id).where(
+                    Comment.id == parent_id
+                )
+            ).one()
+            parent = (row.id, row.root_id, row.depth, row.thread_id)
+        self.write(record, parent)
+
+    def write(self, record: CommentRecord, parent: tuple[int, int | None, int, int] | None) -> None:
+        # A loop, not recursion: replies met before their parents may chain deep.
+        stack = [(record, parent)]
+        while stack:
+            record, parent = stack.pop()
+            written = self.write_one(record, parent)
+            if written is not None:
+                # Replies that came before this comment now have their parent.
+                stack.extend((reply, written) for reply in self.waiting.pop(record.source_id, []))
+
+    def write_one(
+        self, record: CommentRecord, parent: tuple[int, int | None, int, int] | None
+    ) -> tuple[int, int | None, int, int] | None:
+        thread = self.thread(record)
+        if parent is not None and parent[3] != thread.id:
+            self.result.skipped["parent_elsewhere"] += 1
+            return None
+        created_at = record.created_at
+        if created_at is None:
+            self.result.undated += 1
+            created_at = self.now
+        status = STATUS_OF[record.source_status]
+        comment = Comment(
+            thread=thread,
+            parent_id=parent[0] if parent else None,
+            root_id=(parent[1] or parent[0]) if parent else None,
+            depth=parent[2] + 1 if parent else 0,
+            author_name=(record.author_name.strip() or ANONYMOUS)[:100],
+            author_email=record.author_email,
+            ip_hash=hash_ip(record.ip, self.ip_secret),
+            body=record.body,
+            body_html=render_markdown(record.body),
+            score_attempts=0,
+            flag_count=0,
+            acknowledged_warning=False,
+            created_at=created_at,
+            updated_at=created_at,
+        )
+        lifecycle.import_comment(
+            self.session,
+            comment,
+            status,
+            source=self.source.value,
+            source_status=record.source_status,
+            now=self.now,
+        )
+        self.session.add(
+            ImportedComment(
+                comment_id=comment.id,
+                site_id=self.site.id,
+                source=self.source,
+                source_id=record.source_id,
+                source_status=record.source_status,
+                scoring=self.scoring,
+                imported_at=self.now,
+            )
+        )
+        self.result.imported += 1
+        self.result.statuses[status] += 1
+        self.result.thread_ids.add(thread.id)
+        return (comment.id, comment.root_id, comment.depth, thread.id)
+
+    def finish(self) -> ImportResult:
+        # Replies whose parent never came (a skipped pingback, a comment the export left
+        # out) are kept, at the top of their thread: losing a reader's words is worse
+        # than losing their place. Start from those whose parent is not waiting itself,
+        # so that a waiting chain keeps its shape below its first comment.
+        while self.waiting:
+            waiting_ids = {r.source_id for replies in self.waiting.values() for r in replies}
+            parent_ids = [p for p in self.waiting if p not in waiting_ids] or list(self.waiting)
+            for parent_id in parent_ids:
+                for reply in self.waiting.pop(parent_id, []):
+                    self.result.orphans += 1
+                    self.write(reply, None)
+        self.session.flush()
+        return self.result
+
+
+def import_records(
+    session: Session,
+    site: Site,
+    source: ImportSource,
+    records: Iterable[Record],
+    *,
+    scoring: ImportScoring | None,
+    ip_secret: str,
+    now: datetime,
+    progress: Callable[[ImportResult], None] | None = None,
+    batch_size: int = 500,
+) -> ImportResult:
+    """Write ``records`` into ``site`` in the caller's transaction (the caller commits
+    once, or rolls back: a dry run), and return the counts. ``scoring`` is what the
+    workers owe each new comment (None: nothing). ``progress`` is called every
+    ``batch_size`` records. Raises ImportFileError (from the reader, or for an id met
+    twice) with nothing to keep: the caller rolls back."""
+    importer = _Importer(session, site, source, scoring=scoring, ip_secret=ip_secret, now=now)
+    for count, record in enumerate(records, start=1):
+        importer.take(record)
+        if count % batch_size == 0:
+            session.flush()
+            if progress is not None:
+                progress(importer.result)
+    result = importer.finish()
+    if progress is not None:
+        progress(result)
+    return result
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """A site's imported history as the model sees it today."""
+
+    visible: int  # visible imported comments
+    scored: int  # of those, scored by the workers
+    waiting: int  # of those, still to score
+    would_hold: int  # of the scored ones, how many the policy would hold or hide today
+
+
+def imported_backlog(
+    session: Session, site: Site, default_thresholds: Mapping[str, policy.LabelThresholds]
+) -> Backlog:
+    """How many visible imported comments of ``site`` the site's policy would hold (or
+    hide) today, from their current scores: a first look at its moderation backlog."""
+    base = (
+        select(Comment.body, Score.labels, ImportedComment.scoring)
+        .join(ImportedComment, ImportedComment.comment_id == Comment.id)
+        .join(Thread, Thread.id == Comment.thread_id)
+        .outerjoin(Score, (Score.comment_id == Comment.id) & Score.superseded_at.is_(None))
+        .where(Thread.site_id == site.id, Comment.status == CommentStatus.VISIBLE)
+        .execution_options(yield_per=1000)
+    )
+    visible = scored = waiting = would_hold = 0
+    for body, labels, scoring in session.execute(base):
+        visible += 1
+        if labels is None:
+            waiting += scoring is not None
+            continue
+        scored += 1
+        decision = policy.decide(site, body, labels, default_thresholds)
+        would_hold += decision.status != CommentStatus.VISIBLE
+    return Backlog(visible=visible, scored=scored, waiting=waiting, would_hold=would_hold)
