@@ -166,14 +166,15 @@ def process_batch(
     if not claimed:
         return BatchResult(0, 0)
     # Imported comments owe a score, not a first decision: what to do with it.
-    imported = dict(
-        session.execute(
+    imported = {
+        comment_id: scoring
+        for comment_id, scoring in session.execute(
             select(ImportedComment.comment_id, ImportedComment.scoring).where(
                 ImportedComment.comment_id.in_([c.id for c in claimed]),
                 ImportedComment.scoring.is_not(None),
             )
-        ).tuples()
-    )
+        )
+    }
     exhausted = [c for c in claimed if c.score_attempts > max_attempts]
     if exhausted:
         _give_up_or_release(
