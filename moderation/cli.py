@@ -279,8 +279,13 @@ def import_command(
     try:
         total = isso.count(file) if by_records else file.stat().st_size
         with (
-            tqdm(total=total, unit="comment" if by_records else "B", unit_scale=not by_records,
-                 desc=f"importing {file.name}", file=sys.stderr) as bar,  # fmt: skip
+            tqdm(
+                total=total,
+                unit="comment" if by_records else "B",
+                unit_scale=not by_records,
+                desc=f"importing {file.name}",
+                file=sys.stderr,
+            ) as bar,  # fmt: skip
             open(file, "rb") as raw,
         ):
             handled = 0

@@ -191,7 +191,8 @@ def test_spam_and_trash_are_hidden_and_the_rule_says_imported_as_what(
     result = run_import(session, site, ImportSource.WXR, path)
     assert result.imported == 3 and result.skipped["pingback"] == 1
     actions = {
-        a.detail["as"]: a for a in session.scalars(select(ModerationAction))  # type: ignore[index]
+        a.detail["as"]: a
+        for a in session.scalars(select(ModerationAction))  # type: ignore[index]
     }
     assert set(actions) == {"approved", "spam", "trash"}
     for source_status, action in actions.items():
@@ -256,9 +257,7 @@ def test_a_truncated_or_foreign_file_is_an_error_naming_the_line_and_imports_not
 # ---------------------------------------------------------------- Disqus
 
 
-def test_the_isso_disqus_file_imports_with_its_awkward_cases(
-    session: Session, site: Site
-) -> None:
+def test_the_isso_disqus_file_imports_with_its_awkward_cases(session: Session, site: Site) -> None:
     path = DISQUS_DATA / "isso_disqus.xml"
     tree = etree.parse(str(path))
     ns = {"d": "http://disqus.com", "dsq": "http://disqus.com/disqus-internals"}
@@ -289,7 +288,9 @@ def test_the_isso_disqus_file_imports_with_its_awkward_cases(
             post.findtext("d:createdAt", namespaces=ns), "%Y-%m-%dT%H:%M:%SZ"
         ).replace(tzinfo=UTC)
     # The thread with an empty id and an empty title takes its key from its link.
-    empty = session.scalar(select(Thread).where(Thread.key == "/blog/2013/02/12/redacted/index.html"))
+    empty = session.scalar(
+        select(Thread).where(Thread.key == "/blog/2013/02/12/redacted/index.html")
+    )
     assert empty is not None and empty.title is None
     assert imported["8"].thread_id == empty.id
     assert imported["5"].body_html == "<p>Hello, World.</p>"
@@ -305,15 +306,15 @@ def test_the_malformed_remark42_export_is_refused_with_its_line_and_imports_noth
         run_import(session, site, ImportSource.DISQUS, DISQUS_DATA / "remark42_disqus.xml")
     # Without the stray backtick, the unquoted attribute is still malformed XML.
     with pytest.raises(ImportFileError, match=r"at line 147, column \d+"):
-        run_import(
-            session, site, ImportSource.DISQUS, DISQUS_DATA / "remark42_disqus.cleaned.xml"
-        )
+        run_import(session, site, ImportSource.DISQUS, DISQUS_DATA / "remark42_disqus.cleaned.xml")
     # Quoted, the same file reaches its invalid spam flag: an error, nothing imported.
-    quoted = (DISQUS_DATA / "remark42_disqus.cleaned.xml").read_bytes().replace(
-        b"dsq:id=247937687/>", b'dsq:id="247937687"/>'
+    quoted = (
+        (DISQUS_DATA / "remark42_disqus.cleaned.xml")
+        .read_bytes()
+        .replace(b"dsq:id=247937687/>", b'dsq:id="247937687"/>')
     )
-    with pytest.raises(ImportFileError, match=r"line 135: <post dsq:id='x299986073'>: "
-                                              r"<isSpam> is '123'; expected true or false"):  # fmt: skip
+    expected = r"line 135: <post dsq:id='x299986073'>: <isSpam> is '123'; expected true or false"
+    with pytest.raises(ImportFileError, match=expected):
         run_import(session, site, ImportSource.DISQUS, quoted)
     assert database_state(session) == before
 
@@ -325,8 +326,7 @@ def test_the_remark42_posts_import_with_cyrillic_intact_once_the_bad_post_is_gon
     data = re.sub(rb'<post dsq:id="x299986073">.*?</post>', b"", data, flags=re.DOTALL)
     result = run_import(session, site, ImportSource.DISQUS, data)
     assert result.summary() == (
-        "imported 4 comments in 2 threads (0 already imported, 1 skipped: "
-        "1 post without an id)"
+        "imported 4 comments in 2 threads (0 already imported, 1 skipped: 1 post without an id)"
     )
     imported = by_source_id(session, site)
     assert "Microsoft показал проводник Windows 8" in imported["299744309"].body
@@ -386,7 +386,8 @@ def test_a_real_isso_database_imports_with_modes_parents_dates_and_markdown(
     assert imported["1"].created_at == datetime.fromtimestamp(1_550_000_000.5, UTC)
     assert imported["1"].ip_hash == comments.hash_ip("192.0.2.0", "test-secret")
     assert imported["2"].parent_id == imported["1"].id
-    assert imported["2"].author_name == "Борис" and "<strong>мир</strong>" in imported["2"].body_html
+    assert imported["2"].author_name == "Борис"
+    assert "<strong>мир</strong>" in imported["2"].body_html
     assert imported["3"].status == CommentStatus.HELD and imported["3"].author_name == "Anonymous"
     assert imported["4"].status == CommentStatus.HIDDEN
     assert imported["5"].parent_id == imported["4"].id
@@ -444,9 +445,14 @@ def test_the_workers_score_imported_comments_without_deciding_them_again(
         if comment_id != posted.id:
             assert session.get(Comment, comment_id).status == status  # type: ignore[union-attr]
     assert session.scalar(select(func.count(Score.id))) == 9
-    assert session.scalar(
-        select(func.count()).select_from(ImportedComment).where(ImportedComment.scoring.is_not(None))
-    ) == 0
+    assert (
+        session.scalar(
+            select(func.count())
+            .select_from(ImportedComment)
+            .where(ImportedComment.scoring.is_not(None))
+        )
+        == 0
+    )
     # "Erster!1" breaks the site's banned words: it stays visible, and is counted.
     after = imported_backlog(session, site, get_scorer().default_thresholds)
     assert (after.visible, after.scored, after.waiting) == (8, 8, 0)

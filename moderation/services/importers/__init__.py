@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from moderation.models import Comment, ImportedComment, Score, Site, Thread
+from moderation.scoring import LabelThresholds
 from moderation.services import lifecycle, policy
 from moderation.services.comments import get_or_create_thread, hash_ip
 from moderation.services.importers.records import (
@@ -286,7 +287,7 @@ class Backlog:
 
 
 def imported_backlog(
-    session: Session, site: Site, default_thresholds: Mapping[str, policy.LabelThresholds]
+    session: Session, site: Site, default_thresholds: Mapping[str, LabelThresholds]
 ) -> Backlog:
     """How many visible imported comments of ``site`` the site's policy would hold (or
     hide) today, from their current scores: a first look at its moderation backlog."""

@@ -9,7 +9,6 @@ for a comment posted here."""
 from __future__ import annotations
 
 import re
-
 from typing import Any
 
 from markdownify import MarkdownConverter
@@ -28,7 +27,7 @@ def wordpress_autop(text: str) -> str:
     return "".join(f"<p>{p.replace(chr(10), '<br>')}</p>" for p in paragraphs)
 
 
-class _Converter(MarkdownConverter):  # type: ignore[misc]
+class _Converter(MarkdownConverter):
     """markdownify keeps the text of every tag it strips; a script's or a style's text is
     not the comment's."""
 

@@ -67,8 +67,10 @@ REASONS = {
     "no_id": ("post without an id", "posts without an id"),
     "missing_thread": ("post in a missing thread", "posts in a missing thread"),
     "thread_without_link": ("post in a thread without a link", "posts in threads without a link"),
-    "parent_elsewhere": ("reply in another thread than its parent",
-                         "replies in other threads than their parents"),  # fmt: skip
+    "parent_elsewhere": (
+        "reply in another thread than its parent",
+        "replies in other threads than their parents",
+    ),  # fmt: skip
 }
 
 
