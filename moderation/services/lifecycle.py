@@ -409,36 +409,37 @@ def create(
     return comment
 
 
-def import_comment(
+def import_comments(
     session: Session,
-    comment: Comment,
-    status: CommentStatus,
+    comments: Sequence[tuple[Comment, CommentStatus, str]],
     *,
     source: str,
-    source_status: str,
     now: datetime,
-) -> Comment:
-    """Store a comment brought from another platform (built by the caller, with its
-    original ``created_at``) in the ``status`` people gave it there: an ``IMPORT``
-    action by the system (not a moderator's decision), detail "imported as
-    approved/unapproved/spam/trash/deleted". Its ``comment.created`` event is recorded
-    already dispatched: a site's history is not news, and a ten-year import must not
-    send a mail per held comment or a webhook per comment."""
-    comment.status = status
-    comment.version = 1
-    session.add(comment)
+) -> None:
+    """Store comments brought from another platform (built by the caller, each with its
+    original ``created_at``), each in the status people gave it there: ``(comment,
+    status, source_status)``. Each gets an ``IMPORT`` action by the system (not a
+    moderator's decision) whose detail says "imported as approved/unapproved/spam/
+    trash/deleted". Their ``comment.created`` events are recorded already dispatched: a
+    site's history is not news, and a ten-year import must not send a mail per held
+    comment or a webhook per comment. One flush for the lot (an import writes
+    thousands a second)."""
+    for comment, status, _ in comments:
+        comment.status = status
+        comment.version = 1
+    session.add_all([comment for comment, _, _ in comments])
     session.flush()
-    _record(
-        session,
-        comment,
-        None,
-        actor=Actor.SYSTEM,
-        rule=Rule.IMPORT,
-        detail={"source": source, "as": source_status},
-        now=now,
-        dispatched=True,
-    )
-    return comment
+    for comment, _, source_status in comments:
+        _record(
+            session,
+            comment,
+            None,
+            actor=Actor.SYSTEM,
+            rule=Rule.IMPORT,
+            detail={"source": source, "as": source_status},
+            now=now,
+            dispatched=True,
+        )
 
 
 def record_import_score(

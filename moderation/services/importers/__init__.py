@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -98,7 +98,15 @@ class ImportResult:
         return line
 
 
+# Where an imported comment sits: its id here, its branch's root, its depth, its thread.
+Place = tuple[int, int | None, int, int]
+
+
 class _Importer:
+    """Writes records a batch at a time: one query finds which of a batch's comments
+    (and parents) earlier imports brought, then the batch goes in by waves (comments
+    whose parents are known, then their replies, ...), each wave one flush."""
+
     def __init__(
         self,
         session: Session,
@@ -108,6 +116,7 @@ class _Importer:
         scoring: ImportScoring | None,
         ip_secret: str,
         now: datetime,
+        batch_size: int,
     ) -> None:
         self.session = session
         self.site = site
@@ -115,8 +124,10 @@ class _Importer:
         self.scoring = scoring
         self.ip_secret = ip_secret
         self.now = now
+        self.batch_size = batch_size
         self.result = ImportResult()
         self.threads: dict[str, Thread] = {}
+        self.batch: list[CommentRecord] = []
         # Comments of this run have ids above this: an id of the file met twice is one
         # of them, not an earlier import's (constant memory: no set of every id seen).
         self.before = session.scalar(select(func.max(Comment.id))) or 0
@@ -133,104 +144,138 @@ class _Importer:
             self.threads[info.key] = thread
         return thread
 
-    def find(self, source_id: str) -> int | None:
-        return self.session.scalar(
-            select(ImportedComment.comment_id).where(
-                ImportedComment.site_id == self.site.id,
-                ImportedComment.source == self.source,
-                ImportedComment.source_id == source_id,
+    def places(self, source_ids: set[str]) -> dict[str, Place]:
+        """Where the comments of these source ids are, those that earlier imports (or
+        earlier batches of this one) brought."""
+        found: dict[str, Place] = {}
+        ids = sorted(source_ids)
+        for start in range(0, len(ids), 500):
+            rows = self.session.execute(
+                select(
+                    ImportedComment.source_id,
+                    Comment.id,
+                    Comment.root_id,
+                    Comment.depth,
+                    Comment.thread_id,
+                )
+                .join(Comment, Comment.id == ImportedComment.comment_id)
+                .where(
+                    ImportedComment.site_id == self.site.id,
+                    ImportedComment.source == self.source,
+                    ImportedComment.source_id.in_(ids[start : start + 500]),
+                )
             )
-        )
+            for source_id, *place in rows:
+                found[source_id] = (place[0], place[1], place[2], place[3])
+        return found
 
     def take(self, record: Record) -> None:
         if isinstance(record, Skipped):
             self.result.skipped[record.reason] += 1
             return
-        existing = self.find(record.source_id)
-        if existing is not None:
-            if existing > self.before:
+        self.batch.append(record)
+        if len(self.batch) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        batch, self.batch = self.batch, []
+        if not batch:
+            return
+        known = self.places(
+            {r.source_id for r in batch} | {r.parent_id for r in batch if r.parent_id}
+        )
+        todo: list[CommentRecord] = []
+        in_batch: set[str] = set()
+        for record in batch:
+            place = known.get(record.source_id)
+            if place is not None and place[0] <= self.before:
+                self.result.already += 1
+                continue
+            if place is not None or record.source_id in in_batch:
                 raise ImportFileError(
                     f"{record.where}: comment id {record.source_id!r} appears twice in the file"
                 )
-            self.result.already += 1
-            return
-        parent: tuple[int, int | None, int, int] | None = None
-        if record.parent_id is not None:
-            parent_id = self.find(record.parent_id)
-            if parent_id is None:
-                self.waiting.setdefault(record.parent_id, []).append(record)
-                return
-            row = self.session.execute(
-                select(Comment.id, Comment.root_id, Comment.depth, Comment.thread_id).where(
-                    Comment.id == parent_id
-                )
-            ).one()
-            parent = (row.id, row.root_id, row.depth, row.thread_id)
-        self.write(record, parent)
+            in_batch.add(record.source_id)
+            todo.append(record)
+        while todo:
+            ready: list[CommentRecord] = []
+            later: list[CommentRecord] = []
+            for record in todo:
+                if record.parent_id is None or record.parent_id in known:
+                    ready.append(record)
+                elif record.parent_id in in_batch:
+                    later.append(record)  # its parent goes in with an earlier wave
+                else:
+                    self.waiting.setdefault(record.parent_id, []).append(record)
+            if not ready:  # parents waiting on something outside the batch
+                for record in later:
+                    self.waiting.setdefault(record.parent_id or "", []).append(record)
+                break
+            written = self.write(ready, known)
+            known.update(written)
+            # Replies that came before their parent (here or in earlier batches).
+            todo = later + [r for source_id in written for r in self.waiting.pop(source_id, [])]
+            in_batch.update(r.source_id for r in todo)
 
-    def write(self, record: CommentRecord, parent: tuple[int, int | None, int, int] | None) -> None:
-        # A loop, not recursion: replies met before their parents may chain deep.
-        stack = [(record, parent)]
-        while stack:
-            record, parent = stack.pop()
-            written = self.write_one(record, parent)
-            if written is not None:
-                # Replies that came before this comment now have their parent.
-                stack.extend((reply, written) for reply in self.waiting.pop(record.source_id, []))
-
-    def write_one(
-        self, record: CommentRecord, parent: tuple[int, int | None, int, int] | None
-    ) -> tuple[int, int | None, int, int] | None:
-        thread = self.thread(record)
-        if parent is not None and parent[3] != thread.id:
-            self.result.skipped["parent_elsewhere"] += 1
-            return None
-        created_at = record.created_at
-        if created_at is None:
-            self.result.undated += 1
-            created_at = self.now
-        status = STATUS_OF[record.source_status]
-        comment = Comment(
-            thread=thread,
-            parent_id=parent[0] if parent else None,
-            root_id=(parent[1] or parent[0]) if parent else None,
-            depth=parent[2] + 1 if parent else 0,
-            author_name=(record.author_name.strip() or ANONYMOUS)[:100],
-            author_email=record.author_email,
-            ip_hash=hash_ip(record.ip, self.ip_secret),
-            body=record.body,
-            body_html=render_markdown(record.body),
-            score_attempts=0,
-            flag_count=0,
-            acknowledged_warning=False,
-            created_at=created_at,
-            updated_at=created_at,
-        )
-        lifecycle.import_comment(
-            self.session,
-            comment,
-            status,
-            source=self.source.value,
-            source_status=record.source_status,
-            now=self.now,
-        )
-        self.session.add(
-            ImportedComment(
-                comment_id=comment.id,
-                site_id=self.site.id,
-                source=self.source,
-                source_id=record.source_id,
-                source_status=record.source_status,
-                scoring=self.scoring,
-                imported_at=self.now,
+    def write(self, records: list[CommentRecord], known: dict[str, Place]) -> dict[str, Place]:
+        rows: list[tuple[Comment, CommentStatus, str]] = []
+        kept: list[CommentRecord] = []
+        for record in records:
+            thread = self.thread(record)
+            parent = known[record.parent_id] if record.parent_id is not None else None
+            if parent is not None and parent[3] != thread.id:
+                self.result.skipped["parent_elsewhere"] += 1
+                continue
+            created_at = record.created_at
+            if created_at is None:
+                self.result.undated += 1
+                created_at = self.now
+            comment = Comment(
+                thread=thread,
+                parent_id=parent[0] if parent else None,
+                root_id=(parent[1] or parent[0]) if parent else None,
+                depth=parent[2] + 1 if parent else 0,
+                author_name=(record.author_name.strip() or ANONYMOUS)[:100],
+                author_email=record.author_email,
+                ip_hash=hash_ip(record.ip, self.ip_secret),
+                body=record.body,
+                body_html=render_markdown(record.body),
+                score_attempts=0,
+                flag_count=0,
+                acknowledged_warning=False,
+                created_at=created_at,
+                updated_at=created_at,
             )
-        )
-        self.result.imported += 1
-        self.result.statuses[status] += 1
-        self.result.thread_ids.add(thread.id)
-        return (comment.id, comment.root_id, comment.depth, thread.id)
+            rows.append((comment, STATUS_OF[record.source_status], record.source_status))
+            kept.append(record)
+        lifecycle.import_comments(self.session, rows, source=self.source.value, now=self.now)
+        written: dict[str, Place] = {}
+        for record, (comment, status, source_status) in zip(kept, rows, strict=True):
+            self.session.add(
+                ImportedComment(
+                    comment_id=comment.id,
+                    site_id=self.site.id,
+                    source=self.source,
+                    source_id=record.source_id,
+                    source_status=source_status,
+                    scoring=self.scoring,
+                    imported_at=self.now,
+                )
+            )
+            self.result.imported += 1
+            self.result.statuses[status] += 1
+            self.result.thread_ids.add(comment.thread_id)
+            written[record.source_id] = (
+                comment.id,
+                comment.root_id,
+                comment.depth,
+                comment.thread_id,
+            )
+        self.session.flush()
+        return written
 
     def finish(self) -> ImportResult:
+        self.flush()
         # Replies whose parent never came (a skipped pingback, a comment the export left
         # out) are kept, at the top of their thread: losing a reader's words is worse
         # than losing their place. Start from those whose parent is not waiting itself,
@@ -241,8 +286,8 @@ class _Importer:
             for parent_id in parent_ids:
                 for reply in self.waiting.pop(parent_id, []):
                     self.result.orphans += 1
-                    self.write(reply, None)
-        self.session.flush()
+                    self.batch.append(replace(reply, parent_id=None))
+            self.flush()
         return self.result
 
 
@@ -263,13 +308,13 @@ def import_records(
     workers owe each new comment (None: nothing). ``progress`` is called every
     ``batch_size`` records. Raises ImportFileError (from the reader, or for an id met
     twice) with nothing to keep: the caller rolls back."""
-    importer = _Importer(session, site, source, scoring=scoring, ip_secret=ip_secret, now=now)
+    importer = _Importer(
+        session, site, source, scoring=scoring, ip_secret=ip_secret, now=now, batch_size=batch_size
+    )
     for count, record in enumerate(records, start=1):
         importer.take(record)
-        if count % batch_size == 0:
-            session.flush()
-            if progress is not None:
-                progress(importer.result)
+        if progress is not None and count % batch_size == 0:
+            progress(importer.result)
     result = importer.finish()
     if progress is not None:
         progress(result)
