@@ -37,6 +37,11 @@ from moderation.services.importers import (
     isso,
     wxr,
 )
+from moderation.services.importers.markup import (
+    html_to_markdown,
+    wordpress_autop,
+    wordpress_to_markdown,
+)
 from moderation.types import (
     Actor,
     CommentStatus,
@@ -182,6 +187,12 @@ def test_html_comments_become_markdown_and_only_sanitized_html_is_shown(
     assert image is not None and "<img" not in image.body_html and "<img" not in image.body
     for comment in session.scalars(select(Comment)):
         assert "<script" not in comment.body_html and "<h1" not in comment.body_html
+
+
+def test_plain_comments_skip_the_html_parser_and_come_out_the_same() -> None:
+    for source in wxr_comments(SHARED_DATA / "wxr" / "wptrt_themeunittestdata.wordpress.xml"):
+        content = source.get("comment_content", "")
+        assert wordpress_to_markdown(content) == html_to_markdown(wordpress_autop(content))
 
 
 def test_spam_and_trash_are_hidden_and_the_rule_says_imported_as_what(

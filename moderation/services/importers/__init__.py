@@ -20,8 +20,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from moderation.models import Comment, ImportedComment, Score, Site, Thread
@@ -218,7 +219,7 @@ class _Importer:
             in_batch.update(r.source_id for r in todo)
 
     def write(self, records: list[CommentRecord], known: dict[str, Place]) -> dict[str, Place]:
-        rows: list[tuple[Comment, CommentStatus, str]] = []
+        rows: list[tuple[dict[str, Any], CommentStatus, str]] = []
         kept: list[CommentRecord] = []
         for record in records:
             thread = self.thread(record)
@@ -230,48 +231,57 @@ class _Importer:
             if created_at is None:
                 self.result.undated += 1
                 created_at = self.now
-            comment = Comment(
-                thread=thread,
-                parent_id=parent[0] if parent else None,
-                root_id=(parent[1] or parent[0]) if parent else None,
-                depth=parent[2] + 1 if parent else 0,
-                author_name=(record.author_name.strip() or ANONYMOUS)[:100],
-                author_email=record.author_email,
-                ip_hash=hash_ip(record.ip, self.ip_secret),
-                body=record.body,
-                body_html=render_markdown(record.body),
-                score_attempts=0,
-                flag_count=0,
-                acknowledged_warning=False,
-                created_at=created_at,
-                updated_at=created_at,
-            )
-            rows.append((comment, STATUS_OF[record.source_status], record.source_status))
+            values = {
+                "thread_id": thread.id,
+                "parent_id": parent[0] if parent else None,
+                "root_id": (parent[1] or parent[0]) if parent else None,
+                "depth": parent[2] + 1 if parent else 0,
+                "author_name": (record.author_name.strip() or ANONYMOUS)[:100],
+                "author_email": record.author_email,
+                "ip_hash": hash_ip(record.ip, self.ip_secret),
+                "body": record.body,
+                "body_html": render_markdown(record.body),
+                "score_attempts": 0,
+                "flag_count": 0,
+                "acknowledged_warning": False,
+                "created_at": created_at,
+                "updated_at": created_at,
+            }
+            rows.append((values, STATUS_OF[record.source_status], record.source_status))
             kept.append(record)
-        lifecycle.import_comments(self.session, rows, source=self.source.value, now=self.now)
-        written: dict[str, Place] = {}
-        for record, (comment, status, source_status) in zip(kept, rows, strict=True):
-            self.session.add(
-                ImportedComment(
-                    comment_id=comment.id,
-                    site_id=self.site.id,
-                    source=self.source,
-                    source_id=record.source_id,
-                    source_status=source_status,
-                    scoring=self.scoring,
-                    imported_at=self.now,
-                )
+        threads = {thread.id: thread for thread in self.threads.values()}
+        ids = lifecycle.import_comments(
+            self.session, rows, threads, source=self.source.value, now=self.now
+        )
+        if ids:
+            self.session.execute(
+                insert(ImportedComment),
+                [
+                    {
+                        "comment_id": comment_id,
+                        "site_id": self.site.id,
+                        "source": self.source,
+                        "source_id": record.source_id,
+                        "source_status": source_status,
+                        "scoring": self.scoring,
+                        "imported_at": self.now,
+                    }
+                    for comment_id, record, (_, _, source_status) in zip(
+                        ids, kept, rows, strict=True
+                    )
+                ],
             )
+        written: dict[str, Place] = {}
+        for comment_id, record, (values, status, _) in zip(ids, kept, rows, strict=True):
             self.result.imported += 1
             self.result.statuses[status] += 1
-            self.result.thread_ids.add(comment.thread_id)
+            self.result.thread_ids.add(values["thread_id"])
             written[record.source_id] = (
-                comment.id,
-                comment.root_id,
-                comment.depth,
-                comment.thread_id,
+                comment_id,
+                values["root_id"],
+                values["depth"],
+                values["thread_id"],
             )
-        self.session.flush()
         return written
 
     def finish(self) -> ImportResult:

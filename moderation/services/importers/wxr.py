@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from lxml import etree
 
-from moderation.services.importers.markup import html_to_markdown, wordpress_autop
+from moderation.services.importers.markup import wordpress_to_markdown
 from moderation.services.importers.records import (
     APPROVED,
     SPAM,
@@ -186,7 +186,7 @@ def _comment(element: Any, item: dict[str, str]) -> Record:
         created_at=(
             parse_time(created, DATE_FORMATS, where, "<wp:comment_date_gmt>") if created else None
         ),
-        body=html_to_markdown(wordpress_autop(fields.get("comment_content", "").strip())),
+        body=wordpress_to_markdown(fields.get("comment_content", "").strip()),
         source_status=APPROVED_VALUES[approved],
         where=where,
     )
