@@ -2,7 +2,8 @@
 
 Writes a threaded WXR file (``--comments``, default 100,000, on ``--posts`` posts; half
 the comments reply to an earlier comment of their post, some several levels deep; a few
-unapproved, spam and pingbacks; two paragraphs each, one in five with a link or emphasis) in a temporary folder, builds an empty database there
+unapproved, spam and pingbacks; two paragraphs each, one in five with a link or
+emphasis) in a temporary folder, builds an empty database there
 (SQLite, or ``--database-url``), and runs the real command in a child process:
 
     flask moderation import wxr FILE --site demo --no-score
@@ -19,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -56,9 +56,10 @@ def write_wxr(path: Path, comments: int, posts: int, seed: int = 7) -> None:
         post = 0
         while written < comments:
             post += 1
-            out.write(f"<item><title>Post {post} – ünïcode</title>"
-                      f"<link>https://blog.example/{2014 + post % 10}/post-{post}/</link>"
-                      f"<wp:post_id>{post}</wp:post_id><wp:post_type>post</wp:post_type>\n")  # fmt: skip
+            link = f"https://blog.example/{2014 + post % 10}/post-{post}/"
+            out.write(f"<item><title>Post {post} – ünïcode</title><link>{link}</link>"
+                      f"<wp:post_id>{post}</wp:post_id>"
+                      "<wp:post_type>post</wp:post_type>\n")  # fmt: skip
             ids: list[int] = []
             for _ in range(min(per_post, comments - written)):
                 written += 1

@@ -257,6 +257,7 @@ def import_command(
     importing the same file again adds nothing and a newer export only what is new."""
     from pathlib import Path
 
+    from sqlalchemy.exc import SQLAlchemyError
     from tqdm import tqdm
 
     from moderation.services import importers
@@ -318,6 +319,13 @@ def import_command(
         session.rollback()
         message = error.message if isinstance(error, DomainError) else str(error)
         raise click.ClickException(f"{file}: {message}; nothing was imported") from None
+    except SQLAlchemyError as error:  # e.g. SQLite locked by a long write elsewhere
+        session.rollback()
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+        raise click.ClickException(
+            f"{file}: the database refused the import ({reason}); nothing was imported, "
+            "run it again"
+        ) from None
     if dry_run:
         session.rollback()
         click.echo(f"dry run, nothing written: {result.summary()}")

@@ -166,8 +166,8 @@ class _Importer:
                     ImportedComment.source_id.in_(ids[start : start + 500]),
                 )
             )
-            for source_id, *place in rows:
-                found[source_id] = (place[0], place[1], place[2], place[3])
+            for source_id, comment_id, root_id, depth, thread_id in rows:
+                found[source_id] = (comment_id, root_id, depth, thread_id)
         return found
 
     def take(self, record: Record) -> None:
@@ -231,7 +231,7 @@ class _Importer:
             if created_at is None:
                 self.result.undated += 1
                 created_at = self.now
-            values = {
+            values: dict[str, Any] = {
                 "thread_id": thread.id,
                 "parent_id": parent[0] if parent else None,
                 "root_id": (parent[1] or parent[0]) if parent else None,

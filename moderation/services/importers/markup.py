@@ -9,6 +9,7 @@ for a comment posted here."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from markdownify import MarkdownConverter
@@ -48,6 +49,10 @@ _converter = _Converter(
 )
 
 
+# markdownify's own escaping of text (Markdown's special characters), for plain text.
+_escape: Callable[[str, set[str]], str] = _converter.escape  # type: ignore[attr-defined]
+
+
 def html_to_markdown(html: str) -> str:
     """Markdown for a comment's ``html``: paragraphs, line breaks, links, emphasis, code,
     quotes and lists kept; images, scripts, styles and every other tag reduced to text
@@ -65,9 +70,7 @@ def _plain_text(text: str) -> str:
     paragraphs = [p.strip() for p in _BLANK_LINES.split(text.replace("\r\n", "\n")) if p.strip()]
     return "\n\n".join(
         "  \n".join(
-            _converter.escape(" ".join(line.split()), set())
-            for line in paragraph.split("\n")
-            if line.strip()
+            _escape(" ".join(line.split()), set()) for line in paragraph.split("\n") if line.strip()
         )
         for paragraph in paragraphs
     )
