@@ -248,6 +248,19 @@ def test_importing_again_adds_nothing_and_a_newer_export_only_the_new_comments(
     assert run_import(session, other, ImportSource.WXR, full).imported == 3
 
 
+def test_a_reply_listed_before_its_parent_still_hangs_under_it(
+    session: Session, site: Site
+) -> None:
+    full = (SHARED_DATA / "wxr" / "waline_transformImport_spec_wxr.xml").read_bytes()
+    parent, reply = re.findall(rb"<wp:comment>.*?</wp:comment>", full, flags=re.DOTALL)[:2]
+    swapped = full.replace(parent, b"@@").replace(reply, parent).replace(b"@@", reply)
+    assert swapped.index(b"<wp:comment_id>11") < swapped.index(b"<wp:comment_id>10")
+    result = run_import(session, site, ImportSource.WXR, swapped)
+    assert result.orphans == 0
+    imported = by_source_id(session, site)
+    assert imported["/posts/hello//11"].parent_id == imported["/posts/hello//10"].id
+
+
 def test_a_truncated_or_foreign_file_is_an_error_naming_the_line_and_imports_nothing(
     session: Session, site: Site
 ) -> None:
