@@ -426,10 +426,12 @@ def import_comments(
     *,
     source: str,
     now: datetime,
-) -> list[int]:
+) -> list[dict[str, Any]]:
     """Store comments brought from another platform, given as their column values (with
     their original ``created_at``) in ``threads``, each in the status people gave it
-    there: ``(values, status, source_status)``. Returns their ids, in order.
+    there: ``(values, status, source_status)``. A reply to a comment of the same call
+    gives ``parent_index`` (that comment's position, earlier in the list) instead of
+    ``parent_id`` and ``root_id``. Returns the stored values, ids included, in order.
 
     Each gets an ``IMPORT`` action by the system (not a moderator's decision) whose
     detail says "imported as approved/unapproved/spam/trash/deleted", and its
@@ -439,10 +441,35 @@ def import_comments(
     thousands of comments a second."""
     if not comments:
         return []
-    rows = [{**values, "status": status, "version": 1} for values, status, _ in comments]
+    rows = [
+        {name: value for name, value in values.items() if name != "parent_index"}
+        | {"status": status, "version": 1}
+        for values, status, _ in comments
+    ]
+    for (values, _, _), row in zip(comments, rows, strict=True):
+        if values.get("parent_index") is not None:
+            row.update(parent_id=None, root_id=None)  # set below, once the parent has an id
     ids = list(
         session.scalars(insert(Comment).returning(Comment.id, sort_by_parameter_order=True), rows)
     )
+    # Replies to comments of this call: one INSERT for all, then their parents in one
+    # executemany, rather than a round trip per level of replies.
+    links = []
+    for index, ((values, _, _), row, comment_id) in enumerate(
+        zip(comments, rows, ids, strict=True)
+    ):
+        row["id"] = comment_id
+        parent_index = values.get("parent_index")
+        if parent_index is not None:
+            if not 0 <= parent_index < index:
+                raise ValueError("a reply must come after its parent")
+            parent = rows[parent_index]
+            row.update(parent_id=parent["id"], root_id=parent["root_id"] or parent["id"])
+            links.append(
+                {"id": comment_id, "parent_id": row["parent_id"], "root_id": row["root_id"]}
+            )
+    if links:
+        session.execute(update(Comment), links)
     details = [{"source": source, "as": source_status} for _, _, source_status in comments]
     action_ids = list(
         session.scalars(
@@ -490,7 +517,7 @@ def import_comments(
             }
         )
     session.execute(insert(OutboxEvent), events)
-    return ids
+    return rows
 
 
 def record_import_score(

@@ -198,91 +198,97 @@ class _Importer:
                 )
             in_batch.add(record.source_id)
             todo.append(record)
+        # Parents before their replies (in memory), so the batch goes in as one write.
+        ordered: list[CommentRecord] = []
+        placed: set[str] = set()
         while todo:
-            ready: list[CommentRecord] = []
-            later: list[CommentRecord] = []
+            rest: list[CommentRecord] = []
+            progressed = False
             for record in todo:
-                if record.parent_id is None or record.parent_id in known:
-                    ready.append(record)
-                elif record.parent_id in in_batch:
-                    later.append(record)  # its parent goes in with an earlier wave
+                parent_id = record.parent_id
+                if parent_id is None or parent_id in known or parent_id in placed:
+                    ordered.append(record)
+                    placed.add(record.source_id)
+                    progressed = True
+                    # Replies that came before it, in earlier batches, follow it now.
+                    rest.extend(self.waiting.pop(record.source_id, []))
                 else:
-                    self.waiting.setdefault(record.parent_id, []).append(record)
-            if not ready:  # parents waiting on something outside the batch
-                for record in later:
-                    self.waiting.setdefault(record.parent_id or "", []).append(record)
+                    rest.append(record)
+            todo = rest
+            if not progressed:
                 break
-            written = self.write(ready, known)
-            known.update(written)
-            # Replies that came before their parent (here or in earlier batches).
-            todo = later + [r for source_id in written for r in self.waiting.pop(source_id, [])]
-            in_batch.update(r.source_id for r in todo)
+        for record in todo:  # their parents are not here (yet)
+            self.waiting.setdefault(record.parent_id or "", []).append(record)
+        self.write(ordered, known)
 
-    def write(self, records: list[CommentRecord], known: dict[str, Place]) -> dict[str, Place]:
+    def write(self, records: list[CommentRecord], known: dict[str, Place]) -> None:
         rows: list[tuple[dict[str, Any], CommentStatus, str]] = []
         kept: list[CommentRecord] = []
+        position: dict[str, int] = {}
         for record in records:
             thread = self.thread(record)
-            parent = known[record.parent_id] if record.parent_id is not None else None
-            if parent is not None and parent[3] != thread.id:
-                self.result.skipped["parent_elsewhere"] += 1
+            values: dict[str, Any] = {"thread_id": thread.id}
+            if record.parent_id is None:
+                values.update(parent_id=None, root_id=None, depth=0)
+            elif record.parent_id in position:
+                parent = rows[position[record.parent_id]][0]
+                if parent["thread_id"] != thread.id:
+                    self.result.skipped["parent_elsewhere"] += 1
+                    continue
+                values.update(parent_index=position[record.parent_id], depth=parent["depth"] + 1)
+            elif record.parent_id in known:
+                comment_id, root_id, depth, thread_id = known[record.parent_id]
+                if thread_id != thread.id:
+                    self.result.skipped["parent_elsewhere"] += 1
+                    continue
+                values.update(parent_id=comment_id, root_id=root_id or comment_id, depth=depth + 1)
+            else:  # its parent was skipped just now: it waits, and ends up at the top
+                self.waiting.setdefault(record.parent_id, []).append(record)
                 continue
             created_at = record.created_at
             if created_at is None:
                 self.result.undated += 1
                 created_at = self.now
-            values: dict[str, Any] = {
-                "thread_id": thread.id,
-                "parent_id": parent[0] if parent else None,
-                "root_id": (parent[1] or parent[0]) if parent else None,
-                "depth": parent[2] + 1 if parent else 0,
-                "author_name": (record.author_name.strip() or ANONYMOUS)[:100],
-                "author_email": record.author_email,
-                "ip_hash": hash_ip(record.ip, self.ip_secret),
-                "body": record.body,
-                "body_html": render_markdown(record.body),
-                "score_attempts": 0,
-                "flag_count": 0,
-                "acknowledged_warning": False,
-                "created_at": created_at,
-                "updated_at": created_at,
-            }
+            values.update(
+                author_name=(record.author_name.strip() or ANONYMOUS)[:100],
+                author_email=record.author_email,
+                ip_hash=hash_ip(record.ip, self.ip_secret),
+                body=record.body,
+                body_html=render_markdown(record.body),
+                score_attempts=0,
+                flag_count=0,
+                acknowledged_warning=False,
+                created_at=created_at,
+                updated_at=created_at,
+            )
+            position[record.source_id] = len(rows)
             rows.append((values, STATUS_OF[record.source_status], record.source_status))
             kept.append(record)
         threads = {thread.id: thread for thread in self.threads.values()}
-        ids = lifecycle.import_comments(
+        stored = lifecycle.import_comments(
             self.session, rows, threads, source=self.source.value, now=self.now
         )
-        if ids:
-            self.session.execute(
-                insert(ImportedComment),
-                [
-                    {
-                        "comment_id": comment_id,
-                        "site_id": self.site.id,
-                        "source": self.source,
-                        "source_id": record.source_id,
-                        "source_status": source_status,
-                        "scoring": self.scoring,
-                        "imported_at": self.now,
-                    }
-                    for comment_id, record, (_, _, source_status) in zip(
-                        ids, kept, rows, strict=True
-                    )
-                ],
-            )
-        written: dict[str, Place] = {}
-        for comment_id, record, (values, status, _) in zip(ids, kept, rows, strict=True):
+        if not stored:
+            return
+        self.session.execute(
+            insert(ImportedComment),
+            [
+                {
+                    "comment_id": row["id"],
+                    "site_id": self.site.id,
+                    "source": self.source,
+                    "source_id": record.source_id,
+                    "source_status": source_status,
+                    "scoring": self.scoring,
+                    "imported_at": self.now,
+                }
+                for row, record, (_, _, source_status) in zip(stored, kept, rows, strict=True)
+            ],
+        )
+        for row in stored:
             self.result.imported += 1
-            self.result.statuses[status] += 1
-            self.result.thread_ids.add(values["thread_id"])
-            written[record.source_id] = (
-                comment_id,
-                values["root_id"],
-                values["depth"],
-                values["thread_id"],
-            )
-        return written
+            self.result.statuses[row["status"]] += 1
+            self.result.thread_ids.add(row["thread_id"])
 
     def finish(self) -> ImportResult:
         self.flush()
