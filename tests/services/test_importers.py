@@ -261,6 +261,34 @@ def test_a_reply_listed_before_its_parent_still_hangs_under_it(
     assert imported["/posts/hello//11"].parent_id == imported["/posts/hello//10"].id
 
 
+def test_a_large_threaded_export_imports_whole_across_batches(session: Session, site: Site) -> None:
+    """Past 1,000 comments PostgreSQL's statistics are refreshed mid-import, and replies
+    span batches: every comment still lands once, under its parent."""
+    parts = ['<rss xmlns:wp="http://wordpress.org/export/1.2/"><channel>']
+    for post in range(1, 5):
+        parts.append(f"<item><link>https://blog.example/p{post}/</link>"
+                     f"<wp:post_id>{post}</wp:post_id>")  # fmt: skip
+        for n in range(1, 301):
+            parent = n - 1 if n % 3 else 0  # chains of two replies under every third one
+            parts.append(
+                f"<wp:comment><wp:comment_id>{n}</wp:comment_id>"
+                f"<wp:comment_date_gmt>2020-01-01 00:00:00</wp:comment_date_gmt>"
+                f"<wp:comment_content>c{post}.{n}</wp:comment_content>"
+                f"<wp:comment_approved>1</wp:comment_approved>"
+                f"<wp:comment_parent>{parent}</wp:comment_parent></wp:comment>"
+            )
+        parts.append("</item>")
+    parts.append("</channel></rss>")
+    result = run_import(session, site, ImportSource.WXR, "".join(parts).encode())
+    assert (result.imported, result.threads, result.orphans) == (1200, 4, 0)
+    imported = by_source_id(session, site)
+    assert imported["2/5"].parent_id == imported["2/4"].id
+    assert imported["2/5"].root_id == imported["2/3"].id and imported["2/5"].depth == 2
+    assert imported["4/300"].parent_id is None
+    again = run_import(session, site, ImportSource.WXR, "".join(parts).encode())
+    assert (again.imported, again.already) == (0, 1200)
+
+
 def test_a_truncated_or_foreign_file_is_an_error_naming_the_line_and_imports_nothing(
     session: Session, site: Site
 ) -> None:
