@@ -245,6 +245,154 @@ def rescore_command(
         click.echo(f"{skipped} changed while being scored; run rescore again to score them")
 
 
+class _CountingReader:
+    """A binary file that moves a progress bar by the bytes read: a stream's comments
+    are not known until the end, its size is."""
+
+    def __init__(self, stream: Any, bar: Any) -> None:
+        self.stream = stream
+        self.bar = bar
+
+    def read(self, size: int = -1) -> bytes:
+        data: bytes = self.stream.read(size)
+        self.bar.update(len(data))
+        return data
+
+
+@moderation_cli.command("import")
+@click.argument("source", type=click.Choice(["wxr", "disqus", "isso"]))
+@click.argument("path", metavar="FILE", type=click.Path(exists=True, dir_okay=False))
+@click.option("--site", "site_slug", required=True, help="the site to import into")
+@click.option("--score/--no-score", default=True, show_default=True,
+              help="have the workers score the imported comments in the background")  # fmt: skip
+@click.option("--apply-policy", is_flag=True,
+              help="let the site's policy decide each one again once scored "
+                   "(default: keep the status people gave it)")  # fmt: skip
+@click.option("--dry-run", is_flag=True, help="read the file and report; write nothing")
+def import_command(
+    source: str, path: str, site_slug: str, score: bool, apply_policy: bool, dry_run: bool
+) -> None:
+    """Import a blog's existing comments: a WordPress export (wxr), a Disqus XML export
+    (disqus) or Isso's SQLite database (isso).
+
+    Threads keep their URL and title (the key is the page's path), replies their parents,
+    comments their dates; approved comments are visible, unapproved held, spam, trash and
+    deleted hidden; pingbacks and trackbacks are skipped.
+
+    All or nothing: the import is one transaction, committed at the end, so a bad file
+    (malformed or truncated XML, an invalid value, an id met twice) imports nothing and
+    the message names the line. Idempotent: each comment remembers its source id, so
+    importing the same file again adds nothing and a newer export only what is new."""
+    from pathlib import Path
+
+    from sqlalchemy.exc import SQLAlchemyError
+    from tqdm import tqdm
+
+    from moderation.services import importers
+    from moderation.services.errors import DomainError
+    from moderation.services.importers import disqus, isso, wxr
+    from moderation.services.sites import get_site
+    from moderation.types import ImportScoring, ImportSource, utcnow
+
+    if apply_policy and not score:
+        raise click.UsageError("--apply-policy needs the comments scored: drop --no-score")
+    session = current_session()
+    try:
+        site = get_site(session, site_slug)
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
+    scoring = (ImportScoring.DECIDE if apply_policy else ImportScoring.RECORD) if score else None
+    file = Path(path)
+    started = time.perf_counter()
+    by_records = source == "isso"
+    try:
+        total = isso.count(file) if by_records else file.stat().st_size
+        with (
+            tqdm(
+                total=total,
+                unit="comment" if by_records else "B",
+                unit_scale=not by_records,
+                desc=f"importing {file.name}",
+                file=sys.stderr,
+            ) as bar,  # fmt: skip
+            open(file, "rb") as raw,
+        ):
+            handled = 0
+
+            def progress(result: importers.ImportResult) -> None:
+                nonlocal handled
+                done = result.imported + result.already + sum(result.skipped.values())
+                if by_records:
+                    bar.update(done - handled)
+                handled = done
+                rate = result.imported / max(time.perf_counter() - started, 1e-6)
+                bar.set_postfix_str(f"{result.imported} comments, {rate:.0f} comments/s")
+
+            records = (
+                isso.parse(file)
+                if by_records
+                else (wxr if source == "wxr" else disqus).parse(_CountingReader(raw, bar))
+            )
+            result = importers.import_records(
+                session,
+                site,
+                ImportSource(source),
+                records,
+                scoring=scoring,
+                ip_secret=current_app.config["SECRET_KEY"],
+                now=utcnow(),
+                progress=progress,
+            )
+    except (importers.ImportFileError, OSError) as error:
+        session.rollback()
+        message = error.message if isinstance(error, DomainError) else str(error)
+        raise click.ClickException(f"{file}: {message}; nothing was imported") from None
+    except SQLAlchemyError as error:  # e.g. SQLite locked by a long write elsewhere
+        session.rollback()
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+        raise click.ClickException(
+            f"{file}: the database refused the import ({reason}); nothing was imported, "
+            "run it again"
+        ) from None
+    if dry_run:
+        session.rollback()
+        click.echo(f"dry run, nothing written: {result.summary()}")
+        return
+    session.commit()
+    seconds = time.perf_counter() - started
+    click.echo(result.summary())
+    click.echo(f"{result.imported / max(seconds, 1e-6):.0f} comments/s over {seconds:.1f} s")
+    if scoring is not None and result.imported:
+        click.echo(
+            f"the workers score the {result.imported} new comments in the background"
+            + ("; the site's policy then decides each again" if apply_policy else "")
+            + f"; `flask moderation import-backlog --site {site.slug}` shows how many "
+            "visible ones the policy would hold today"
+        )
+
+
+@moderation_cli.command("import-backlog")
+@click.option("--site", "site_slug", required=True, help="the site whose imports to count")
+def import_backlog_command(site_slug: str) -> None:
+    """How many visible imported comments the site's policy would hold today, from the
+    scores the workers gave them."""
+    from moderation.current_scorer import get_scorer
+    from moderation.services.errors import DomainError
+    from moderation.services.importers import imported_backlog
+    from moderation.services.sites import get_site
+
+    session = current_session()
+    try:
+        site = get_site(session, site_slug)
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
+    backlog = imported_backlog(session, site, get_scorer().default_thresholds)
+    click.echo(
+        f"{backlog.would_hold} of {backlog.scored} scored visible imported comments would be "
+        f"held today ({backlog.visible} visible imported, {backlog.waiting} still to score)"
+    )
+
+
 @moderation_cli.command("create-moderator")
 @click.argument("email")
 @click.option("--role", type=click.Choice(["moderator", "admin"]), default="moderator")

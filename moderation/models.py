@@ -31,6 +31,8 @@ from moderation.types import (
     DeliveryStatus,
     EventType,
     FlagReason,
+    ImportScoring,
+    ImportSource,
     MailKind,
     ModerationMode,
     NotifyPreference,
@@ -184,6 +186,43 @@ class Comment(Base):
     flags: Mapped[list[Flag]] = relationship(
         back_populates="comment", order_by="Flag.id", passive_deletes=True
     )
+
+
+class ImportedComment(Base):
+    """Where an imported comment came from: its source and its id there, unique per site,
+    so that importing a file again adds nothing and a newer export only what is new. A
+    table of its own rather than columns on ``comment``: the uniqueness is per *site*,
+    which a comment reaches only through its thread (a constraint cannot span tables),
+    and comments posted here, nearly all of them, carry nothing for it. It also holds
+    the score the workers still owe the comment (``scoring``)."""
+
+    __tablename__ = "imported_comment"
+    __table_args__ = (
+        UniqueConstraint("site_id", "source", "source_id"),
+        # The workers' claim: imported comments still to score, oldest first.
+        Index("ix_imported_comment_scoring", "scoring", "comment_id"),
+    )
+
+    comment_id: Mapped[int] = mapped_column(
+        ForeignKey("comment.id", ondelete="CASCADE"), primary_key=True
+    )
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"))
+    source: Mapped[ImportSource] = mapped_column(
+        enum_column(ImportSource), comment="wxr, disqus or isso"
+    )
+    source_id: Mapped[str] = mapped_column(
+        String(255), comment="the comment's id in the source (WXR: post id/comment id)"
+    )
+    source_status: Mapped[str] = mapped_column(
+        String(32), comment="the status it had there: approved, unapproved, spam, trash, deleted"
+    )
+    scoring: Mapped[ImportScoring | None] = mapped_column(
+        enum_column(ImportScoring),
+        comment="the score the workers still owe it (record, decide); null when none",
+    )
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    comment: Mapped[Comment] = relationship()
 
 
 class Score(Base):

@@ -64,6 +64,23 @@ class Rule(enum.StrEnum):
     UNRECORDED = "unrecorded"
 
 
+class ImportSource(enum.StrEnum):
+    """Where an imported comment came from (``imported_comment.source``)."""
+
+    WXR = "wxr"  # a WordPress export (WXR)
+    DISQUS = "disqus"  # a Disqus XML export
+    ISSO = "isso"  # an Isso SQLite database
+
+
+class ImportScoring(enum.StrEnum):
+    """What the workers still owe an imported comment: a score to record beside the status
+    people gave it (``record``), or a score and the site's policy (``decide``, asked for
+    with ``--apply-policy``). Null once scored, or when the import asked for no score."""
+
+    RECORD = "record"
+    DECIDE = "decide"
+
+
 class EventType(enum.StrEnum):
     """What the lifecycle tells the rest of the world, through the outbox. Each status
     change emits exactly one event, named for what happened to the comment; ``scored``,

@@ -23,16 +23,25 @@ Nothing here commits: callers commit once, at their boundary (a request, a worke
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, ScalarSelect, exists, func, select, update
+from sqlalchemy import ColumnElement, ScalarSelect, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from moderation.models import ActionRule, Comment, Flag, ModerationAction, OutboxEvent, Score
+from moderation.models import (
+    ActionRule,
+    Comment,
+    Flag,
+    ImportedComment,
+    ModerationAction,
+    OutboxEvent,
+    Score,
+    Thread,
+)
 from moderation.scoring import Scorer
 from moderation.services import policy
 from moderation.services.transactions import savepoint
@@ -106,7 +115,10 @@ def describe(rule: Rule, detail: dict[str, Any] | None) -> str:
     if rule == Rule.AUTHOR_DELETE:
         return "deleted by the author"
     if rule == Rule.IMPORT:
-        return f"imported from {detail.get('source', 'another platform')}"
+        source = detail.get("source", "another platform")
+        if "as" in detail:
+            return f"imported from {source} as {detail['as']}"
+        return f"imported from {source}"
     return str(detail.get("text", rule.value))
 
 
@@ -199,37 +211,48 @@ def _event_type(from_status: CommentStatus | None, target: CommentStatus, rule: 
     return EventType.REQUEUED
 
 
+_PAYLOAD_FIELDS = ("id", "parent_id", "status", "version", "author_name", "body", "body_html",
+                   "created_at", "edited_at", "top_score", "flag_count")  # fmt: skip
+
+
+def _payload(comment: Mapping[str, Any], thread: Thread) -> dict[str, Any]:
+    """An event's payload for ``comment`` (its column values) in ``thread``."""
+    return {
+        "comment_id": comment["id"],
+        "site": thread.site.slug,
+        "thread": thread.key,
+        "parent_id": comment["parent_id"],
+        "status": comment["status"].value,
+        "version": comment["version"],
+        # The comment as it is in this change's transaction: a consumer that reads the
+        # event later must not show text that was edited since (and never scored).
+        "comment": {
+            "id": comment["id"],
+            "parent_id": comment["parent_id"],
+            "author_name": comment["author_name"],
+            "body": comment["body"],
+            "body_html": comment["body_html"],
+            "created_at": iso_utc(comment["created_at"]),
+            "edited_at": iso_utc(comment.get("edited_at")),
+            "top_score": comment.get("top_score"),
+            "flag_count": comment["flag_count"],
+            "thread": {"key": thread.key, "title": thread.title, "url": thread.url},
+        },
+    }
+
+
 def _emit(
     session: Session,
     event_type: EventType,
     comment: Comment,
     now: datetime,
     action: ModerationAction | None = None,
+    *,
+    dispatched: bool = False,
     **extra: Any,
 ) -> OutboxEvent:
     thread = comment.thread
-    payload: dict[str, Any] = {
-        "comment_id": comment.id,
-        "site": thread.site.slug,
-        "thread": thread.key,
-        "parent_id": comment.parent_id,
-        "status": comment.status.value,
-        "version": comment.version,
-        # The comment as it is in this change's transaction: a consumer that reads the
-        # event later must not show text that was edited since (and never scored).
-        "comment": {
-            "id": comment.id,
-            "parent_id": comment.parent_id,
-            "author_name": comment.author_name,
-            "body": comment.body,
-            "body_html": comment.body_html,
-            "created_at": iso_utc(comment.created_at),
-            "edited_at": iso_utc(comment.edited_at),
-            "top_score": comment.top_score,
-            "flag_count": comment.flag_count,
-            "thread": {"key": thread.key, "title": thread.title, "url": thread.url},
-        },
-    }
+    payload = _payload({name: getattr(comment, name) for name in _PAYLOAD_FIELDS}, thread)
     if action is not None:
         payload.update(
             from_status=action.from_status.value if action.from_status else None,
@@ -245,6 +268,8 @@ def _emit(
         action=action,
         payload=payload,
         created_at=now,
+        # Written as already handed out: recorded like any change, fanned out to no one.
+        published_at=now if dispatched else None,
     )
     session.add(event)
     return event
@@ -262,6 +287,7 @@ def _record(
     moderator_id: int | None = None,
     decision_id: str | None = None,
     kind: EventType | None = None,
+    dispatched: bool = False,
     **extra: Any,
 ) -> ModerationAction:
     """The ModerationAction (with every rule that fired) and the event of a change that
@@ -282,7 +308,7 @@ def _record(
     action.fired = [ActionRule(position=i, rule=r) for i, r in enumerate(fired)]
     session.add(action)
     kind = kind or _event_type(from_status, comment.status, rule)
-    _emit(session, kind, comment, now, action, **extra)
+    _emit(session, kind, comment, now, action, dispatched=dispatched, **extra)
     return action
 
 
@@ -391,6 +417,166 @@ def create(
         _record(session, comment, None, actor=Actor.SYSTEM, rule=rule, detail=detail, now=now)
     session.flush()
     return comment
+
+
+def import_comments(
+    session: Session,
+    comments: Sequence[tuple[dict[str, Any], CommentStatus, str]],
+    threads: Mapping[int, Thread],
+    *,
+    source: str,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Store comments brought from another platform, given as their column values (with
+    their original ``created_at``) in ``threads``, each in the status people gave it
+    there: ``(values, status, source_status)``. A reply to a comment of the same call
+    gives ``parent_index`` (that comment's position, earlier in the list) instead of
+    ``parent_id`` and ``root_id``. Returns the stored values, ids included, in order.
+
+    Each gets an ``IMPORT`` action by the system (not a moderator's decision) whose
+    detail says "imported as approved/unapproved/spam/trash/deleted", and its
+    ``comment.created`` event, recorded already dispatched: a site's history is not
+    news, and a ten-year import must not send a mail per held comment or a webhook per
+    comment. Written with bulk INSERTs, a few statements for the lot: an import writes
+    thousands of comments a second."""
+    if not comments:
+        return []
+    rows = [
+        {name: value for name, value in values.items() if name != "parent_index"}
+        | {"status": status, "version": 1}
+        for values, status, _ in comments
+    ]
+    for (values, _, _), row in zip(comments, rows, strict=True):
+        if values.get("parent_index") is not None:
+            row.update(parent_id=None, root_id=None)  # set below, once the parent has an id
+    ids = list(
+        session.scalars(insert(Comment).returning(Comment.id, sort_by_parameter_order=True), rows)
+    )
+    # Replies to comments of this call: one INSERT for all, then their parents in one
+    # executemany, rather than a round trip per level of replies.
+    links = []
+    for index, ((values, _, _), row, comment_id) in enumerate(
+        zip(comments, rows, ids, strict=True)
+    ):
+        row["id"] = comment_id
+        parent_index = values.get("parent_index")
+        if parent_index is not None:
+            if not 0 <= parent_index < index:
+                raise ValueError("a reply must come after its parent")
+            parent = rows[parent_index]
+            row.update(parent_id=parent["id"], root_id=parent["root_id"] or parent["id"])
+            links.append(
+                {"id": comment_id, "parent_id": row["parent_id"], "root_id": row["root_id"]}
+            )
+    if links:
+        session.execute(update(Comment), links)
+    details = [{"source": source, "as": source_status} for _, _, source_status in comments]
+    action_ids = list(
+        session.scalars(
+            insert(ModerationAction).returning(ModerationAction.id, sort_by_parameter_order=True),
+            [
+                {
+                    "comment_id": comment_id,
+                    "actor": Actor.SYSTEM,
+                    "moderator_id": None,
+                    "from_status": None,
+                    "to_status": row["status"],
+                    "rule": Rule.IMPORT,
+                    "detail": detail,
+                    "reason": describe(Rule.IMPORT, detail),
+                    "decision_id": None,
+                    "created_at": now,
+                }
+                for comment_id, row, detail in zip(ids, rows, details, strict=True)
+            ],
+        )
+    )
+    session.execute(
+        insert(ActionRule),
+        [{"action_id": action_id, "position": 0, "rule": Rule.IMPORT} for action_id in action_ids],
+    )
+    events = []
+    for comment_id, action_id, row, detail in zip(ids, action_ids, rows, details, strict=True):
+        thread = threads[row["thread_id"]]
+        payload = _payload(row | {"id": comment_id}, thread)
+        payload.update(
+            from_status=None,
+            actor=Actor.SYSTEM.value,
+            rule=Rule.IMPORT.value,
+            reason=describe(Rule.IMPORT, detail),
+        )
+        events.append(
+            {
+                "type": EventType.CREATED,
+                "comment_id": comment_id,
+                "site_id": thread.site_id,
+                "action_id": action_id,
+                "payload": payload,
+                "created_at": now,
+                "published_at": now,  # handed to no one: see above
+            }
+        )
+    session.execute(insert(OutboxEvent), events)
+    return rows
+
+
+def record_import_score(
+    session: Session,
+    comment: Comment,
+    scores: dict[str, float],
+    scorer: Scorer,
+    duration_ms: float,
+    now: datetime,
+    claim_token: str,
+    *,
+    apply_policy: bool,
+) -> bool | None:
+    """Record the model's score of an imported comment while ``claim_token`` still holds
+    it. Without ``apply_policy`` the status people gave it stays (the score is for the
+    record, and for "how many would be held today"), and the ``comment.scored`` event is
+    recorded already dispatched, like the import itself. With it, the site's policy
+    decides again, unless a moderator decided the comment since. Returns None when the
+    claim was lost (nothing written), else whether the status changed."""
+    top = _top(scores)
+    taken = session.execute(
+        update(Comment)
+        .where(Comment.id == comment.id, Comment.claimed_by == claim_token)
+        .values(claimed_by=None, claimed_until=None, top_score=top)
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    for name, value in (("claimed_by", None), ("claimed_until", None), ("top_score", top)):
+        set_committed_value(comment, name, value)
+    session.execute(
+        update(ImportedComment)
+        .where(ImportedComment.comment_id == comment.id)
+        .values(scoring=None)
+        .execution_options(synchronize_session=False)
+    )
+    _supersede_score(session, comment.id, now)
+    session.add(new_score(comment.id, scorer, scores, duration_ms, now))
+    if apply_policy and decided_by_people(session, comment) is None:
+        decision = policy.decide(
+            comment.thread.site, comment.body, scores, scorer.default_thresholds
+        )
+        if decision.status != comment.status and _move(
+            session,
+            comment,
+            comment.version,
+            decision.status,
+            actor=Actor.SYSTEM,
+            rule=decision.rule,
+            detail=_policy_detail(decision),
+            now=now,
+            event={"scores": scores},
+            updated_at=now,
+        ):
+            session.flush()
+            return True
+    _emit(session, EventType.SCORED, comment, now, dispatched=not apply_policy, scores=scores)
+    session.flush()
+    return False
 
 
 def record_scores(

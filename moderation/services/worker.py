@@ -15,20 +15,20 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from moderation.models import Comment
+from moderation.models import Comment, ImportedComment
 from moderation.scoring import Scorer
 from moderation.services import lifecycle, notifications, outbox, policy, reader_mail, webhooks
-from moderation.types import CommentStatus, utcnow
+from moderation.types import CommentStatus, ImportScoring, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +46,16 @@ def _claimable(now: datetime):  # type: ignore[no-untyped-def]
     )
 
 
+def _lease_free(now: datetime):  # type: ignore[no-untyped-def]
+    return or_(Comment.claimed_until.is_(None), Comment.claimed_until < now)
+
+
 def claim_batch(
     session: Session, worker_id: str, batch_size: int, lease_seconds: float, now: datetime
 ) -> tuple[str, list[Comment]]:
-    """Claim up to ``batch_size`` pending comments, oldest first, for ``lease_seconds``.
+    """Claim up to ``batch_size`` pending comments, oldest first, for ``lease_seconds``;
+    when fewer are pending, fill the batch with imported comments still to score
+    (``ImportedComment.scoring``): comments posted now come before a site's history.
     Returns the claim token and the claimed comments. The caller commits."""
     token = f"{worker_id}/{uuid.uuid4().hex[:8]}"
     # Two statements on purpose: PostgreSQL may re-run an IN (SELECT ... LIMIT) subquery
@@ -63,11 +69,26 @@ def claim_batch(
         .limit(batch_size)
         .with_for_update(skip_locked=True)
     ).all()
-    if not candidate_ids:
+    imported_ids: Sequence[int] = []
+    if len(candidate_ids) < batch_size:
+        imported_ids = session.scalars(
+            select(Comment.id)
+            .join(ImportedComment, ImportedComment.comment_id == Comment.id)
+            .where(ImportedComment.scoring.is_not(None), _lease_free(now))
+            .order_by(ImportedComment.scoring, ImportedComment.comment_id)
+            .limit(batch_size - len(candidate_ids))
+            .with_for_update(skip_locked=True, of=Comment)
+        ).all()
+    if not candidate_ids and not imported_ids:
         return token, []
     session.execute(
         update(Comment)
-        .where(Comment.id.in_(candidate_ids), *_claimable(now))
+        .where(
+            or_(
+                and_(Comment.id.in_(candidate_ids), *_claimable(now)),
+                and_(Comment.id.in_(imported_ids), _lease_free(now)),
+            )
+        )
         .values(
             claimed_by=token,
             claimed_until=now + timedelta(seconds=lease_seconds),
@@ -91,11 +112,21 @@ def _give_up_or_release(
     max_attempts: int,
     now: datetime,
     error: str,
+    imported: Collection[int] = (),
 ) -> None:
     """Hold for a moderator the comments that used up their attempts; release the claim
-    on the others so that another try can take them."""
+    on the others so that another try can take them. An imported comment (``imported``)
+    that used up its attempts keeps the status people gave it, unscored."""
     for comment in comments:
-        if comment.score_attempts >= max_attempts:
+        if comment.score_attempts >= max_attempts and comment.id in imported:
+            log.warning("imported comment %s could not be scored: %s", comment.id, error)
+            session.execute(
+                update(ImportedComment)
+                .where(ImportedComment.comment_id == comment.id)
+                .values(scoring=None)
+                .execution_options(synchronize_session=False)
+            )
+        if comment.score_attempts >= max_attempts and comment.id not in imported:
             lifecycle.give_up_scoring(session, comment, token, error, now)
         else:
             session.execute(
@@ -134,16 +165,36 @@ def process_batch(
     session.commit()
     if not claimed:
         return BatchResult(0, 0)
+    # Imported comments owe a score, not a first decision: what to do with it.
+    imported = {
+        comment_id: scoring
+        for comment_id, scoring in session.execute(
+            select(ImportedComment.comment_id, ImportedComment.scoring).where(
+                ImportedComment.comment_id.in_([c.id for c in claimed]),
+                ImportedComment.scoring.is_not(None),
+            )
+        )
+    }
     exhausted = [c for c in claimed if c.score_attempts > max_attempts]
     if exhausted:
         _give_up_or_release(
-            session, exhausted, token, max_attempts, clock(), "its worker stopped while scoring it"
+            session,
+            exhausted,
+            token,
+            max_attempts,
+            clock(),
+            "its worker stopped while scoring it",
+            imported,
         )
         session.commit()
     comments = [c for c in claimed if c.score_attempts <= max_attempts]
     scored = failed = 0
     for group in [comments] if len(comments) <= 1 else [comments, *([c] for c in comments)]:
-        pending = [c for c in group if c.status == CommentStatus.PENDING and c.claimed_by]
+        pending = [
+            c
+            for c in group
+            if c.claimed_by and (c.status == CommentStatus.PENDING or c.id in imported)
+        ]
         if not pending:
             continue
         started = time.perf_counter()
@@ -152,14 +203,28 @@ def process_batch(
         except Exception as exc:  # a model failure must not strand the batch
             log.exception("scoring %d comment(s) failed", len(pending))
             if len(pending) == 1 or len(comments) == 1:
-                _give_up_or_release(session, pending, token, max_attempts, clock(), repr(exc)[:200])
+                _give_up_or_release(
+                    session, pending, token, max_attempts, clock(), repr(exc)[:200], imported
+                )
                 session.commit()
                 failed += len(pending)
             continue  # a failed whole batch is retried one comment at a time
         per_comment_ms = (time.perf_counter() - started) * 1000 / len(pending)
         now = clock()
         for comment, scores in zip(pending, results, strict=True):
-            if lifecycle.record_scores(
+            if comment.id in imported:
+                recorded = lifecycle.record_import_score(
+                    session,
+                    comment,
+                    scores,
+                    scorer,
+                    per_comment_ms,
+                    now,
+                    token,
+                    apply_policy=imported[comment.id] == ImportScoring.DECIDE,
+                )
+                scored += recorded is not None
+            elif lifecycle.record_scores(
                 session, comment, scores, scorer, per_comment_ms, now, token
             ):
                 scored += 1
