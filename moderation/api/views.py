@@ -26,10 +26,11 @@ from moderation.api.schemas import (
     comment_json,
     node_json,
 )
+from moderation.api.thread_cache import PageCache, page_key
 from moderation.current_scorer import get_scorer
 from moderation.db import current_session, db
 from moderation.extensions import limiter, retry_after_seconds
-from moderation.models import Comment, Site
+from moderation.models import Comment, Site, Thread
 from moderation.services import comments, drafts, flags, sites, threads, worker
 from moderation.services.errors import Conflict, DomainError, Invalid, NotFound
 from moderation.types import CommentStatus, iso_utc, utcnow
@@ -383,8 +384,39 @@ def list_comments(site: str) -> Any:
             "comments": [],
             "next_cursor": None,
         }
-    page = threads.tree(current_session(), thread, limit, after_id)
     own = comments.author_token_hashes(_author_tokens())
+    if own:  # the author's own waiting comments are theirs alone: never cached
+        return _thread_page(thread, limit, after_id, own)
+    # The version is read before the page is rendered: a change landing in between makes
+    # the page newer than its key says, never older, and the next read has a new key.
+    key = page_key(
+        current_app.extensions["moderation.cache_namespace"],
+        site_row.slug,
+        thread.id,
+        thread.key,
+        thread.created_at,
+        thread.url,
+        thread.title,
+        threads.version(current_session(), thread),
+        limit,
+        after_id,
+    )
+    etag = f'"{key}"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if request.if_none_match.contains_weak(key):
+        return Response(status=304, headers=headers)
+    cache: PageCache = current_app.extensions["moderation.thread_cache"]
+    body = cache.get(key)
+    if body is None:
+        body = current_app.json.response(_thread_page(thread, limit, after_id, ())).get_data()
+        cache.put(key, body)
+    return Response(body, mimetype="application/json", headers=headers)
+
+
+def _thread_page(
+    thread: Thread, limit: int, after_id: int | None, own: list[str] | tuple[()]
+) -> dict[str, Any]:
+    page = threads.tree(current_session(), thread, limit, after_id)
     page = comments.include_own_comments(current_session(), page, after_id, own)
     return {
         "thread": {

@@ -3,10 +3,6 @@ over the limit gets 429 with Retry-After and a problem+json body, and nothing ch
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +14,7 @@ from sqlalchemy.orm import Session
 from app import create_app
 from moderation.db import db
 from tests.conftest import app_config, database_state, make_site, reset_database
+from tests.redis_server import redis_server
 
 LIMITS = {
     "RATELIMIT_ENABLED": True,
@@ -107,39 +104,10 @@ def test_checking_and_flagging_have_their_own_limits(limited: Flask) -> None:
     assert_limited(client.post(flag, json={"reason": "spam"}), session, before)  # type: ignore[arg-type]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def redis_url(tmp_path: Path) -> Iterator[str]:
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.skip("redis-server is not installed")
-    port = _free_port()
-    process = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        import redis
-
-        client = redis.Redis(port=port)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with redis_server(tmp_path) as url:
+        yield url
 
 
 def test_limits_are_kept_in_redis_when_configured(
