@@ -28,7 +28,7 @@ from moderation.api.schemas import (
 )
 from moderation.api.thread_cache import PageCache, page_key
 from moderation.current_scorer import get_scorer
-from moderation.db import current_session, db
+from moderation.db import current_session, db, one_writer_at_a_time
 from moderation.extensions import limiter, retry_after_seconds
 from moderation.models import Comment, Site, Thread
 from moderation.services import comments, drafts, flags, sites, threads, worker
@@ -281,35 +281,53 @@ def create_comment(site: str) -> Any:
         # The honeypot: only bots fill a field people never see. Answer as if accepted,
         # without a comment to show, and store nothing.
         return Response(status=204)
+    # Scored before the transaction: the model's milliseconds never hold the database's
+    # write lock, and the comment commits together with the policy's decision (one
+    # commit per post). A comment posted despite the warning is held whatever it scores.
+    scored = None if data.acknowledged_warning else _score_before_storing(data.body)
     author_token = comments.new_author_token()
-    comment = comments.submit(
-        current_session(),
-        site_slug=site,
-        thread_key=data.thread,
-        thread_url=data.thread_url,
-        thread_title=data.thread_title,
-        parent_id=data.parent_id,
-        author_name=data.author_name,
-        author_email=data.author_email,
-        body=data.body,
-        ip_hash=comments.hash_ip(request.remote_addr, current_app.config["SECRET_KEY"]),
-        now=utcnow(),
-        max_depth=current_app.config["MAX_REPLY_DEPTH"],
-        author_token=author_token,
-        acknowledged_warning=data.acknowledged_warning,
-    )
-    # The answer is read before the commit and the commit is the last thing that may fail:
-    # from then on nothing turns a stored comment into an error (the writer would post it
-    # again). Inline scoring may only improve the answer.
-    body = comment_json(comment)
-    location = url_for("api.get_comment", comment_id=comment.id)
-    editable_until = iso_utc(comment.created_at + _edit_window())
-    db.session.commit()
-    body = _score_after_commit(comment, body)
+    with one_writer_at_a_time(current_session()):
+        comment = comments.submit(
+            current_session(),
+            site_slug=site,
+            thread_key=data.thread,
+            thread_url=data.thread_url,
+            thread_title=data.thread_title,
+            parent_id=data.parent_id,
+            author_name=data.author_name,
+            author_email=data.author_email,
+            body=data.body,
+            ip_hash=comments.hash_ip(request.remote_addr, current_app.config["SECRET_KEY"]),
+            now=utcnow(),
+            max_depth=current_app.config["MAX_REPLY_DEPTH"],
+            author_token=author_token,
+            acknowledged_warning=data.acknowledged_warning,
+        )
+        if scored is not None:
+            worker.record_inline(current_session(), comment, scored, get_scorer(), utcnow())
+        # The answer is read before the commit and the commit is the last thing that may
+        # fail: from then on nothing turns a stored comment into an error (the writer
+        # would post it again).
+        body = comment_json(comment)
+        location = url_for("api.get_comment", comment_id=comment.id)
+        editable_until = iso_utc(comment.created_at + _edit_window())
+        db.session.commit()
+    if comment.status == CommentStatus.HELD and comment.acknowledged_warning:
+        body = _score_after_commit(comment, body)  # the model's opinion, for the moderator
     body["author_token"] = author_token
     body["editable_until"] = editable_until
     status = 201 if body["status"] == CommentStatus.VISIBLE else 202
     return body, status, {"Location": location}
+
+
+def _score_before_storing(text: str) -> worker.InlineScores | None:
+    """The model's scores for a comment about to be stored, within SCORE_BUDGET_MS; None
+    (the comment is stored pending and the worker scores it) when that was not possible."""
+    try:
+        return worker.score_text(get_scorer(), text, current_app.config["SCORE_BUDGET_MS"])
+    except Exception:
+        current_app.logger.exception("inline scoring failed; the worker will score it")
+        return None
 
 
 def _score_after_commit(comment: Comment, answer: dict[str, Any]) -> dict[str, Any]:
