@@ -426,7 +426,11 @@ def list_comments(site: str) -> Any:
     cache: PageCache = current_app.extensions["moderation.thread_cache"]
     body = cache.get(key)
     if body is None:
-        body = current_app.json.response(_thread_page(thread, limit, after_id, ())).get_data()
+        # Flask's own JSON response, so the cached bytes are what the view returned before.
+        rendered = cast(
+            Response, current_app.json.response(_thread_page(thread, limit, after_id, ()))
+        )
+        body = rendered.get_data()
         cache.put(key, body)
     return Response(body, mimetype="application/json", headers=headers)
 
