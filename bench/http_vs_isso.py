@@ -106,8 +106,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def process_tree_rss_mib(pid: int) -> float:
-    """RSS of ``pid`` and all its descendants, from /proc."""
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants, from /proc."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -117,17 +117,37 @@ def process_tree_rss_mib(pid: int) -> float:
                 continue
             ppid = int(stat.rsplit(")", 1)[1].split()[1])
             children.setdefault(ppid, []).append(int(entry.name))
-    total_kib, stack = 0, [pid]
+    found, stack = [], [pid]
     while stack:
         current = stack.pop()
+        found.append(current)
         stack.extend(children.get(current, []))
+    return found
+
+
+def process_tree_rss_mib(pid: int) -> float:
+    """RSS of ``pid`` and all its descendants."""
+    total_kib = 0
+    for process in process_tree(pid):
         try:
-            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+            for line in Path(f"/proc/{process}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     total_kib += int(line.split()[1])
         except OSError:
             pass
     return total_kib / 1024
+
+
+def process_tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU time used so far by ``pid`` and all its descendants."""
+    ticks = 0
+    for process in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -197,7 +217,8 @@ def start_isso(workdir: Path) -> Server:
     log = workdir / "isso.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [str(gunicorn), "--workers", "2", "--bind", f"127.0.0.1:{port}", "isso.run:application"],
+            [str(gunicorn), "--workers", "2", "--bind", f"127.0.0.1:{port}",
+             "isso.run:application"],
             env={**os.environ, "ISSO_SETTINGS": str(settings)},
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
@@ -217,8 +238,8 @@ def start_ours(workdir: Path, scorer: str) -> Server:
     env.update(
         MODERATION_DATABASE_URL=f"sqlite:///{database}",
         MODERATION_RATELIMIT_ENABLED="false",
-        MODERATION_SECRET_KEY="bench-secret",
-        MODERATION_ADMIN_PASSWORD="bench-password-not-secret",  # noqa: S105
+        MODERATION_SECRET_KEY="bench-secret",  # noqa: S106 - a throwaway database
+        MODERATION_ADMIN_PASSWORD="bench-password-not-secret",  # noqa: S106
         MODERATION_SCORER=scorer,
     )
     log = workdir / "ours.log"
@@ -346,6 +367,12 @@ class Phase:
     seconds: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
     response_bytes: int = 0
+    answered: int = 0  # warm-up included
+    cpu_seconds: float = 0.0  # the server's, warm-up included
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return self.cpu_seconds * 1000 / self.answered if self.answered else float("nan")
 
     @property
     def rate(self) -> float:
@@ -362,7 +389,7 @@ Request = Callable[[int, int], tuple[str, str, bytes | None, dict[str, str]]]
 
 
 async def drive(
-    port: int,
+    server: Server,
     clients: int,
     seconds: float,
     warmup: float,
@@ -378,7 +405,7 @@ async def drive(
     stop_at = measure_from + seconds
 
     async def client(index: int) -> None:
-        connection = Connection(port)
+        connection = Connection(server.port)
         n = 0
         while (began := loop.time()) < stop_at:
             method, path, body, headers = make_request(index, n)
@@ -392,6 +419,7 @@ async def drive(
             if on_answer is not None:
                 on_answer(index, n, status, response_headers, data)
             n += 1
+            phase.answered += 1
             if began < measure_from:
                 continue
             phase.requests += 1
@@ -401,7 +429,9 @@ async def drive(
                 phase.errors += 1
         connection.close()
 
+    cpu_before = process_tree_cpu_seconds(server.process.pid)
     await asyncio.gather(*(client(i) for i in range(clients)))
+    phase.cpu_seconds = process_tree_cpu_seconds(server.process.pid) - cpu_before
     return phase
 
 
@@ -508,7 +538,7 @@ async def measure(server: Server, api: Api, args: argparse.Namespace) -> Run:
 
         print(f"  {api.name}: post, {clients} clients", flush=True)
         run.phases[f"post/{clients}"] = await drive(
-            server.port, clients, args.seconds, args.warmup, post, posted
+            server, clients, args.seconds, args.warmup, post, posted
         )
     for clients in args.clients:
         print(f"  {api.name}: thread, {clients} clients", flush=True)
@@ -517,7 +547,7 @@ async def measure(server: Server, api: Api, args: argparse.Namespace) -> Run:
             return (*api.thread(THREAD_KEY), {})
 
         run.phases[f"thread/{clients}"] = phase = await drive(
-            server.port, clients, args.seconds, args.warmup, thread
+            server, clients, args.seconds, args.warmup, thread
         )
         run.thread_bytes = phase.response_bytes // max(1, phase.requests)
     for clients in args.clients:
@@ -527,7 +557,7 @@ async def measure(server: Server, api: Api, args: argparse.Namespace) -> Run:
             return (*api.counts(pages), {})
 
         run.phases[f"counts/{clients}"] = await drive(
-            server.port, clients, args.seconds, args.warmup, counts
+            server, clients, args.seconds, args.warmup, counts
         )
     run.rss_mib = process_tree_rss_mib(server.process.pid)
     print(
@@ -563,6 +593,7 @@ def table(runs: dict[str, Run], args: argparse.Namespace) -> str:
             add(f"{titles[kind]}, {clients} clients: req/s", [p.rate for p in phases], "{:.0f}")
             add("    p50 ms", [p.percentile(50) for p in phases], "{:.1f}")
             add("    p99 ms", [p.percentile(99) for p in phases], "{:.1f}")
+            add("    server CPU ms per request", [p.cpu_ms_per_request for p in phases], "{:.1f}")
             if any(p.errors for p in phases):
                 add("    errors", [float(p.errors) for p in phases], "{:.0f}")
     add("thread response, KB", [runs[n].thread_bytes / 1000 for n in names], "{:.0f}")
@@ -598,10 +629,12 @@ def main() -> None:
     print(
         f"ours: `make run` (MODERATION_SCORER={args.scorer}, SQLite, "
         "MODERATION_RATELIMIT_ENABLED=false: rate limits off); "
-        f"Isso {ISSO_VERSION}: gunicorn --workers 2, SQLite, moderation off, guard (rate limits) off"
+        f"Isso {ISSO_VERSION}: gunicorn --workers 2, SQLite, moderation off, "
+        "guard (rate limits) off"
     )
-    print(f"{args.seconds:g} s per phase after {args.warmup:g} s warm-up; clients: {args.clients}; "
-          f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")  # fmt: skip
+    print(f"{args.seconds:g} s per phase after {args.warmup:g} s warm-up; "
+          f"clients: {args.clients}; machine: {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f} at start")  # fmt: skip
     runs: dict[str, Run] = {}
     order = [("isso", start_isso, IssoApi()), ("ours", start_ours, OurApi())]
     for key, start, api in order:
