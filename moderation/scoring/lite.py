@@ -150,9 +150,10 @@ class LinearTfidfModel:
         import numpy as np
 
         try:
-            with np.load(path, allow_pickle=False) as data:
+            # Opened here: np.load leaves a file it fails to read open.
+            with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as data:
                 return cls(data)
-        except (OSError, ValueError, KeyError) as exc:
+        except Exception as exc:  # truncated, of another layout: made again from the pickle
             log.warning("lite model file %s unusable (%s); extracting it again", path, exc)
             return None
 

@@ -80,3 +80,11 @@ def test_a_server_scoring_with_lite_never_imports_scikit_learn(tmp_path: Path) -
         )  # fmt: skip
         assert result.stdout.strip() == "[]", result.stderr
     assert list((tmp_path / "moderation").glob("lite-*.npz"))
+
+
+def test_a_damaged_model_file_is_made_again(tmp_path: Path) -> None:
+    damaged = tmp_path / "lite.npz"
+    damaged.write_bytes(b"PK\x03\x04 cut short by a full disk")
+    [scores] = LiteScorer(model_file=damaged).score(["shut up you stupid idiot"])
+    assert scores["toxicity"] > 0.9
+    assert damaged.stat().st_size > 100_000
