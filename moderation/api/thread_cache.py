@@ -40,11 +40,12 @@ class PageCache(Protocol):
 
 
 class MemoryCache:
-    """The most recently used ``entries`` pages of this process."""
+    """The most recently used pages of this process, up to ``max_bytes`` of them."""
 
-    def __init__(self, entries: int) -> None:
-        self.entries = entries
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
         self._pages: OrderedDict[str, bytes] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
 
     def get(self, key: str) -> bytes | None:
@@ -55,11 +56,16 @@ class MemoryCache:
             return body
 
     def put(self, key: str, body: bytes) -> None:
+        if len(body) > self.max_bytes:
+            return
         with self._lock:
+            previous = self._pages.pop(key, None)
+            self._bytes -= len(previous) if previous is not None else 0
             self._pages[key] = body
-            self._pages.move_to_end(key)
-            while len(self._pages) > self.entries:
-                self._pages.popitem(last=False)
+            self._bytes += len(body)
+            while self._bytes > self.max_bytes:
+                _, evicted = self._pages.popitem(last=False)
+                self._bytes -= len(evicted)
 
 
 class RedisCache:
@@ -92,4 +98,4 @@ def cache_from_config(config: Mapping[str, Any]) -> PageCache:
     url = config.get("CACHE_URL")
     if url:
         return RedisCache(str(url), int(config["THREAD_CACHE_SECONDS"]))
-    return MemoryCache(int(config["THREAD_CACHE_ENTRIES"]))
+    return MemoryCache(int(config["THREAD_CACHE_BYTES"]))

@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from app import create_app
+from moderation.api.thread_cache import MemoryCache
 from moderation.db import db
 from moderation.models import Comment
 from moderation.services import review
@@ -172,3 +173,15 @@ def test_a_second_process_sharing_redis_and_the_database_reads_the_change(
         for app in (first, second):
             with app.app_context():
                 db.engine.dispose()
+
+
+def test_the_memory_cache_keeps_the_latest_pages_within_its_size() -> None:
+    cache = MemoryCache(max_bytes=100)
+    cache.put("a", b"x" * 40)
+    cache.put("b", b"y" * 40)
+    assert cache.get("a") == b"x" * 40  # now the most recently used
+    cache.put("c", b"z" * 40)
+    assert cache.get("b") is None
+    assert cache.get("a") == b"x" * 40 and cache.get("c") == b"z" * 40
+    cache.put("huge", b"!" * 101)  # larger than the whole cache: not kept, nothing evicted
+    assert cache.get("huge") is None and cache.get("a") is not None
