@@ -91,6 +91,14 @@ DEFAULT_SUSPECT_WORDS = [
 # encoders have recursion limits).
 MAX_REPLY_DEPTH = 200
 
+# Rendered thread pages (GET .../comments), kept by the thread's version so that a change
+# is seen by the next read: in each process's memory (THREAD_CACHE_BYTES of them), or in
+# Redis when CACHE_URL is set (redis://127.0.0.1:6379/0), shared by every web process and
+# instance, each page for THREAD_CACHE_SECONDS.
+CACHE_URL = None
+THREAD_CACHE_BYTES = 16 * 1024 * 1024
+THREAD_CACHE_SECONDS = 600
+
 # Rate limits (Flask-Limiter): in memory for one process (`make run`); set
 # MODERATION_RATELIMIT_STORAGE=redis://127.0.0.1:6379 when several processes serve.
 RATELIMIT_STORAGE = "memory://"

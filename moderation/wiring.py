@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import secrets
@@ -13,6 +14,7 @@ from typing import Any
 from flask import Flask, Response, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_migrate import Migrate
+from sqlalchemy import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from werkzeug.exceptions import HTTPException, NotFound
@@ -110,6 +112,14 @@ def init_app(app: Flask) -> None:
     from moderation.scoring import ScorerSlot
 
     app.extensions["moderation.scorer"] = ScorerSlot(app.config)
+
+    from moderation.api.thread_cache import cache_from_config
+
+    # Pages rendered from one database are shared by every process serving it, and only
+    # by them (several deployments may share a Redis).
+    database = make_url(url).render_as_string(hide_password=True)
+    app.extensions["moderation.cache_namespace"] = hashlib.sha256(database.encode()).hexdigest()
+    app.extensions["moderation.thread_cache"] = cache_from_config(app.config)
 
     # Every <int:…> in a route is an id or a page: bounded by PostgreSQL's integer, so
     # that a larger number is a 404 (no such row) rather than a database error.

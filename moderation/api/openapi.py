@@ -226,9 +226,21 @@ def build_document(server_url: str) -> dict[str, Any]:
                             "required": False,
                             "schema": {"type": "string"},
                         },
+                        {
+                            "name": "If-None-Match",
+                            "in": "header",
+                            "required": False,
+                            "schema": {"type": "string"},
+                            "description": "the ETag of the page you have: 304 if unchanged",
+                        },
                     ],  # fmt: skip
                     "responses": {
                         "200": _json("ThreadPageOut", "one page of the thread"),
+                        "304": {
+                            "description": "the page is unchanged since the one whose ETag "
+                            "came in If-None-Match (pages seen without author tokens carry "
+                            "an ETag)"
+                        },
                         "404": _problem("unknown site or thread"),
                         "422": _problem("bad query parameter"),
                     },

@@ -26,10 +26,11 @@ from moderation.api.schemas import (
     comment_json,
     node_json,
 )
+from moderation.api.thread_cache import PageCache, page_key
 from moderation.current_scorer import get_scorer
-from moderation.db import current_session, db
+from moderation.db import current_session, db, one_writer_at_a_time
 from moderation.extensions import limiter, limits_warning, retry_after_seconds
-from moderation.models import Comment, Site
+from moderation.models import Comment, Site, Thread
 from moderation.services import comments, drafts, flags, idempotency, sites, threads, worker
 from moderation.services.errors import Conflict, DomainError, Invalid, NotFound
 from moderation.types import CommentStatus, iso_utc, utcnow
@@ -296,44 +297,52 @@ def create_comment(site: str) -> Any:
         author_token = idempotency.author_token_for(current_app.config["SECRET_KEY"], site_row, key)
     else:
         author_token = comments.new_author_token()
-    comment = comments.submit(
-        session,
-        site_slug=site,
-        thread_key=data.thread,
-        thread_url=data.thread_url,
-        thread_title=data.thread_title,
-        parent_id=data.parent_id,
-        author_name=data.author_name,
-        author_email=data.author_email,
-        body=data.body,
-        ip_hash=comments.hash_ip(request.remote_addr, current_app.config["SECRET_KEY"]),
-        now=now,
-        max_depth=current_app.config["MAX_REPLY_DEPTH"],
-        author_token=author_token,
-        acknowledged_warning=data.acknowledged_warning,
-        notify_replies=data.notify_replies,
-    )
-    # The answer is read before the commit and the commit is the last thing that may fail:
-    # from then on nothing turns a stored comment into an error (the writer would post it
-    # again). Inline scoring may only improve the answer.
-    body = comment_json(comment)
-    location = url_for("api.get_comment", comment_id=comment.id)
-    editable_until = iso_utc(comment.created_at + _edit_window())
-    try:
-        if key is not None:
-            idempotency.remember(session, site_row, key, body_hash, comment, now)
-        db.session.commit()
-    except IntegrityError:
-        # The same key, at the same moment, from a retry that overtook its first try:
-        # the other request stored the comment; answer with it.
-        db.session.rollback()
-        if key is None:
-            raise
-        first = idempotency.first_comment(session, site_row, key, body_hash, now)
-        if first is None:
-            raise
-        return _replayed(first, site_row, key)
-    body = _score_after_commit(comment, body)
+    # Scored before the transaction: the model's milliseconds never hold the database's
+    # write lock, and the comment commits together with the policy's decision (one
+    # commit per post). A comment posted despite the warning is held whatever it scores.
+    scored = None if data.acknowledged_warning else _score_before_storing(data.body)
+    with one_writer_at_a_time(session):
+        comment = comments.submit(
+            session,
+            site_slug=site,
+            thread_key=data.thread,
+            thread_url=data.thread_url,
+            thread_title=data.thread_title,
+            parent_id=data.parent_id,
+            author_name=data.author_name,
+            author_email=data.author_email,
+            body=data.body,
+            ip_hash=comments.hash_ip(request.remote_addr, current_app.config["SECRET_KEY"]),
+            now=now,
+            max_depth=current_app.config["MAX_REPLY_DEPTH"],
+            author_token=author_token,
+            acknowledged_warning=data.acknowledged_warning,
+            notify_replies=data.notify_replies,
+        )
+        if scored is not None:
+            worker.record_inline(session, comment, scored, get_scorer(), utcnow())
+        # The answer is read before the commit and the commit is the last thing that may
+        # fail: from then on nothing turns a stored comment into an error (the writer
+        # would post it again).
+        body = comment_json(comment)
+        location = url_for("api.get_comment", comment_id=comment.id)
+        editable_until = iso_utc(comment.created_at + _edit_window())
+        try:
+            if key is not None:
+                idempotency.remember(session, site_row, key, body_hash, comment, now)
+            db.session.commit()
+        except IntegrityError:
+            # The same key, at the same moment, from a retry that overtook its first
+            # try: the other request stored the comment; answer with it.
+            db.session.rollback()
+            if key is None:
+                raise
+            first = idempotency.first_comment(session, site_row, key, body_hash, now)
+            if first is None:
+                raise
+            return _replayed(first, site_row, key)
+    if comment.status == CommentStatus.HELD and comment.acknowledged_warning:
+        body = _score_after_commit(comment, body)  # the model's opinion, for the moderator
     body["author_token"] = author_token
     body["editable_until"] = editable_until
     status = 201 if body["status"] == CommentStatus.VISIBLE else 202
@@ -361,6 +370,16 @@ def _replayed(comment: Comment, site: Site, key: str) -> Any:
     status = 201 if comment.status == CommentStatus.VISIBLE else 202
     location = url_for("api.get_comment", comment_id=comment.id)
     return body, status, {"Location": location, "Idempotent-Replayed": "true"}
+
+
+def _score_before_storing(text: str) -> worker.InlineScores | None:
+    """The model's scores for a comment about to be stored, within SCORE_BUDGET_MS; None
+    (the comment is stored pending and the worker scores it) when that was not possible."""
+    try:
+        return worker.score_text(get_scorer(), text, current_app.config["SCORE_BUDGET_MS"])
+    except Exception:
+        current_app.logger.exception("inline scoring failed; the worker will score it")
+        return None
 
 
 def _score_after_commit(comment: Comment, answer: dict[str, Any]) -> dict[str, Any]:
@@ -435,8 +454,43 @@ def list_comments(site: str) -> Any:
             "comments": [],
             "next_cursor": None,
         }
-    page = threads.tree(current_session(), thread, limit, after_id)
     own = comments.author_token_hashes(_author_tokens())
+    if own:  # the author's own waiting comments are theirs alone: never cached
+        return _thread_page(thread, limit, after_id, own)
+    # The version is read before the page is rendered: a change landing in between makes
+    # the page newer than its key says, never older, and the next read has a new key.
+    key = page_key(
+        current_app.extensions["moderation.cache_namespace"],
+        site_row.slug,
+        thread.id,
+        thread.key,
+        thread.created_at,
+        thread.url,
+        thread.title,
+        threads.version(current_session(), thread),
+        limit,
+        after_id,
+    )
+    etag = f'"{key}"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if request.if_none_match.contains_weak(key):
+        return Response(status=304, headers=headers)
+    cache: PageCache = current_app.extensions["moderation.thread_cache"]
+    body = cache.get(key)
+    if body is None:
+        # Flask's own JSON response, so the cached bytes are what the view returned before.
+        rendered = cast(
+            Response, current_app.json.response(_thread_page(thread, limit, after_id, ()))
+        )
+        body = rendered.get_data()
+        cache.put(key, body)
+    return Response(body, mimetype="application/json", headers=headers)
+
+
+def _thread_page(
+    thread: Thread, limit: int, after_id: int | None, own: list[str] | tuple[()]
+) -> dict[str, Any]:
+    page = threads.tree(current_session(), thread, limit, after_id)
     page = comments.include_own_comments(current_session(), page, after_id, own)
     return {
         "thread": {

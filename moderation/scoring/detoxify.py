@@ -48,10 +48,51 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
+# Where Detoxify 0.5.4 downloads each model's weights from (detoxify.detoxify.MODEL_URLS,
+# which cannot be read without importing torch).
+DOWNLOAD_HOST = "github.com"
+CHECKPOINT_FILES = {
+    "original": "toxic_original-c1212f89.ckpt",
+    "unbiased": "toxic_debiased-c7548aa0.ckpt",
+    "multilingual": "multilingual_debiased-0b549669.ckpt",
+    "original-small": "original-albert-0e1d6498.ckpt",
+    "unbiased-small": "unbiased-albert-c8519128.ckpt",
+}
+
+
+def cached_checkpoint(model_type: str) -> Path:
+    """Where torch hub keeps the downloaded weights (torch.hub.get_dir(), computed as
+    torch does, without importing it)."""
+    cache = os.environ.get("XDG_CACHE_HOME", os.path.join("~", ".cache"))
+    torch_home = os.path.expanduser(os.environ.get("TORCH_HOME", os.path.join(cache, "torch")))
+    return Path(torch_home) / "hub" / "checkpoints" / CHECKPOINT_FILES.get(model_type, "-")
+
+
+def _download_host_unreachable(timeout: float = 3.0) -> str | None:
+    """Why the weights cannot be downloaded (no name resolution, no route), or None."""
+    try:
+        with socket.create_connection((DOWNLOAD_HOST, 443), timeout=timeout):
+            return None
+    except OSError as exc:
+        return str(exc)
+
+
 def load_detoxify(
     model_type: str, checkpoint: str | None, config_dir: str | None, device: str = "cpu"
 ) -> tuple[Any, str]:
-    """A ``detoxify.Detoxify`` and the sha256 of the checkpoint it was built from."""
+    """A ``detoxify.Detoxify`` and the sha256 of the checkpoint it was built from.
+
+    torch (+240 MiB of memory) is imported only when the weights are there: supplied, in
+    torch hub's cache, or downloadable. Otherwise ScorerUnavailable comes first, so that
+    `auto` falls back to the lite model in a process that stays small."""
+    if checkpoint is None and config_dir is None and model_type in CHECKPOINT_FILES:
+        if not cached_checkpoint(model_type).is_file():
+            if reason := _download_host_unreachable():
+                raise ScorerUnavailable(
+                    f"Detoxify weights for {model_type!r} are not cached and could not be "
+                    f"downloaded from {DOWNLOAD_HOST} ({reason}); offline, set "
+                    "MODERATION_DETOXIFY_CHECKPOINT and MODERATION_DETOXIFY_CONFIG_DIR"
+                )
     try:
         import torch
         from detoxify import Detoxify

@@ -39,6 +39,19 @@ def get_thread(session: Session, site: Site, key: str) -> Thread:
     return thread
 
 
+def version(session: Session, thread: Thread) -> tuple[int, int, int]:
+    """What changes whenever the thread as readers see it may change: its comments'
+    number, newest id and summed versions. Every change of what readers see of a comment
+    (its status, its text) bumps its ``version`` in the same UPDATE (lifecycle), so this
+    grows with each such commit, and it is read by whoever asks from the database itself."""
+    row = session.execute(
+        select(func.count(Comment.id), func.max(Comment.id), func.sum(Comment.version)).where(
+            Comment.thread_id == thread.id
+        )
+    ).one()
+    return int(row[0] or 0), int(row[1] or 0), int(row[2] or 0)
+
+
 def visible_count(session: Session, thread_id: int) -> int:
     return (
         session.scalar(

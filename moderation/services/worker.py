@@ -23,11 +23,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from moderation.models import Comment, ImportedComment
 from moderation.scoring import Scorer
 from moderation.services import lifecycle, notifications, outbox, policy, reader_mail, webhooks
+from moderation.services.transactions import savepoint
 from moderation.types import CommentStatus, ImportScoring, utcnow
 
 log = logging.getLogger(__name__)
@@ -378,21 +380,60 @@ class Worker:
 _inline_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="inline-score")
 
 
-def score_inline(
-    session: Session, comment: Comment, scorer: Scorer, budget_ms: float, clock: Clock = utcnow
-) -> policy.Decision | None:
-    """Try to score a just-committed comment within ``budget_ms``. Returns the decision,
-    or None when the budget ran out or the model failed (the worker takes over)."""
+@dataclass(frozen=True)
+class InlineScores:
+    """The model's scores for one text, and how long they took."""
+
+    scores: dict[str, float]
+    duration_ms: float
+
+
+def score_text(scorer: Scorer, text: str, budget_ms: float) -> InlineScores | None:
+    """Score one text within ``budget_ms``; None when the budget ran out or the model
+    failed (the comment then stays pending and the worker scores it)."""
     if budget_ms <= 0:
         return None
     started = time.perf_counter()
-    future = _inline_pool.submit(scorer.score, [comment.body])
+    future = _inline_pool.submit(scorer.score, [text])
     try:
         [scores] = future.result(timeout=budget_ms / 1000)
     except FutureTimeout:
         return None
     except Exception:
-        log.exception("inline scoring of comment %s failed; the worker will retry", comment.id)
+        log.exception("inline scoring failed; the worker will retry")
         return None
-    duration_ms = (time.perf_counter() - started) * 1000
-    return lifecycle.record_scores(session, comment, scores, scorer, duration_ms, clock())
+    return InlineScores(scores, (time.perf_counter() - started) * 1000)
+
+
+def record_inline(
+    session: Session, comment: Comment, scored: InlineScores, scorer: Scorer, now: datetime
+) -> policy.Decision | None:
+    """Apply scores computed before ``comment`` was stored, in the transaction that
+    stores it, so that the comment and the policy's decision commit together. Under a
+    savepoint: when recording fails, the comment stays pending (and stored, for the
+    worker) and the caller's transaction goes on."""
+    try:
+        with savepoint(session):
+            return lifecycle.record_scores(
+                session, comment, scored.scores, scorer, scored.duration_ms, now
+            )
+    except (OperationalError, InterfaceError):
+        # The database itself is gone (restarting, failing over): the comment is not
+        # stored either, and the whole request must fail (503) for the writer to retry.
+        raise
+    except Exception:
+        log.exception("recording the inline score failed; the worker will score it")
+        return None
+
+
+def score_inline(
+    session: Session, comment: Comment, scorer: Scorer, budget_ms: float, clock: Clock = utcnow
+) -> policy.Decision | None:
+    """Try to score a just-committed comment within ``budget_ms``. Returns the decision,
+    or None when the budget ran out or the model failed (the worker takes over)."""
+    scored = score_text(scorer, comment.body, budget_ms)
+    if scored is None:
+        return None
+    return lifecycle.record_scores(
+        session, comment, scored.scores, scorer, scored.duration_ms, clock()
+    )

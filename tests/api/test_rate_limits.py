@@ -3,10 +3,6 @@ over the limit gets 429 with Retry-After and a problem+json body, and nothing ch
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +16,7 @@ from moderation.db import db
 from moderation.extensions import FallbackStorage
 from tests import factories
 from tests.conftest import app_config, database_state, make_site, reset_database
+from tests.redis_server import free_port, redis_server, start_redis
 
 LIMITS = {
     "RATELIMIT_ENABLED": True,
@@ -109,45 +106,10 @@ def test_checking_and_flagging_have_their_own_limits(limited: Flask) -> None:
     assert_limited(client.post(flag, json={"reason": "spam"}), session, before)  # type: ignore[arg-type]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def redis_url(tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
-    process = start_redis(port, tmp_path)
-    try:
-        yield f"redis://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def start_redis(port: int, directory: Path) -> subprocess.Popen[bytes]:
-    """A Redis of the test's own on ``port`` (never the machine's), answering pings."""
-    import redis
-
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.skip("redis-server is not installed")
-    process = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(directory)],
-        stdout=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            return process
-        except redis.ConnectionError:
-            if time.monotonic() > deadline:
-                process.kill()
-                raise
-            time.sleep(0.05)
+    with redis_server(tmp_path) as url:
+        yield url
 
 
 def test_limits_are_kept_in_redis_when_configured(
@@ -170,7 +132,7 @@ def test_limits_keep_counting_in_memory_while_redis_is_down(
     """With Redis gone the limits do not switch off: they count in this process until
     Redis answers again, /healthz says so meanwhile, and then they are shared again."""
     monkeypatch.setattr(FallbackStorage, "RETRY_SECONDS", 0.0)  # try Redis on every request
-    port = _free_port()
+    port = free_port()
     redis_server = start_redis(port, tmp_path)
     try:
         settings = {"RATELIMIT_STORAGE": f"redis://127.0.0.1:{port}", "RATELIMIT_POST": "3/minute"}
@@ -197,7 +159,7 @@ def test_limits_keep_counting_in_memory_while_redis_is_down(
 
 
 def test_sign_in_stays_limited_when_redis_was_never_there(database_url: str, backend: str) -> None:
-    nowhere = f"redis://127.0.0.1:{_free_port()}"
+    nowhere = f"redis://127.0.0.1:{free_port()}"
     for app in limited_app(database_url, backend, RATELIMIT_STORAGE=nowhere,
                            WTF_CSRF_ENABLED=False):  # fmt: skip
         factories.moderator(db.session, "admin@example.org")  # type: ignore[arg-type]

@@ -119,6 +119,20 @@ def test_auto_falls_back_to_lite_and_says_so(caplog: pytest.LogCaptureFixture) -
     assert LITE_FALLBACK_WARNING in caplog.text
 
 
+def test_auto_falling_back_to_lite_never_imports_torch(tmp_path: Path) -> None:
+    # torch alone is +240 MiB in every web process; without weights it is of no use.
+    program = (
+        "import sys\n"
+        "from moderation.scoring import choose_scorer\n"
+        "choice = choose_scorer({'SCORER': 'auto'})\n"
+        "print(choice.scorer.name, 'torch' in sys.modules)\n"
+    )
+    environment = {**os.environ, "TORCH_HOME": str(tmp_path)}  # an empty cache
+    result = subprocess.run([sys.executable, "-c", program], cwd=REPO, capture_output=True,
+                            text=True, timeout=120, check=True, env=environment)  # fmt: skip
+    assert result.stdout.strip() == "lite False", result.stderr
+
+
 @pytest.fixture(scope="module")
 def exported(detoxify_scorer: DetoxifyScorer, tmp_path_factory: pytest.TempPathFactory
              ) -> dict[str, Path]:  # fmt: skip
