@@ -361,7 +361,8 @@ def import_command(
     session.commit()
     seconds = time.perf_counter() - started
     click.echo(result.summary())
-    click.echo(f"{result.imported / max(seconds, 1e-6):.0f} comments/s over {seconds:.1f} s")
+    if result.imported:
+        click.echo(f"{result.imported / max(seconds, 1e-6):.0f} comments/s over {seconds:.1f} s")
     if scoring is not None and result.imported:
         click.echo(
             f"the workers score the {result.imported} new comments in the background"
