@@ -114,13 +114,13 @@ def read_labelled(path: str | Path) -> LabelledSet:
         kind = "jigsaw"
         labels = {name: [] for name in JIGSAW_LABELS}
         for number, row in enumerate(rows, 1):
-            values = {n: _label_value(path, number, n, row.get(n)) for n in JIGSAW_LABELS}
-            if any(v < 0 for v in values.values()):
+            marks = {n: _label_value(path, number, n, row.get(n)) for n in JIGSAW_LABELS}
+            if any(v < 0 for v in marks.values()):
                 skipped += 1
                 continue
             texts.append(str(row.get("comment_text") or ""))
-            for name, value in values.items():
-                labels[name].append(value > 0)
+            for name, mark in marks.items():
+                labels[name].append(mark > 0)
     elif {"tweet", "class"} <= found:
         kind = "davidson"
         labels = {name: [] for name in DAVIDSON_CLASSES.values()}
