@@ -139,14 +139,16 @@ def curve_chart(
             f'<polyline points="{coords}" fill="none" stroke="{colour}" stroke-width="1.5">'
             f"<title>{escape(name)}</title></polyline>"
         )
+        # The legend goes under the plot, where it hides no part of a curve.
         body.append(
-            f'<text x="{PAD + 6}" y="{PAD + 12 + 12 * index}" font-size="10" '
+            f'<text x="{PAD}" y="{SIZE + 8 + 13 * index}" font-size="10" '
             f'fill="{colour}">{escape(name)}</text>'
         )
+    height = SIZE + 12 + 13 * len(series)
     return Markup(  # noqa: S704 - every interpolated string is escaped above
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {SIZE} {SIZE}" width="{SIZE}" '
-        f'height="{SIZE}" role="img" aria-label="{escape(title)}"><title>{escape(title)}'
-        f"</title>{''.join(body)}</svg>"
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {SIZE} {height}" '
+        f'width="{SIZE}" height="{height}" role="img" aria-label="{escape(title)}">'
+        f"<title>{escape(title)}</title>{''.join(body)}</svg>"
     )
 
 
@@ -157,13 +159,17 @@ def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _shortened(text: str, limit: int = 800) -> str:
+    return text if len(text) <= limit else text[:limit] + " […]"
+
+
 def _wrong_list(texts: Sequence[WrongText]) -> str:
     if not texts:
         return "<p>none</p>"
     items = "".join(
         f"<li><p class=why>{escape(w.status.value)} · top score {w.top_score:.2f} · "
         f"{escape(w.reason)}{' · ' + escape(', '.join(w.labels)) if w.labels else ''}</p>"
-        f"<blockquote>{escape(w.text)}</blockquote></li>"
+        f"<blockquote>{escape(_shortened(w.text))}</blockquote></li>"
         for w in texts
     )
     return f"<ol>{items}</ol>"
