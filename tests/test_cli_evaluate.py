@@ -87,6 +87,10 @@ def test_bad_input_is_one_line_and_changes_nothing(
         ([str(bad)], f"Error: {bad}: unknown format: columns body, verdict; expected"),
         ([str(tmp_path / "gone.csv")], f"Error: {tmp_path / 'gone.csv'}: no such file"),
         ([str(labelled_file(tmp_path)), "--site", "nope"], "Error: no site 'nope' (sites: news)"),
+        (
+            [str(labelled_file(tmp_path)), "--scorer", "onnx"],
+            "Error: MODERATION_SCORER=onnx needs MODERATION_ONNX_MODEL_DIR",
+        ),
     ]:
         result = runner.invoke(args=["moderation", "evaluate", *args])
         assert result.exit_code != 0
