@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from moderation.models import Site
+from moderation.scoring import load_scorer
 from moderation.scoring.lite import LiteScorer
 from moderation.services import evaluation
 from moderation.services.evaluation import LabelledSetError, read_labelled
@@ -193,3 +195,31 @@ def test_scoring_goes_in_batches_and_reports_progress() -> None:
                                     progress=seen.append)  # fmt: skip
     assert seen == [2, 2, 1] and len(scores) == 5 and set(scores[0]) == {"toxicity"}
     assert scores[0]["toxicity"] < 0.35
+
+
+def test_a_scorer_with_several_labels_is_measured_label_by_label(tiny_detoxify: Any) -> None:
+    """Detoxify's own labels measure Jigsaw's (identity_hate by identity_attack, threat by
+    threat); the "any" row reads every label at its own threshold."""
+    settings = {
+        "DETOXIFY_MODEL": "original",
+        "DETOXIFY_CHECKPOINT": str(tiny_detoxify.checkpoint),
+        "DETOXIFY_CONFIG_DIR": str(tiny_detoxify.config_dir),
+    }
+    scorer = load_scorer("detoxify", settings)
+    data = evaluation.LabelledSet(
+        "j.csv",
+        "jigsaw",
+        ["you are a stupid idiot", "thanks for the great post", "shut up you pathetic moron"],
+        {name: [name in ("toxic", "insult"), False, name == "toxic"]
+         for name in evaluation.JIGSAW_LABELS},
+    )  # fmt: skip
+    scores = evaluation.score_texts(scorer, data.texts)
+    result = evaluation.evaluate(data, scores, site(), scorer)
+    used = {f.label: f.scored_by for f in result.figures}
+    assert used == {"toxic": "toxicity", "severe_toxic": "severe_toxicity", "obscene": "obscene",
+                    "threat": "threat", "insult": "insult", "identity_hate": "identity_attack",
+                    "any": "top"}  # fmt: skip
+    by_label = {f.label: f for f in result.figures}
+    assert by_label["threat"].positives == 0 and by_label["threat"].roc_auc is None
+    assert by_label["toxic"].roc_auc is not None
+    assert sum(result.outcomes["abusive"].values()) == 2
