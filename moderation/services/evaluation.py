@@ -9,6 +9,7 @@ Pure functions over texts and labels: no database, no Flask."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -84,9 +85,10 @@ def _records(path: Path) -> tuple[list[str], list[dict[str, object]]]:
                 raise LabelledSetError(f"{path}: line {number} is not a JSON object")
             rows.append(record)
         return list(rows[0]), rows
-    first_line = content.splitlines()[0]
+    first_line = content.split("\n", 1)[0]
     delimiter = "\t" if path.suffix.lower() == ".tsv" or "\t" in first_line else ","
-    reader = csv.DictReader(content.splitlines(), delimiter=delimiter)
+    # From the text as read (newline=""), so quoted fields keep their own line breaks.
+    reader = csv.DictReader(io.StringIO(content), delimiter=delimiter)
     columns = [c for c in reader.fieldnames or [] if c is not None]
     return columns, [dict(r) for r in reader]
 

@@ -223,3 +223,8 @@ def test_a_scorer_with_several_labels_is_measured_label_by_label(tiny_detoxify: 
     assert by_label["threat"].positives == 0 and by_label["threat"].roc_auc is None
     assert by_label["toxic"].roc_auc is not None
     assert sum(result.outcomes["abusive"].values()) == 2
+
+
+def test_a_quoted_text_keeps_its_line_breaks(tmp_path: Path) -> None:
+    data = read_labelled(write(tmp_path / "m.csv", 'text,label\n"first line\nsecond line",0\n'))
+    assert data.texts == ["first line\nsecond line"]
