@@ -829,3 +829,83 @@ def export_command(site_slug: str, format_: str, out_path: str, include_emails: 
     click.echo(f"exported {counts.comments} comments in {counts.threads} threads of "
                f"{site_slug!r} as {format_} ({emails} email addresses)",
                err=out_path == "-")  # fmt: skip
+
+
+@moderation_cli.command("evaluate")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--site", "site_slug", default=None,
+              help="whose policy to apply (default: the demo site's)")  # fmt: skip
+@click.option("--scorer", "scorer_name", type=click.Choice(["lite", "detoxify", "onnx"]),
+              default=None, help="score with this model (default: the configured one)")  # fmt: skip
+@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=str),
+              default=None, help="also write DIR/index.html with ROC and PR curves")  # fmt: skip
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="only the first N texts")
+@click.option("--batch", "batch_size", type=click.IntRange(1, 10_000), default=64)
+def evaluate_command(
+    file: str,
+    site_slug: str | None,
+    scorer_name: str | None,
+    report_dir: str | None,
+    limit: int | None,
+    batch_size: int,
+) -> None:
+    """Measure the scorer and a site's policy on a labelled CSV, TSV or JSON Lines file
+    (Jigsaw's six label columns, Davidson's `class`, or `text,label`): ROC-AUC and PR-AUC
+    per label, precision and recall at the hold and hide thresholds, what the policy
+    would do with each text, and the texts it got wrong. Reads only: changes nothing."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from moderation.current_scorer import get_scorer
+    from moderation.models import Site
+    from moderation.scoring import ScorerUnavailable, load_scorer
+    from moderation.services import evaluation
+    from moderation.services.evaluation_report import html_report, text_report
+    from moderation.services.sites import NoSuchSite, get_site
+    from moderation.types import ModerationMode
+
+    config = current_app.config
+    try:
+        data = evaluation.read_labelled(file)
+    except evaluation.LabelledSetError as error:
+        raise BadInput(str(error)) from None
+    if limit is not None and limit < len(data.texts):
+        data = replace(
+            data,
+            texts=data.texts[:limit],
+            labels={name: flags[:limit] for name, flags in data.labels.items()},
+        )
+    slug = site_slug or config["DEMO_SITE_SLUG"]
+    try:
+        site = get_site(current_session(), slug)
+        policy_name = f"site {slug!r}"
+    except NoSuchSite as error:
+        if site_slug is not None:
+            raise domain_error(error) from None
+        # No demo site yet (before `flask moderation bootstrap`): the policy it would get.
+        site = Site(
+            slug=slug,
+            moderation_mode=ModerationMode.POST,
+            thresholds={},
+            banned_words=[],
+            suspect_words=list(config["DEFAULT_SUSPECT_WORDS"]),
+        )
+        policy_name = "the default policy (no site yet)"
+    try:
+        scorer = load_scorer(scorer_name, config) if scorer_name else get_scorer()
+    except ScorerUnavailable as error:
+        raise click.ClickException(str(error)) from None
+    with tqdm(total=len(data.texts), unit="text", file=sys.stderr, desc="scoring") as bar:
+        scores = evaluation.score_texts(scorer, data.texts, batch_size, bar.update)
+    result = evaluation.evaluate(data, scores, site, scorer)
+    click.echo(text_report(result, policy_name))
+    if report_dir:
+        out = Path(report_dir)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "index.html").write_text(html_report(result, policy_name), encoding="utf-8")
+        except OSError as error:
+            raise click.ClickException(f"{report_dir}: cannot write the report ({error})") from None
+        click.echo(f"\nreport: {out / 'index.html'}")

@@ -48,6 +48,7 @@ from moderation.services import (
     sites,
     webhooks,
 )
+from moderation.services.dashboard import agreement_by_site
 from moderation.services.dashboard import dashboard as dashboard_figures
 from moderation.services.errors import DomainError, NotFound
 from moderation.services.review import Action, AlreadyDecided, Order, QueueFilter, Tab
@@ -693,8 +694,15 @@ def dashboard() -> Any:
         summary = perspective.feedback_summary(session, site.id, threshold)
         if summary.total.count:
             feedback.append((site, threshold, summary))
+    # The site's own decisions as labels: what the model would do against what people did.
+    agreement = agreement_by_site(session, scope(), get_scorer().default_thresholds)
     return render_template(
-        "review/dashboard.html", stats=stats, charts=charts, days=days, feedback=feedback
+        "review/dashboard.html",
+        stats=stats,
+        charts=charts,
+        days=days,
+        feedback=feedback,
+        agreement=agreement,
     )
 
 

@@ -3,16 +3,19 @@ distributions by status, and how often moderators overturned the model."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, cast, func, literal_column, select
+from sqlalchemy import Integer, and_, cast, func, literal_column, select
 from sqlalchemy.orm import Session
 
-from moderation.models import Comment, ModerationAction, Thread
+from moderation.models import Comment, ModerationAction, Score, Site, Thread
+from moderation.scoring import LabelThresholds
+from moderation.services import policy
 from moderation.services.review import Scope
-from moderation.types import Actor, CommentStatus
+from moderation.types import Actor, CommentStatus, Rule
 
 
 @dataclass
@@ -158,3 +161,112 @@ def dashboard(session: Session, scope: Scope, now: datetime, days: int = 14) -> 
             if model_outcome.get(c) == CommentStatus.VISIBLE and decided == CommentStatus.HIDDEN
         ),
     )
+
+
+@dataclass
+class Agreement:
+    """What the policy would do with a site's stored scores, against what its moderators
+    decided: "flagged" is held or hidden by the policy, "hid" is hidden by people."""
+
+    site: str
+    flagged_hid: int = 0  # both: the model would hold it, and people hid it
+    flagged_approved: int = 0  # false alarm: the model would hold it, people approved it
+    passed_hid: int = 0  # missed: the model would let it through, people hid it
+    passed_approved: int = 0  # both let it through
+    unscored: int = 0  # decided comments without a score (none to compare)
+
+    @property
+    def decided(self) -> int:
+        return self.flagged_hid + self.flagged_approved + self.passed_hid + self.passed_approved
+
+    @property
+    def agree(self) -> int:
+        return self.flagged_hid + self.passed_approved
+
+    @property
+    def precision(self) -> float | None:
+        """Of the comments the model would hold, the share people hid."""
+        flagged = self.flagged_hid + self.flagged_approved
+        return self.flagged_hid / flagged if flagged else None
+
+    @property
+    def recall(self) -> float | None:
+        """Of the comments people hid, the share the model would hold."""
+        hid = self.flagged_hid + self.passed_hid
+        return self.flagged_hid / hid if hid else None
+
+
+def _policy_flags(decision: policy.Decision) -> bool:
+    """Whether the policy would hold or hide the comment by what it says, leaving out
+    premoderation: on a premoderated site everything is held, which says nothing."""
+    if decision.status == CommentStatus.HIDDEN:
+        return True
+    return any(f.rule not in (Rule.PREMODERATION, Rule.PASSED_POLICY) for f in decision.fired)
+
+
+def agreement_by_site(
+    session: Session, scope: Scope, scorer_defaults: Mapping[str, LabelThresholds]
+) -> list[Agreement]:
+    """Per site in ``scope`` with decisions, the site's current policy (thresholds over
+    ``scorer_defaults``, banned and suspect words) applied to each decided comment's
+    current stored score and text, against its moderators' standing decision: the last
+    one not undone. Approved (or kept) is acceptable, hidden is abusive; replies hidden
+    with their thread were not judged on their own and do not count. All time, not the
+    dashboard's window: these decisions are the site's labels."""
+    site_filter = [] if scope.site_ids is None else [Thread.site_id.in_(scope.site_ids)]
+    actions = session.execute(
+        select(
+            ModerationAction.id,
+            ModerationAction.detail,
+            ModerationAction.comment_id,
+            ModerationAction.to_status,
+        )
+        .join(Comment, Comment.id == ModerationAction.comment_id)
+        .join(Thread, Thread.id == Comment.thread_id)
+        .where(ModerationAction.actor == Actor.MODERATOR, *site_filter)
+        .order_by(ModerationAction.created_at, ModerationAction.id)
+    ).all()
+    standing = _standing_decisions([(a.id, a.detail) for a in actions])
+    people: dict[int, CommentStatus] = {}
+    for action in actions:
+        if action.id not in standing or "under" in (action.detail or {}):
+            continue
+        if action.to_status in (CommentStatus.VISIBLE, CommentStatus.HIDDEN):
+            people[action.comment_id] = action.to_status  # the last standing one wins
+
+    results: dict[int, Agreement] = {}
+    sites: dict[int, Site] = {}
+    rows = session.execute(
+        select(Comment.id, Comment.body, Thread.site_id, Score.labels)
+        .join(Thread, Thread.id == Comment.thread_id)
+        .outerjoin(Score, and_(Score.comment_id == Comment.id, Score.superseded_at.is_(None)))
+        .where(
+            Comment.id.in_(
+                select(ModerationAction.comment_id).where(ModerationAction.actor == Actor.MODERATOR)
+            ),
+            *site_filter,
+        )
+        .order_by(Comment.id)
+    ).all()
+    for comment_id, body, site_id, labels in rows:
+        decided = people.get(comment_id)
+        if decided is None:
+            continue
+        if site_id not in sites:
+            sites[site_id] = session.get_one(Site, site_id)
+            results[site_id] = Agreement(sites[site_id].slug)
+        tally = results[site_id]
+        if not labels:
+            tally.unscored += 1
+            continue
+        flagged = _policy_flags(policy.decide(sites[site_id], body, labels, scorer_defaults))
+        hid = decided == CommentStatus.HIDDEN
+        if flagged and hid:
+            tally.flagged_hid += 1
+        elif flagged:
+            tally.flagged_approved += 1
+        elif hid:
+            tally.passed_hid += 1
+        else:
+            tally.passed_approved += 1
+    return sorted(results.values(), key=lambda a: a.site)
