@@ -189,7 +189,10 @@ def build_document(server_url: str) -> dict[str, Any]:
                         "201": _json("CommentCreatedOut", "stored and visible now"),
                         "202": _json("CommentCreatedOut", "stored; pending scoring or held"),
                         "204": {"description": "dropped: the honeypot field was filled"},
-                        "403": _problem("browser origin not allowed for this site"),
+                        "403": _problem(
+                            "browser origin not allowed for this site, or the author is "
+                            "banned from a site that refuses banned authors' comments"
+                        ),
                         "404": _problem("unknown site"),
                         "409": _problem("reply under a hidden comment, or thread closed"),
                         **BAD_BODY,

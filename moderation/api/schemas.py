@@ -132,6 +132,9 @@ class CommentCreatedOut(CommentOut):
 
 
 class CommentNode(CommentOut):
+    pinned: bool = Field(
+        description="pinned by a moderator: shown first, on the first page only"
+    )
     replies: list[CommentNode]
 
 
@@ -140,6 +143,7 @@ class ThreadOut(BaseModel):
     url: str | None
     title: str | None
     comment_count: int
+    closed: bool = Field(description="closed by a moderator: new comments are refused (409)")
 
 
 class ThreadPageOut(BaseModel):
@@ -239,6 +243,7 @@ def node_json(root: Node) -> dict[str, Any]:
         data = comment_json(node.comment)
         if node.tombstone:
             data.update(status=None, author_name=None, body_html=None, edited_at=None)
+        data["pinned"] = node.pinned
         data["replies"] = []
         return data
 
