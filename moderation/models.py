@@ -713,9 +713,7 @@ class ThreadAction(Base):
     __tablename__ = "thread_action"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    thread_id: Mapped[int] = mapped_column(
-        ForeignKey("thread.id", ondelete="CASCADE"), index=True
-    )
+    thread_id: Mapped[int] = mapped_column(ForeignKey("thread.id", ondelete="CASCADE"), index=True)
     change: Mapped[ThreadChange] = mapped_column(enum_column(ThreadChange))
     comment_id: Mapped[int | None] = mapped_column(
         ForeignKey("comment.id", ondelete="SET NULL"), comment="pin/unpin: the comment"

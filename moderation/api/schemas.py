@@ -132,9 +132,7 @@ class CommentCreatedOut(CommentOut):
 
 
 class CommentNode(CommentOut):
-    pinned: bool = Field(
-        description="pinned by a moderator: shown first, on the first page only"
-    )
+    pinned: bool = Field(description="pinned by a moderator: shown first, on the first page only")
     replies: list[CommentNode]
 
 

@@ -49,7 +49,9 @@ def _in_force(now: datetime):  # type: ignore[no-untyped-def]
     )
 
 
-def standing(session: Session, site_id: int, key: str | None, now: datetime) -> AuthorStanding | None:
+def standing(
+    session: Session, site_id: int, key: str | None, now: datetime
+) -> AuthorStanding | None:
     """The ban or trust in force at ``now`` for this author on this site, if any."""
     if key is None:
         return None
