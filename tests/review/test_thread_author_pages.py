@@ -28,6 +28,14 @@ def thread_json(client: FlaskClient) -> Any:
     return client.get("/api/v1/sites/blog/comments?thread=post-7").json
 
 
+def thread_action(client: FlaskClient, comment_id: int, action: str) -> Any:
+    """A press of one of the thread panel's buttons on the comment's page."""
+    return client.post(
+        f"/moderation/comments/{comment_id}/thread",
+        data={"action": action, "csrf_token": csrf_of(client)},
+    )
+
+
 @pytest.fixture
 def posted(client: FlaskClient, site: Site, session: Session) -> Comment:
     response = api_post(client)
@@ -44,17 +52,14 @@ def test_closing_the_thread_from_the_comment_page_closes_it_for_readers(
     assert "Open to new comments." in page and "Close thread" in page
     assert thread_json(client)["thread"]["closed"] is False
 
-    response = admin_client.post(f"/moderation/comments/{posted.id}/thread",
-                                 data={"action": "close", "csrf_token": csrf_of(admin_client)})  # fmt: skip
-    assert response.status_code == 303
+    assert thread_action(admin_client, posted.id, "close").status_code == 303
     assert thread_json(client)["thread"]["closed"] is True
     refused = api_post(client, "one more thing")
     assert refused.status_code == 409 and "closed" in refused.json["detail"]
     page = admin_client.get(f"/moderation/comments/{posted.id}").get_data(as_text=True)
     assert "Closed: readers cannot post" in page and "Reopen thread" in page
 
-    admin_client.post(f"/moderation/comments/{posted.id}/thread",
-                      data={"action": "reopen", "csrf_token": csrf_of(admin_client)})  # fmt: skip
+    thread_action(admin_client, posted.id, "reopen")
     assert thread_json(client)["thread"]["closed"] is False
     assert api_post(client, "one more thing").status_code == 201
     changes = session.scalars(select(ThreadAction.change).order_by(ThreadAction.id)).all()
@@ -66,16 +71,14 @@ def test_the_pinned_comment_comes_first_in_the_api_with_pinned_true(
 ) -> None:
     later = api_post(client, "Second thoughts.").json["id"]
     assert [c["id"] for c in thread_json(client)["comments"]] == [posted.id, later]
-    admin_client.post(f"/moderation/comments/{later}/thread",
-                      data={"action": "pin", "csrf_token": csrf_of(admin_client)})  # fmt: skip
+    thread_action(admin_client, later, "pin")
     listed = thread_json(client)["comments"]
     assert [(c["id"], c["pinned"]) for c in listed] == [(later, True), (posted.id, False)]
     first_page = client.get("/api/v1/sites/blog/comments?thread=post-7&limit=1").json
     assert [c["id"] for c in first_page["comments"]] == [later, posted.id]
     assert first_page["next_cursor"] is None
 
-    admin_client.post(f"/moderation/comments/{later}/thread",
-                      data={"action": "unpin", "csrf_token": csrf_of(admin_client)})  # fmt: skip
+    thread_action(admin_client, later, "unpin")
     assert [c["id"] for c in thread_json(client)["comments"]] == [posted.id, later]
 
 
