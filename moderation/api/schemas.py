@@ -195,6 +195,21 @@ class DecisionIn(BaseModel):
     )
 
 
+class ThreadActionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["close", "reopen", "pin", "unpin"] = Field(
+        description="close or reopen the comment's thread; pin or unpin the comment"
+    )
+
+
+class ThreadStateOut(BaseModel):
+    site: str
+    thread: str
+    closed: bool
+    pinned_id: int | None = Field(description="the thread's pinned comment, if any")
+
+
 class QueueItemOut(CommentOut):
     version: int
     scores: dict[str, float] | None

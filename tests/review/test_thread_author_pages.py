@@ -210,3 +210,30 @@ def test_the_site_setting_for_banned_authors_is_saved_and_audited(
     assert '<option selected value="refuse">' in page
     with pytest.raises(Invalid, match="'hold' or 'refuse'"):
         sites.update_settings(session, site, {"ban_mode": "shadow"}, admin, utcnow())
+
+
+def test_the_admin_api_closes_and_pins_and_refuses_other_sites_moderators(
+    client: FlaskClient, posted: Comment, session: Session
+) -> None:
+    from tests.review.test_admin_api import token_for
+
+    auth = {"Authorization": f"Bearer {token_for(session)}"}
+    path = f"/api/v1/moderation/comments/{posted.id}/thread"
+    closed = client.post(path, json={"action": "close"}, headers=auth)
+    assert closed.status_code == 200
+    assert closed.json == {"site": "blog", "thread": "post-7", "closed": True, "pinned_id": None}
+    pinned = client.post(path, json={"action": "pin"}, headers=auth).json
+    assert pinned["pinned_id"] == posted.id
+    assert thread_json(client)["thread"]["closed"] is True
+    assert thread_json(client)["comments"][0]["pinned"] is True
+    bad = client.post(path, json={"action": "lock"}, headers=auth)
+    assert bad.status_code == 422
+
+    other = make_site(session, "other-api")
+    outsider = {"Authorization": "Bearer " + token_for(session, "o@example.org",
+                                                       Role.MODERATOR, [other])}  # fmt: skip
+    before = database_state(session)
+    assert client.post(path, json={"action": "reopen"}, headers=outsider).status_code == 404
+    assert database_state(session) == before
+    changes = session.scalars(select(ThreadAction.change).order_by(ThreadAction.id)).all()
+    assert changes == [ThreadChange.CLOSE, ThreadChange.PIN]
