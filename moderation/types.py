@@ -70,9 +70,9 @@ class Rule(enum.StrEnum):
     # The site's policy (services.policy), strongest first.
     BANNED_WORD = "banned_word"
     LABEL_OVER_HIDE = "label_over_hide"  # a label at or above its hide threshold
+    AUTHOR_BANNED = "author_banned"  # a moderator banned the author (site holds their comments)
     PREMODERATION = "premoderation"
     LABEL_OVER_HOLD = "label_over_hold"  # a label at or above its hold threshold
-    AUTHOR_BANNED = "author_banned"  # a moderator banned the author (site holds their comments)
     SUSPECT_WORD = "suspect_word"
     AUTHOR_TRUSTED = "author_trusted"  # a moderator trusts the author: not held for review
     PASSED_POLICY = "passed_policy"
