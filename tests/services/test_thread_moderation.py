@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from moderation.models import Comment, Moderator, Site, ThreadAction
@@ -146,3 +147,17 @@ def test_an_authors_own_comment_under_the_pinned_one_shows_once_on_the_first_pag
             break
         after = page.next_cursor
     assert sorted(found) == sorted([r.id for r in roots] + [own.id])
+
+
+def test_the_database_holds_at_most_one_pinned_comment_per_thread(
+    session: Session, site: Site
+) -> None:
+    # What settles two moderators pinning at the same moment (threads.pin: Conflict).
+    a, b = visible(session, site, "a"), visible(session, site, "b")
+    elsewhere = factories.with_status(session, site, "c", status=CommentStatus.VISIBLE, thread="u")
+    a.pinned_at = elsewhere.pinned_at = utcnow()
+    session.commit()
+    b.pinned_at = utcnow()
+    with pytest.raises(IntegrityError):
+        session.flush()
+    session.rollback()
