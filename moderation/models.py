@@ -27,6 +27,7 @@ from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 from moderation.db import Base
 from moderation.types import (
     Actor,
+    BanMode,
     CommentStatus,
     DeliveryStatus,
     EventType,
@@ -39,6 +40,8 @@ from moderation.types import (
     ReaderMailKind,
     Role,
     Rule,
+    StandingKind,
+    ThreadChange,
     UTCDateTime,
     enum_column,
     utcnow,
@@ -75,6 +78,12 @@ class Site(Base):
         server_default=false(),
         comment="keep the text of scoring-API requests (off: only counts are kept)",
     )
+    ban_mode: Mapped[BanMode] = mapped_column(
+        enum_column(BanMode),
+        default=BanMode.HOLD,
+        server_default=BanMode.HOLD.value,
+        comment="a banned author's new comment: held for a moderator, or refused (403)",
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     threads: Mapped[list[Thread]] = relationship(back_populates="site")
@@ -91,7 +100,9 @@ class Thread(Base):
     )
     url: Mapped[str | None] = mapped_column(String(2048))
     title: Mapped[str | None] = mapped_column(String(300))
-    closed: Mapped[bool] = mapped_column(Boolean, default=False)
+    closed: Mapped[bool] = mapped_column(
+        Boolean, default=False, comment="closed by a moderator: new comments are refused (409)"
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     site: Mapped[Site] = relationship(back_populates="threads")
@@ -116,6 +127,14 @@ class Comment(Base):
             "id",
         ),
         CheckConstraint("depth >= 0", name="depth_not_negative"),
+        # One pinned comment per thread, whoever pins at the same moment.
+        Index(
+            "uq_comment_pinned",
+            "thread_id",
+            unique=True,
+            sqlite_where=text("pinned_at IS NOT NULL"),
+            postgresql_where=text("pinned_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -132,6 +151,12 @@ class Comment(Base):
         String(254), comment="never exposed by the public API"
     )
     ip_hash: Mapped[str | None] = mapped_column(String(64), comment="HMAC of the client IP")
+    author_key: Mapped[str | None] = mapped_column(
+        String(80),
+        index=True,
+        comment="who wrote it, for bans and the author panel: 'email:' + sha256 of the "
+        "lower-cased address, else 'ip:' + ip_hash; never the address itself",
+    )
     body: Mapped[str] = mapped_column(Text, comment="the Markdown the reader wrote")
     body_html: Mapped[str] = mapped_column(Text, comment="sanitized HTML rendered from body")
     status: Mapped[CommentStatus] = mapped_column(
@@ -171,6 +196,9 @@ class Comment(Base):
         default=False,
         server_default=false(),
         comment="the author asked to be mailed (at author_email) when replies appear",
+    )
+    pinned_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, comment="pinned by a moderator: readers see it first in its thread"
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -714,3 +742,62 @@ class IdempotentRequest(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
     comment: Mapped[Comment] = relationship()
+
+
+class ThreadAction(Base):
+    """Append-only: a moderator closed, reopened, pinned or unpinned in a thread. Not a
+    ModerationAction: those are a comment's status changes, each with its outbox event,
+    and the dashboard counts them as decisions."""
+
+    __tablename__ = "thread_action"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("thread.id", ondelete="CASCADE"), index=True)
+    change: Mapped[ThreadChange] = mapped_column(enum_column(ThreadChange))
+    comment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("comment.id", ondelete="SET NULL"), comment="pin/unpin: the comment"
+    )
+    moderator_id: Mapped[int | None] = mapped_column(
+        ForeignKey("moderator.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    thread: Mapped[Thread] = relationship()
+    moderator: Mapped[Moderator | None] = relationship()
+
+
+class AuthorStanding(Base):
+    """A moderator's ban or trust of one author on one site, with who, when, why and
+    until when. Rows are never deleted: lifting one (or a newer word on the same author)
+    sets ``lifted_at``, so the history stays readable. The author is named only by
+    ``author_key`` (a hash), never by address."""
+
+    __tablename__ = "author_standing"
+    __table_args__ = (Index("ix_author_standing_lookup", "site_id", "author_key", "lifted_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"))
+    author_key: Mapped[str] = mapped_column(String(80), comment="Comment.author_key")
+    kind: Mapped[StandingKind] = mapped_column(enum_column(StandingKind))
+    reason: Mapped[str] = mapped_column(Text, comment="the moderator's why")
+    expires_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, comment="when it ends by itself; null: until lifted"
+    )
+    comment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("comment.id", ondelete="SET NULL"), comment="the comment it was set from"
+    )
+    author_name: Mapped[str] = mapped_column(
+        String(100), comment="the name on that comment, for the list"
+    )
+    moderator_id: Mapped[int | None] = mapped_column(
+        ForeignKey("moderator.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lifted_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("moderator.id", ondelete="SET NULL")
+    )
+
+    site: Mapped[Site] = relationship()
+    moderator: Mapped[Moderator | None] = relationship(foreign_keys=[moderator_id])
+    lifted_by: Mapped[Moderator | None] = relationship(foreign_keys=[lifted_by_id])

@@ -34,6 +34,29 @@ class ModerationMode(enum.StrEnum):
     PRE = "pre"  # hold everything for a moderator
 
 
+class BanMode(enum.StrEnum):
+    """What a site does with a comment from a banned author."""
+
+    HOLD = "hold"  # store it, held for a moderator
+    REFUSE = "refuse"  # refuse it (403) and store nothing
+
+
+class StandingKind(enum.StrEnum):
+    """A moderator's word on an author of one site."""
+
+    BAN = "ban"
+    TRUST = "trust"
+
+
+class ThreadChange(enum.StrEnum):
+    """What a moderator did to a thread (the thread_action audit rows)."""
+
+    CLOSE = "close"
+    REOPEN = "reopen"
+    PIN = "pin"
+    UNPIN = "unpin"
+
+
 class Actor(enum.StrEnum):
     SYSTEM = "system"
     MODERATOR = "moderator"
@@ -47,9 +70,11 @@ class Rule(enum.StrEnum):
     # The site's policy (services.policy), strongest first.
     BANNED_WORD = "banned_word"
     LABEL_OVER_HIDE = "label_over_hide"  # a label at or above its hide threshold
+    AUTHOR_BANNED = "author_banned"  # a moderator banned the author (site holds their comments)
     PREMODERATION = "premoderation"
     LABEL_OVER_HOLD = "label_over_hold"  # a label at or above its hold threshold
     SUSPECT_WORD = "suspect_word"
+    AUTHOR_TRUSTED = "author_trusted"  # a moderator trusts the author: not held for review
     PASSED_POLICY = "passed_policy"
     # The system, outside the policy.
     READER_REPORTS = "reader_reports"  # distinct readers' reports reached flags_to_hold

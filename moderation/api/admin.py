@@ -8,10 +8,10 @@ from typing import Any
 from flask import Blueprint, g, request
 
 from moderation.api.problems import ApiProblem, parse_body, problem
-from moderation.api.schemas import DecisionIn, comment_json
+from moderation.api.schemas import DecisionIn, ThreadActionIn, comment_json
 from moderation.db import current_session
 from moderation.models import Moderator
-from moderation.services import moderators, review
+from moderation.services import moderators, review, threads
 from moderation.services.errors import DomainError, Invalid, NotFound
 from moderation.services.review import Action, AlreadyDecided, QueueFilter, Tab
 from moderation.types import utcnow
@@ -124,4 +124,28 @@ def decision(comment_id: int) -> Any:
         "version": comment.version,
         "decision_id": result.decision_id,
         "changed": [c.id for c in result.changed],
+    }
+
+
+@bp.post("/comments/<int:comment_id>/thread")
+def thread_action(comment_id: int) -> Any:
+    """Close or reopen the comment's thread, pin or unpin the comment: recorded in
+    thread_action with the token's moderator, as from the comment's page."""
+    data = parse_body(ThreadActionIn)
+    session = current_session()
+    comment = review.get_for_review(session, review.scope_of(_moderator()), comment_id)
+    now = utcnow()
+    if data.action in ("close", "reopen"):
+        threads.set_closed(session, comment.thread, data.action == "close", _moderator(), now)
+    elif data.action == "pin":
+        threads.pin(session, comment, _moderator(), now)
+    else:
+        threads.unpin(session, comment, _moderator(), now)
+    session.commit()
+    pinned = threads.pinned_comment(session, comment.thread)
+    return {
+        "site": comment.thread.site.slug,
+        "thread": comment.thread.key,
+        "closed": comment.thread.closed,
+        "pinned_id": pinned.id if pinned is not None else None,
     }

@@ -132,12 +132,28 @@ def _admin_paths() -> dict[str, Any]:
                 },
             },
         },
+        "/api/v1/moderation/comments/{comment_id}/thread": {
+            "parameters": [COMMENT_ID],
+            "post": {
+                "operationId": "moderationThread",
+                "summary": "close or reopen the comment's thread, pin or unpin the comment",
+                **secured,
+                "requestBody": _body("ThreadActionIn"),
+                "responses": {
+                    "200": _json("ThreadStateOut", "the thread as it is now"),
+                    "404": _problem("no such comment on your sites"),
+                    "409": _problem("another moderator pinned a comment meanwhile"),
+                    **BAD_BODY,
+                    **unauthorized,
+                },
+            },
+        },
     }  # fmt: skip
 
 
 def build_document(server_url: str) -> dict[str, Any]:
     inputs = (schemas.CommentIn, schemas.CommentEditIn, schemas.DraftIn, schemas.FlagIn,
-              schemas.DecisionIn)  # fmt: skip
+              schemas.DecisionIn, schemas.ThreadActionIn)  # fmt: skip
     _, definitions = models_json_schema(
         [
             (m, "validation" if m in inputs else "serialization")
@@ -154,6 +170,7 @@ def build_document(server_url: str) -> dict[str, Any]:
                 schemas.Problem,
                 schemas.QueueOut,
                 schemas.DecisionOut,
+                schemas.ThreadStateOut,
             )
         ],
         ref_template="#/components/schemas/{model}",
@@ -189,7 +206,10 @@ def build_document(server_url: str) -> dict[str, Any]:
                         "201": _json("CommentCreatedOut", "stored and visible now"),
                         "202": _json("CommentCreatedOut", "stored; pending scoring or held"),
                         "204": {"description": "dropped: the honeypot field was filled"},
-                        "403": _problem("browser origin not allowed for this site"),
+                        "403": _problem(
+                            "browser origin not allowed for this site, or the author is "
+                            "banned from a site that refuses banned authors' comments"
+                        ),
                         "404": _problem("unknown site"),
                         "409": _problem("reply under a hidden comment, or thread closed"),
                         **BAD_BODY,

@@ -132,6 +132,7 @@ class CommentCreatedOut(CommentOut):
 
 
 class CommentNode(CommentOut):
+    pinned: bool = Field(description="pinned by a moderator: shown first, on the first page only")
     replies: list[CommentNode]
 
 
@@ -140,6 +141,7 @@ class ThreadOut(BaseModel):
     url: str | None
     title: str | None
     comment_count: int
+    closed: bool = Field(description="closed by a moderator: new comments are refused (409)")
 
 
 class ThreadPageOut(BaseModel):
@@ -193,6 +195,21 @@ class DecisionIn(BaseModel):
     )
 
 
+class ThreadActionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["close", "reopen", "pin", "unpin"] = Field(
+        description="close or reopen the comment's thread; pin or unpin the comment"
+    )
+
+
+class ThreadStateOut(BaseModel):
+    site: str
+    thread: str
+    closed: bool
+    pinned_id: int | None = Field(description="the thread's pinned comment, if any")
+
+
 class QueueItemOut(CommentOut):
     version: int
     scores: dict[str, float] | None
@@ -239,6 +256,7 @@ def node_json(root: Node) -> dict[str, Any]:
         data = comment_json(node.comment)
         if node.tombstone:
             data.update(status=None, author_name=None, body_html=None, edited_at=None)
+        data["pinned"] = node.pinned
         data["replies"] = []
         return data
 

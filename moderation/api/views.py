@@ -31,7 +31,16 @@ from moderation.current_scorer import get_scorer
 from moderation.db import current_session, db, one_writer_at_a_time
 from moderation.extensions import limiter, limits_warning, retry_after_seconds
 from moderation.models import Comment, Site, Thread
-from moderation.services import comments, drafts, flags, idempotency, sites, threads, worker
+from moderation.services import (
+    authors,
+    comments,
+    drafts,
+    flags,
+    idempotency,
+    sites,
+    threads,
+    worker,
+)
 from moderation.services.errors import Conflict, DomainError, Invalid, NotFound
 from moderation.types import CommentStatus, iso_utc, utcnow
 
@@ -254,6 +263,10 @@ def domain_error(error: DomainError) -> Response:
         return _titled(
             problem(403, error.message, kind="not-author", errors=errors), "Not the author"
         )
+    if isinstance(error, authors.AuthorBanned):
+        return _titled(
+            problem(403, error.message, kind="author-banned", errors=errors), "Author banned"
+        )
     if isinstance(error, Conflict):
         return problem(409, error.message, errors=errors)
     if isinstance(error, Invalid):
@@ -450,7 +463,13 @@ def list_comments(site: str) -> Any:
         # A page nobody has commented on yet: an empty thread, not an error, so a widget
         # on a new post shows "no comments yet" without a failed request.
         return {
-            "thread": {"key": key, "url": None, "title": None, "comment_count": 0},
+            "thread": {
+                "key": key,
+                "url": None,
+                "title": None,
+                "comment_count": 0,
+                "closed": False,
+            },
             "comments": [],
             "next_cursor": None,
         }
@@ -498,6 +517,7 @@ def _thread_page(
             "url": page.thread.url,
             "title": page.thread.title,
             "comment_count": page.comment_count,
+            "closed": page.thread.closed,
         },
         "comments": [node_json(root) for root in page.roots],
         "next_cursor": _encode_cursor(page.next_cursor) if page.next_cursor else None,

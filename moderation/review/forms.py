@@ -25,7 +25,7 @@ from moderation.models import Site
 from moderation.scoring import LabelThresholds
 from moderation.services import sites
 from moderation.services.errors import Invalid
-from moderation.types import EventType, ModerationMode, NotifyPreference, Role
+from moderation.types import BanMode, EventType, ModerationMode, NotifyPreference, Role
 
 
 class EmptyForm(FlaskForm):  # type: ignore[misc]  # flask_wtf is untyped
@@ -99,6 +99,10 @@ MODE_CHOICES = [
     SelectChoice(ModerationMode.POST.value, "post: show unless the policy holds it"),
     SelectChoice(ModerationMode.PRE.value, "pre: hold every comment for review"),
 ]
+BAN_MODE_CHOICES = [
+    SelectChoice(BanMode.HOLD.value, "held for review"),
+    SelectChoice(BanMode.REFUSE.value, "refused: the author is told they are banned"),
+]
 ORIGINS_LABEL = "Allowed origins, one per line (e.g. https://blog.example.org)"
 
 
@@ -149,6 +153,7 @@ def site_settings_form(
         flags_to_hold = IntegerField(
             "Reports that send a comment back to review", validators=[NumberRange(0, 1000)]
         )
+        ban_mode = SelectField("Comments from banned authors", choices=BAN_MODE_CHOICES)
 
     for label in labels:
         for kind in THRESHOLD_KINDS:
@@ -167,6 +172,7 @@ def site_settings_form(
             "allowed_origins": "\n".join(site.allowed_origins or []),
             "flags_to_hold": site.flags_to_hold,
             "store_analyzed_text": site.store_analyzed_text,
+            "ban_mode": site.ban_mode.value,
             **{
                 f"{label}__{kind}": (site.thresholds or {})
                 .get(label, {})
@@ -192,6 +198,7 @@ def settings_from(form: Any, labels: Sequence[str]) -> dict[str, Any]:
         "allowed_origins": text_lines(form.allowed_origins.data),
         "flags_to_hold": form.flags_to_hold.data,
         "store_analyzed_text": bool(form.store_analyzed_text.data),
+        "ban_mode": BanMode(form.ban_mode.data),
         "thresholds": {
             label: {kind: getattr(form, f"{label}__{kind}").data for kind in THRESHOLD_KINDS}
             for label in labels

@@ -38,6 +38,7 @@ from moderation.models import ApiToken, Comment, Moderator, Site
 from moderation.review import forms
 from moderation.review.charts import bar_chart, histogram_chart, line_chart
 from moderation.services import (
+    authors,
     decision_links,
     export,
     moderators,
@@ -46,13 +47,14 @@ from moderation.services import (
     policy,
     review,
     sites,
+    threads,
     webhooks,
 )
 from moderation.services.dashboard import agreement_by_site
 from moderation.services.dashboard import dashboard as dashboard_figures
 from moderation.services.errors import DomainError, NotFound
 from moderation.services.review import Action, AlreadyDecided, Order, QueueFilter, Tab
-from moderation.types import NotifyPreference, Role, utcnow
+from moderation.types import NotifyPreference, Role, StandingKind, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -299,6 +301,7 @@ def comment(comment_id: int) -> Any:
     token = request.args.get("decision")
     followed = _followed_link(token, item) if token else None
     status = {"expired": 410, "invalid": 400}.get(followed.state if followed else "", 200)
+    session = current_session()
     page = render_template(
         "review/comment.html",
         item=item,
@@ -308,8 +311,119 @@ def comment(comment_id: int) -> Any:
         current_score=review.current_score,
         score_bars=score_bars,
         followed=followed,
+        thread_history=threads.thread_history(session, item.thread),
+        author=authors.panel(session, item, utcnow()),
+        durations=authors.DURATION_LABELS,
     )
     return page, status
+
+
+def _back_to_comment(comment_id: int) -> BaseResponse:
+    return redirect(url_for("review.comment", comment_id=comment_id), code=303)
+
+
+@bp.post("/comments/<int:comment_id>/thread")
+@moderator_required
+def thread_change(comment_id: int) -> Any:
+    """Close or reopen the comment's thread, pin or unpin the comment."""
+    form = forms.EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    session = current_session()
+    try:
+        item = review.get_for_review(session, scope(), comment_id)
+    except NotFound:
+        abort(404)
+    action = request.form.get("action", "")
+    now = utcnow()
+    try:
+        if action in ("close", "reopen"):
+            threads.set_closed(session, item.thread, action == "close", me(), now)
+            done = "thread closed to new comments" if action == "close" else "thread reopened"
+        elif action == "pin":
+            threads.pin(session, item, me(), now)
+            done = "comment pinned: readers see it first"
+        elif action == "unpin":
+            threads.unpin(session, item, me(), now)
+            done = "comment unpinned"
+        else:
+            abort(400)
+    except DomainError as error:
+        session.rollback()
+        flash(error.message, "error")
+        return _back_to_comment(comment_id)
+    session.commit()
+    flash(done, "info")
+    return _back_to_comment(comment_id)
+
+
+@bp.post("/comments/<int:comment_id>/author")
+@moderator_required
+def author_standing(comment_id: int) -> Any:
+    """Ban or trust the comment's author on its site."""
+    form = forms.EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    session = current_session()
+    try:
+        item = review.get_for_review(session, scope(), comment_id)
+        kind = StandingKind(request.form.get("kind", ""))
+    except NotFound:
+        abort(404)
+    except ValueError:
+        abort(400)
+    try:
+        row = authors.set_standing(session, item, kind, request.form.get("duration", ""),
+                                   request.form.get("reason", ""), me(), utcnow())  # fmt: skip
+    except DomainError as error:
+        session.rollback()
+        flash(error.message, "error")
+        return _back_to_comment(comment_id)
+    session.commit()
+    until = f"until {row.expires_at:%Y-%m-%d %H:%M} UTC" if row.expires_at else "until lifted"
+    verb = "banned" if kind == StandingKind.BAN else "trusted"
+    flash(f"{item.author_name} {verb} on {item.thread.site.slug} {until}", "info")
+    return _back_to_comment(comment_id)
+
+
+def _moderated_site_or_404(slug: str) -> Site:
+    site = _site_or_404(slug)
+    if not scope().allows(site.id):
+        abort(404)
+    return site
+
+
+@bp.get("/sites/<slug>/authors")
+@moderator_required
+def site_authors(slug: str) -> Any:
+    """The site's banned and trusted authors, with the recent history of both."""
+    session = current_session()
+    site = _moderated_site_or_404(slug)
+    now = utcnow()
+    return render_template("review/authors.html", site=site, form=forms.EmptyForm(),
+                           current=authors.site_standings(session, site, now),
+                           history=authors.site_standing_history(session, site),
+                           now=now)  # fmt: skip
+
+
+@bp.post("/sites/<slug>/authors/<int:standing_id>/lift")
+@moderator_required
+def lift_standing(slug: str, standing_id: int) -> Any:
+    form = forms.EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    session = current_session()
+    site = _moderated_site_or_404(slug)
+    try:
+        row = authors.lift(session, site, standing_id, me(), utcnow())
+    except NotFound:
+        abort(404)
+    session.commit()
+    flash(f"{row.kind.value} of {row.author_name} lifted", "info")
+    target = request.form.get("next") or url_for("review.site_authors", slug=slug)
+    if not target.startswith("/moderation"):
+        target = url_for("review.site_authors", slug=slug)
+    return redirect(target, code=303)
 
 
 @bp.get("/comments/<int:comment_id>/branch")

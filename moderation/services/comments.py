@@ -20,14 +20,14 @@ from sqlalchemy.orm import Session
 
 from moderation.models import Comment, Site, Thread
 from moderation.scoring import Scorer
-from moderation.services import lifecycle
+from moderation.services import authors, lifecycle
 from moderation.services.drafts import DraftNotChecked, score_within
 from moderation.services.errors import Conflict, DomainError, Invalid, NotFound
 from moderation.services.rendering import render_markdown
 from moderation.services.sites import get_site, origin_allowed, url_origin
 from moderation.services.threads import Node, ThreadPage
 from moderation.services.transactions import savepoint
-from moderation.types import CommentStatus, Rule
+from moderation.types import BanMode, CommentStatus, Rule, StandingKind
 
 
 class NotAuthor(DomainError):
@@ -130,7 +130,8 @@ def submit(
 
     Raises NotFound for an unknown site, Invalid for a parent in another thread, a
     ``thread_url`` outside the site's origins or ``notify_replies`` without an email,
-    Conflict for a closed thread or a reply under a hidden comment."""
+    Conflict for a closed thread or a reply under a hidden comment, AuthorBanned for a
+    banned author on a site that refuses their comments (nothing stored)."""
     if notify_replies and not (author_email or "").strip():
         raise Invalid(
             "needs author_email: replies are mailed to that address", field="notify_replies"
@@ -145,6 +146,14 @@ def submit(
                 f"of the site's origins ({', '.join(site.allowed_origins) or 'none set'})",
                 field="thread_url",
             )
+    key = authors.author_key(author_email, ip_hash)
+    if site.ban_mode == BanMode.REFUSE and (
+        authors.standing_kind(session, site.id, key, now) == StandingKind.BAN
+    ):
+        raise authors.AuthorBanned(
+            "a moderator of this site has banned you from commenting here; "
+            "your comment was not stored"
+        )
     thread = get_or_create_thread(session, site, thread_key, thread_url, thread_title)
     if thread.closed:
         raise Conflict(f"thread {thread_key!r} is closed to new comments", field="thread")
@@ -159,6 +168,7 @@ def submit(
         author_name=author_name,
         author_email=author_email,
         ip_hash=ip_hash,
+        author_key=key,
         body=body,
         body_html=render_markdown(body),
         score_attempts=0,
@@ -226,14 +236,20 @@ def include_own_comments(
         stack.extend(node.replies)
 
     def place(node: Node, siblings: list[Node]) -> None:
-        ids = [sibling.comment.id for sibling in siblings]
-        siblings.insert(bisect.bisect(ids, node.comment.id), node)
+        # The pinned comment stays first; the others are in id order.
+        pinned_first = siblings is page.roots and bool(siblings) and siblings[0].pinned
+        start = 1 if pinned_first else 0
+        ids = [sibling.comment.id for sibling in siblings[start:]]
+        siblings.insert(start + bisect.bisect(ids, node.comment.id), node)
 
     for comment in own:  # oldest first: an own parent is placed before its own replies
         root_id = comment.root_id or comment.id
-        if after_id is not None and root_id <= after_id:
+        if root_id == page.pinned_id:
+            if after_id is not None:  # the pinned branch belongs to the first page
+                continue
+        elif after_id is not None and root_id <= after_id:
             continue
-        if page.next_cursor is not None and root_id > page.next_cursor:
+        elif page.next_cursor is not None and root_id > page.next_cursor:
             continue
         if comment.id in nodes:  # a tombstone now, since it has visible replies
             nodes[comment.id].tombstone = False

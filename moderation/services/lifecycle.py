@@ -43,7 +43,7 @@ from moderation.models import (
     Thread,
 )
 from moderation.scoring import Scorer
-from moderation.services import policy
+from moderation.services import authors, policy
 from moderation.services.transactions import savepoint
 from moderation.types import Actor, CommentStatus, EventType, Rule, iso_utc
 
@@ -66,6 +66,8 @@ _POLICY_RULES = frozenset(
         Rule.LABEL_OVER_HOLD,
         Rule.SUSPECT_WORD,
         Rule.PASSED_POLICY,
+        Rule.AUTHOR_BANNED,
+        Rule.AUTHOR_TRUSTED,
     }
 )
 
@@ -592,7 +594,13 @@ def record_scores(
     site's policy decides, only while it is still pending (and, with ``claim_token``,
     still held by that claim). Returns None, changing nothing, when someone else finished
     the comment first: a comment is scored exactly once."""
-    decision = policy.decide(comment.thread.site, comment.body, scores, scorer.default_thresholds)
+    decision = policy.decide(
+        comment.thread.site,
+        comment.body,
+        scores,
+        scorer.default_thresholds,
+        author=authors.standing_kind(session, comment.thread.site_id, comment.author_key, now),
+    )
     only_if = [Comment.status == CommentStatus.PENDING]
     if claim_token is not None:
         only_if.append(Comment.claimed_by == claim_token)
@@ -680,7 +688,11 @@ def rescore(
     session.add(new_score(comment.id, scorer, scores, duration_ms, now))
     if decided_by_people(session, comment) is None:
         decision = policy.decide(
-            comment.thread.site, comment.body, scores, scorer.default_thresholds
+            comment.thread.site,
+            comment.body,
+            scores,
+            scorer.default_thresholds,
+            author=authors.standing_kind(session, comment.thread.site_id, comment.author_key, now),
         )
         if decision.status != comment.status:
             return _move(

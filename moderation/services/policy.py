@@ -3,10 +3,14 @@
 Rules, strongest first:
 1. a banned word → hidden;
 2. a label at or above its hide threshold → hidden;
-3. premoderation (``pre`` mode) → held;
-4. a label at or above its hold threshold → held;
-5. a suspect word → held;
-6. otherwise visible.
+3. ``author_banned``: a moderator banned the author (a site that refuses banned authors'
+   comments never stores them: services.comments.submit) → held;
+4. premoderation (``pre`` mode) → held;
+5. a label at or above its hold threshold → held;
+6. a suspect word → held;
+7. ``author_trusted``: a moderator trusts the author → visible, whatever rules 4-6 say
+   (rules 1-2 still hide: trust skips the queue, not the banned words or the model's hide);
+8. otherwise visible.
 Every rule that fires is named in the decision (``Fired``, with what made it fire), so a
 moderator sees all of them and the queue can filter on any; the first is the one the
 status comes from."""
@@ -21,7 +25,7 @@ from typing import Any
 
 from moderation.models import Site
 from moderation.scoring import LabelThresholds
-from moderation.types import CommentStatus, ModerationMode, Rule
+from moderation.types import CommentStatus, ModerationMode, Rule, StandingKind
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,11 @@ class Fired:
             return f"{kind} word: " + ", ".join(f"'{w}'" for w in self.words)
         if self.rule == Rule.PREMODERATION:
             return "premoderation: this site holds every comment for review"
+        if self.rule == Rule.AUTHOR_BANNED:
+            return "author banned by a moderator: held for review"
+        if self.rule == Rule.AUTHOR_TRUSTED:
+            passed = f" (not held for: {', '.join(self.words)})" if self.words else ""
+            return f"author trusted by a moderator: skips the queue{passed}"
         top = ", ".join(f"{label} {value:.2f}" for label, value in self.scores)
         return f"passed policy ({top})"
 
@@ -121,8 +130,10 @@ def decide(
     text: str,
     scores: Mapping[str, float],
     scorer_defaults: Mapping[str, LabelThresholds],
+    author: StandingKind | None = None,
 ) -> Decision:
-    """Apply ``site``'s policy to a comment with these label ``scores``."""
+    """Apply ``site``'s policy to a comment with these label ``scores``; ``author``: the
+    ban or trust in force for its author on the site, if any."""
     hide: list[Fired] = []
     hold: list[Fired] = []
 
@@ -146,8 +157,16 @@ def decide(
     if suspect:
         hold.append(Fired(Rule.SUSPECT_WORD, words=tuple(suspect)))
 
+    if author == StandingKind.BAN:
+        hold.insert(0, Fired(Rule.AUTHOR_BANNED))
+
     if hide:
         return Decision(CommentStatus.HIDDEN, tuple(hide + hold))
+    if hold and author == StandingKind.TRUST:
+        # The rules it skipped, named for the record (not in ``fired``: the queue's
+        # reason filter would list a visible comment under "label over hold").
+        skipped = tuple(dict.fromkeys(f.rule.value for f in hold))
+        return Decision(CommentStatus.VISIBLE, (Fired(Rule.AUTHOR_TRUSTED, words=skipped),))
     if hold:
         return Decision(CommentStatus.HELD, tuple(hold))
     return Decision(

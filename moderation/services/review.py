@@ -66,6 +66,8 @@ REASON_FILTERS: dict[str, frozenset[Rule]] = {
     "banned": frozenset({Rule.BANNED_WORD}),
     "suspect": frozenset({Rule.SUSPECT_WORD}),
     "premoderation": frozenset({Rule.PREMODERATION}),
+    "banned author": frozenset({Rule.AUTHOR_BANNED}),
+    "trusted author": frozenset({Rule.AUTHOR_TRUSTED}),
     "reports": frozenset({Rule.READER_REPORTS}),
 }
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from moderation.models import Comment, Moderator, SettingsChange, Site, Thread
 from moderation.services.errors import Conflict, Invalid, NotFound
 from moderation.services.transactions import savepoint
-from moderation.types import CommentStatus, ModerationMode
+from moderation.types import BanMode, CommentStatus, ModerationMode
 
 
 class NoSuchSite(NotFound):
@@ -271,6 +271,15 @@ def _flags_to_hold(value: Any) -> int:
     return value
 
 
+def _ban_mode(value: Any) -> BanMode:
+    try:
+        return BanMode(value)
+    except ValueError:
+        raise Invalid(
+            f"banned authors' comments are 'hold' or 'refuse', not {value!r}", field="ban_mode"
+        ) from None
+
+
 def _mode(value: Any) -> ModerationMode:
     try:
         return ModerationMode(value)
@@ -283,7 +292,7 @@ def _mode(value: Any) -> ModerationMode:
 # The settings an admin may change, in the order they are checked, audited and reported.
 SETTING_FIELDS = (
     "name", "moderation_mode", "thresholds", "banned_words", "suspect_words",
-    "allowed_origins", "flags_to_hold", "store_analyzed_text",
+    "allowed_origins", "flags_to_hold", "store_analyzed_text", "ban_mode",
 )  # fmt: skip
 
 
@@ -302,6 +311,7 @@ def clean_settings(values: Mapping[str, Any]) -> dict[str, Any]:
         "allowed_origins": normalize_origins,
         "flags_to_hold": _flags_to_hold,
         "store_analyzed_text": bool,
+        "ban_mode": _ban_mode,
     }
     return {name: cleaners[name](values[name]) for name in SETTING_FIELDS if name in values}
 
@@ -310,7 +320,7 @@ def clean_settings(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _stored(value: Any) -> Any:
-    return value.value if isinstance(value, ModerationMode) else value
+    return value.value if isinstance(value, (ModerationMode, BanMode)) else value
 
 
 def create_site(

@@ -1,16 +1,20 @@
-"""Reading threads as trees of visible comments, and comment counts."""
+"""Reading threads as trees of visible comments, and comment counts; what moderators do
+to a thread: close it to new comments (and reopen it), pin one comment on top."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from moderation.models import Comment, Site, Thread
-from moderation.services.errors import NotFound
-from moderation.types import CommentStatus
+from moderation.models import Comment, Moderator, Site, Thread, ThreadAction
+from moderation.services.errors import Conflict, Invalid, NotFound
+from moderation.services.transactions import savepoint
+from moderation.types import CommentStatus, ThreadChange
 
 
 @dataclass
@@ -21,6 +25,7 @@ class Node:
     comment: Comment
     tombstone: bool
     replies: list[Node] = field(default_factory=list)
+    pinned: bool = False
 
 
 @dataclass
@@ -29,6 +34,7 @@ class ThreadPage:
     comment_count: int
     roots: list[Node]
     next_cursor: int | None
+    pinned_id: int | None = None  # the pinned comment: first on the first page only
 
 
 def get_thread(session: Session, site: Site, key: str) -> Thread:
@@ -39,17 +45,23 @@ def get_thread(session: Session, site: Site, key: str) -> Thread:
     return thread
 
 
-def version(session: Session, thread: Thread) -> tuple[int, int, int]:
+def version(session: Session, thread: Thread) -> tuple[int, int, int, int, bool]:
     """What changes whenever the thread as readers see it may change: its comments'
-    number, newest id and summed versions. Every change of what readers see of a comment
-    (its status, its text) bumps its ``version`` in the same UPDATE (lifecycle), so this
-    grows with each such commit, and it is read by whoever asks from the database itself."""
+    number, newest id and summed versions, which comment is pinned, and whether the
+    thread is closed. Every change of what readers see of a comment (its status, its
+    text) bumps its ``version`` in the same UPDATE (lifecycle), so this grows with each
+    such commit, and it is read by whoever asks from the database itself."""
+    pinned = case((Comment.pinned_at.is_not(None), Comment.id), else_=0)
     row = session.execute(
-        select(func.count(Comment.id), func.max(Comment.id), func.sum(Comment.version)).where(
-            Comment.thread_id == thread.id
-        )
+        select(
+            func.count(Comment.id),
+            func.max(Comment.id),
+            func.sum(Comment.version),
+            func.max(pinned),
+            select(Thread.closed).where(Thread.id == thread.id).scalar_subquery(),
+        ).where(Comment.thread_id == thread.id)
     ).one()
-    return int(row[0] or 0), int(row[1] or 0), int(row[2] or 0)
+    return int(row[0] or 0), int(row[1] or 0), int(row[2] or 0), int(row[3] or 0), bool(row[4])
 
 
 def visible_count(session: Session, thread_id: int) -> int:
@@ -67,21 +79,26 @@ def tree(session: Session, thread: Thread, limit: int, after_id: int | None = No
     """One page of ``thread``: up to ``limit`` top-level comments (oldest first, after
     the top-level comment ``after_id``), each with its whole subtree of visible replies.
     Comments that are not visible appear only as tombstones, and only when a visible
-    reply lies below them."""
+    reply lies below them.
+
+    The pinned comment, if any, comes first on the first page (beyond ``limit``) and
+    is left out of the id order on every page: the cursor pages through the others, so
+    it appears exactly once."""
     visible_reply = aliased(Comment)
     has_visible_descendant = exists().where(
         visible_reply.root_id == Comment.id, visible_reply.status == CommentStatus.VISIBLE
     )
-    roots_query = (
-        select(Comment)
-        .where(
-            Comment.thread_id == thread.id,
-            Comment.parent_id.is_(None),
-            or_(Comment.status == CommentStatus.VISIBLE, has_visible_descendant),
-        )
-        .order_by(Comment.id)
-        .limit(limit + 1)
+    shown = (
+        Comment.thread_id == thread.id,
+        Comment.parent_id.is_(None),
+        or_(Comment.status == CommentStatus.VISIBLE, has_visible_descendant),
     )
+    pinned_id = session.scalar(
+        select(Comment.id).where(Comment.thread_id == thread.id, Comment.pinned_at.is_not(None))
+    )
+    roots_query = select(Comment).where(*shown).order_by(Comment.id).limit(limit + 1)
+    if pinned_id is not None:
+        roots_query = roots_query.where(Comment.id != pinned_id)
     if after_id is not None:
         roots_query = roots_query.where(Comment.id > after_id)
     roots = list(session.scalars(roots_query))
@@ -89,6 +106,10 @@ def tree(session: Session, thread: Thread, limit: int, after_id: int | None = No
     if len(roots) > limit:
         roots = roots[:limit]
         next_cursor = roots[-1].id
+    if pinned_id is not None and after_id is None:
+        pinned = session.scalar(select(Comment).where(*shown, Comment.id == pinned_id))
+        if pinned is not None:
+            roots.insert(0, pinned)
 
     descendants: Sequence[Comment] = []
     if roots:
@@ -102,11 +123,15 @@ def tree(session: Session, thread: Thread, limit: int, after_id: int | None = No
             )
             .order_by(Comment.id)
         ).all()
+    nodes = _build(roots, descendants)
+    for node in nodes:
+        node.pinned = node.comment.id == pinned_id and not node.tombstone
     return ThreadPage(
         thread=thread,
         comment_count=visible_count(session, thread.id),
-        roots=_build(roots, descendants),
+        roots=nodes,
         next_cursor=next_cursor,
+        pinned_id=pinned_id,
     )
 
 
@@ -143,3 +168,88 @@ def counts(session: Session, site: Site, keys: Sequence[str]) -> dict[str, int]:
     for key, count in rows:
         result[key] = count
     return result
+
+
+def pinned_comment(session: Session, thread: Thread) -> Comment | None:
+    """The thread's pinned comment, if one is."""
+    return session.scalar(
+        select(Comment).where(Comment.thread_id == thread.id, Comment.pinned_at.is_not(None))
+    )
+
+
+def _audit(
+    session: Session,
+    thread: Thread,
+    change: ThreadChange,
+    moderator: Moderator,
+    now: datetime,
+    comment: Comment | None = None,
+) -> None:
+    session.add(
+        ThreadAction(
+            thread_id=thread.id,
+            change=change,
+            comment_id=comment.id if comment is not None else None,
+            moderator_id=moderator.id,
+            created_at=now,
+        )
+    )
+    session.flush()
+
+
+def set_closed(
+    session: Session, thread: Thread, closed: bool, moderator: Moderator, now: datetime
+) -> bool:
+    """Close ``thread`` to new comments and replies (submit answers 409), or reopen it;
+    recorded in thread_action. Returns whether it changed (closing a closed thread
+    changes nothing and records nothing)."""
+    if thread.closed == closed:
+        return False
+    thread.closed = closed
+    _audit(session, thread, ThreadChange.CLOSE if closed else ThreadChange.REOPEN, moderator, now)
+    return True
+
+
+def pin(session: Session, comment: Comment, moderator: Moderator, now: datetime) -> Comment | None:
+    """Pin ``comment`` on top of its thread, unpinning the one pinned before (returned).
+    Only a visible top-level comment can be pinned (Invalid otherwise); two moderators
+    pinning at once: one wins, the other gets Conflict."""
+    if comment.parent_id is not None:
+        raise Invalid("only a top-level comment can be pinned, not a reply")
+    if comment.status != CommentStatus.VISIBLE:
+        raise Invalid(f"only a visible comment can be pinned; this one is {comment.status}")
+    if comment.pinned_at is not None:
+        return None
+    previous = pinned_comment(session, comment.thread)
+    if previous is not None:
+        unpin(session, previous, moderator, now)
+    try:
+        with savepoint(session):
+            comment.pinned_at = now
+            session.flush()
+    except IntegrityError:
+        raise Conflict("another moderator pinned a comment here meanwhile; reload") from None
+    _audit(session, comment.thread, ThreadChange.PIN, moderator, now, comment)
+    return previous
+
+
+def unpin(session: Session, comment: Comment, moderator: Moderator, now: datetime) -> bool:
+    """Unpin ``comment``: it goes back to its place by date. Returns whether it was pinned."""
+    if comment.pinned_at is None:
+        return False
+    comment.pinned_at = None
+    session.flush()
+    _audit(session, comment.thread, ThreadChange.UNPIN, moderator, now, comment)
+    return True
+
+
+def thread_history(session: Session, thread: Thread, limit: int = 20) -> list[ThreadAction]:
+    """The thread's closes, reopens, pins and unpins, newest first."""
+    return list(
+        session.scalars(
+            select(ThreadAction)
+            .where(ThreadAction.thread_id == thread.id)
+            .order_by(ThreadAction.id.desc())
+            .limit(limit)
+        )
+    )

@@ -96,7 +96,13 @@ def test_a_thread_is_a_tree_with_replies_and_tombstones(
     session.commit()
 
     listing = client.get("/api/v1/sites/blog/comments?thread=post-42").json
-    assert listing["thread"] == {"key": "post-42", "url": None, "title": None, "comment_count": 3}
+    assert listing["thread"] == {
+        "key": "post-42",
+        "url": None,
+        "title": None,
+        "comment_count": 3,
+        "closed": False,
+    }
     [tombstone, second] = listing["comments"]
     assert tombstone["id"] == top["id"]
     assert (tombstone["status"], tombstone["author_name"], tombstone["body_html"]) == (None,) * 3
@@ -184,7 +190,13 @@ def test_a_thread_nobody_commented_on_is_empty_not_missing(client: FlaskClient, 
     response = client.get("/api/v1/sites/blog/comments?thread=brand-new-post")
     assert response.status_code == 200
     assert response.json == {
-        "thread": {"key": "brand-new-post", "url": None, "title": None, "comment_count": 0},
+        "thread": {
+            "key": "brand-new-post",
+            "url": None,
+            "title": None,
+            "comment_count": 0,
+            "closed": False,
+        },
         "comments": [],
         "next_cursor": None,
     }

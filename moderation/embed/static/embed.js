@@ -138,6 +138,8 @@ ol{list-style:none;margin:0;padding:0}
 .meta{display:flex;flex-wrap:wrap;gap:.15rem .5rem;align-items:baseline;margin:0;font-size:.875rem;color:var(--muted)}
 .author{font-weight:600;color:#1f2328;overflow-wrap:anywhere}
 .badge{font-size:.8rem;padding:0 .45rem;border-radius:1rem;background:#fff8c5;border:1px solid #d4a72c;color:#5c4400}
+.badge.pinned{background:#ddf4ff;border-color:#54aeff;color:#0a3069}
+.closed{margin:.5rem 0 1rem;padding:.5rem .75rem;border:1px solid var(--line);border-radius:8px;color:var(--muted)}
 .badge.gone{background:#ffebe9;border-color:#ff8182;color:#82071e}
 .body{overflow-wrap:anywhere}.body p{margin:.25rem 0}
 .body pre{overflow-x:auto;background:#f6f8fa;padding:.5rem;border-radius:6px}
@@ -192,6 +194,7 @@ input[type=radio],input[type=checkbox]{width:auto;margin:0}.choice{display:flex;
       this.url = data.url || (sameOrigin && canonical.href) || location.origin + location.pathname;
       this.pageSize = Math.min(Math.max(parseInt(data.pageSize, 10) || 20, 1), 500);
       this.items = new Map(); // comment id -> rendered comment
+      this.closed = false;
       this.count = 0;
       this.cursor = null;
       this.storeKey = `comment-widget:${API}:${this.site}`;
@@ -205,8 +208,11 @@ input[type=radio],input[type=checkbox]{width:auto;margin:0}.choice{display:flex;
       this.more = h("button", { type: "button", hidden: true, onclick: () => this.load(true) },
         "Show more comments");
       const form = this.commentForm({ label: "Write a comment" });
+      this.form = form.form;
+      this.closedNote = h("p", { class: "closed", hidden: true }, "Comments are closed");
       root.append(h("section", { "aria-labelledby": "cw-heading" },
-        this.heading, this.notice, form.form, this.loadError, this.list, this.more));
+        this.heading, this.notice, this.closedNote, form.form, this.loadError, this.list,
+        this.more));
       this.load(false);
       setInterval(() => this.refreshTimes(root), 30000);
     }
@@ -262,6 +268,7 @@ input[type=radio],input[type=checkbox]{width:auto;margin:0}.choice{display:flex;
       this.more.disabled = false;
       if (r.status === 200) {
         this.count = r.data.thread.comment_count;
+        this.setClosed(r.data.thread.closed === true);
         for (const node of r.data.comments) {
           if (!this.items.has(node.id)) this.list.append(this.renderComment(node, 0));
         }
@@ -278,6 +285,16 @@ input[type=radio],input[type=checkbox]{width:auto;margin:0}.choice{display:flex;
         this.loadError.replaceChildren(h("p", {}, `Comments could not be loaded: ${why}`), retry);
       }
       this.showCount();
+    }
+
+    // A closed thread (a moderator's choice) takes no comments or replies: say so
+    // instead of offering a form the API would refuse.
+    setClosed(closed) {
+      if (closed === this.closed) return;
+      this.closed = closed;
+      this.form.hidden = closed;
+      this.closedNote.hidden = !closed;
+      for (const item of this.items.values()) this.fill(item);
     }
 
     // A reply mail links to the page with #comment-ID: show that comment (inside the
@@ -348,6 +365,7 @@ input[type=radio],input[type=checkbox]{width:auto;margin:0}.choice{display:flex;
         h("span", { class: "author" }, c.author_name),
         h("time", { datetime: c.created_at, title: when.toLocaleString() }, ago(c.created_at)),
         c.edited_at ? h("span", {}, "(edited)") : null,
+        c.pinned ? h("span", { class: "badge pinned" }, "Pinned") : null,
         badge ? h("span", { class: badge[1] }, badge[0]) : null,
         badge && own ? h("span", {}, "only you can see it") : null);
       const actions = h("div", { class: "actions" });
@@ -357,7 +375,7 @@ input[type=radio],input[type=checkbox]{width:auto;margin:0}.choice{display:flex;
         actions.append(button);
         return button;
       };
-      if (c.status === "visible") {
+      if (c.status === "visible" && !this.closed) {
         toggle("Reply", `Reply to ${c.author_name}`, () => this.replyForm(item));
         if (!own) toggle("Report", `Report comment by ${c.author_name}`, () => this.flagForm(item));
       }
