@@ -227,3 +227,40 @@ def test_first_comments_posted_at_once_on_a_new_page_all_land(
     assert sorted(statuses) == [201] * 6
     listing = app.test_client().get("/api/v1/sites/blog/comments?thread=launch-day").json
     assert listing["thread"]["comment_count"] == 6
+
+
+def test_reports_sent_at_the_same_moment_are_all_counted(
+    app: Any, site: Site, session: Session
+) -> None:
+    """Ten readers report one comment at once: ten reports, and the count says ten (it
+    once said 2, losing the others' increments, and the "most reports" order with it)."""
+    import threading
+
+    from moderation.models import Flag
+
+    site.flags_to_hold = 1000  # the count, not the hold, is what this looks at
+    session.commit()
+    posted = submit(app.test_client())
+    assert posted.status_code == 201
+    comment_id = posted.json["id"]
+    statuses: list[int] = []
+    start = threading.Barrier(10)
+
+    def report(n: int) -> None:
+        client = app.test_client()
+        start.wait()
+        response = client.post(f"/api/v1/comments/{comment_id}/flags", json={"reason": "spam"},
+                               environ_base={"REMOTE_ADDR": f"198.51.100.{n}"})  # fmt: skip
+        statuses.append(response.status_code)
+
+    readers = [threading.Thread(target=report, args=(n,)) for n in range(10)]
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        reader.join(timeout=60)
+    assert len(statuses) == 10 and all(s in (201, 202) for s in statuses), statuses
+    session.expire_all()
+    comment = session.get(Comment, comment_id)
+    assert comment is not None
+    flags = session.scalars(select(Flag).where(Flag.comment_id == comment_id)).all()
+    assert (len(flags), comment.flag_count) == (10, 10)

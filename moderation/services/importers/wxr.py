@@ -1,7 +1,8 @@
 """WordPress export files (WXR: RSS with ``wp:`` elements), read as a stream.
 
 Each ``item`` (post or page) is a thread: its link gives the key (the link's path, what
-the widget sends by default), the URL and the title; its ``wp:comment`` elements are the
+the widget sends by default; a ``guid`` that is not a URL is the key itself, as our own
+export writes it), the URL and the title; its ``wp:comment`` elements are the
 comments. A comment's id is its post id and comment id (``18/11``): WordPress ids are
 unique in a blog, but exports that merged blogs (and test files) reuse them across posts,
 and a parent is always in its own post. Pingbacks and trackbacks are skipped, counted.
@@ -166,8 +167,14 @@ def _comment(element: Any, item: dict[str, str]) -> Record:
             f"{where}: <wp:comment_approved> is {approved!r}; expected 1, 0, spam or trash"
         )
     post_id = item.get("post_id", "")
-    link = item.get("link") or item.get("guid")
-    key = thread_key(link, f"?p={post_id}" if post_id else None)
+    guid = (item.get("guid") or "").strip()
+    link = (item.get("link") or "").strip() or (guid if "://" in guid else "")
+    if guid and "://" not in guid:
+        # WordPress's guids are URLs; a bare one is a thread key as our own export writes
+        # it (the page's key may differ from its URL's path: data-thread names it).
+        key: str | None = guid[:255]
+    else:
+        key = thread_key(link, f"?p={post_id}" if post_id else None)
     if key is None:
         raise ImportFileError(f"{where}: its post has neither a <link> nor a <wp:post_id>")
     parent = fields.get("comment_parent", "").strip()
