@@ -142,3 +142,7 @@ DRAFT_CHECK_BUDGET_MS = 2000
 # When the database is unreachable (restarting, failing over, SQLite locked past the busy
 # timeout) requests answer 503 with this Retry-After; nothing of theirs was stored.
 DATABASE_RETRY_AFTER_SECONDS = 2
+
+# A moderator's sign-in lasts at most this long (then they sign in again), whatever the
+# browser keeps: a copied session cookie stops working by itself.
+SESSION_LIFETIME_DAYS = 30

@@ -6,14 +6,16 @@ at once, even for a copy of the cookie saved earlier."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
+from flask import current_app
 from flask_login import UserMixin
 
 from moderation.db import current_session
 from moderation.extensions import login_manager
 from moderation.models import Moderator
 from moderation.services import moderators
-from moderation.types import Role
+from moderation.types import Role, utcnow
 
 
 @dataclass
@@ -50,7 +52,9 @@ class SignedInModerator(UserMixin):  # type: ignore[misc]  # flask_login is unty
 
 @login_manager.user_loader  # type: ignore[untyped-decorator]
 def load_moderator(session_token: str) -> SignedInModerator | None:
-    moderator = moderators.moderator_for_session(current_session(), session_token)
+    lifetime = timedelta(days=current_app.config["SESSION_LIFETIME_DAYS"])
+    moderator = moderators.moderator_for_session(current_session(), session_token, utcnow(),
+                                                 lifetime)  # fmt: skip
     if moderator is None:
         return None
     return SignedInModerator.of(moderator, session_token)

@@ -815,13 +815,20 @@ def export_command(site_slug: str, format_: str, out_path: str, include_emails: 
             raise click.ClickException(
                 f"no directory {str(target.parent)!r} to write {out_path!r} in"
             )
-        handle, temporary = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".part"
-        )
+        try:
+            handle, temporary = tempfile.mkstemp(
+                dir=target.parent, prefix=f".{target.name}.", suffix=".part"
+            )
+        except OSError as error:
+            raise click.ClickException(f"cannot write in {str(target.parent)!r}: "
+                                       f"{error.strerror}") from None  # fmt: skip
         try:
             with open(handle, "w", encoding="utf-8") as out:
                 counts = export_to(out)
             os.replace(temporary, target)
+        except OSError as error:  # the disk filled up, the folder went away...
+            os.unlink(temporary)
+            raise click.ClickException(f"could not write {out_path!r}: {error.strerror}") from None
         except BaseException:
             os.unlink(temporary)
             raise

@@ -53,7 +53,7 @@ def upgrade():
         op.execute(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" TYPE BIGINT')
     sequences = bind.execute(sa.text(
         "SELECT sequence_schema, sequence_name FROM information_schema.sequences "
-        "WHERE data_type <> 'bigint'"
+        "WHERE data_type <> 'bigint' AND sequence_schema = current_schema()"
     )).all()
     for schema, name in sequences:
         # Its maximum, the default of integer, becomes the default of bigint.

@@ -354,7 +354,9 @@ def create_comment(site: str) -> Any:
             if first is None:
                 raise
             return _replayed(first, site_row, key)
-    if comment.status == CommentStatus.HELD and comment.acknowledged_warning:
+    # From the answer and the request, not the committed row: reading the row again is a
+    # query, and a database lost at this moment must not turn a stored comment into a 503.
+    if body["status"] == CommentStatus.HELD and data.acknowledged_warning:
         body = _score_after_commit(comment, body)  # the model's opinion, for the moderator
     body["author_token"] = author_token
     body["editable_until"] = editable_until

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, current_app, render_template, request
 from flask_limiter.util import get_remote_address
 
 from moderation.db import current_session, db
@@ -25,6 +25,20 @@ _limited = limiter.limit(
     lambda: str(current_app.config["RATELIMIT_MAIL_LINKS"]),
     key_func=get_remote_address,
     methods=["GET", "POST"],
+)
+
+
+def _per_link() -> str:
+    return "mail-link:" + request.path
+
+
+# RFC 8058's one-click POSTs come from the mail provider's servers, whose few addresses
+# are shared by all its users: limited per link, not per address, so that one reader's
+# unsubscribe never waits for others'.
+_limited_per_link = limiter.limit(
+    lambda: str(current_app.config["RATELIMIT_MAIL_LINKS"]),
+    key_func=_per_link,
+    methods=["POST"],
 )
 
 
@@ -109,7 +123,7 @@ def unsubscribe_page(token: str) -> Any:
 # must already carry the signed token of this address's mail, which only its reader has,
 # and all it can do is what the reader's own click does.
 @bp.post("/unsubscribe/<token>")
-@_limited
+@_limited_per_link
 def unsubscribe(token: str) -> Any:
     title = "Unsubscribe"
     try:

@@ -27,6 +27,7 @@ from flask import (
 )
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -134,10 +135,32 @@ def _login_account_address_key() -> str:
     return f"{_login_account_key()}|{get_remote_address()}"
 
 
-# Three limits on sign-in, so that guessing is slow but nobody can lock an owner out: per
+KNOWN_BROWSER_COOKIE = "moderation_known"
+KNOWN_BROWSER_DAYS = 365
+
+
+def _known_browsers() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="known-browser")
+
+
+def _is_known_browser() -> bool:
+    """Whether this browser has signed in to the account it now signs in to: it carries
+    the signed cookie that sign-in left, naming that account."""
+    cookie = request.cookies.get(KNOWN_BROWSER_COOKIE)
+    if not cookie:
+        return False
+    try:
+        known = _known_browsers().loads(cookie, max_age=KNOWN_BROWSER_DAYS * 86400)
+    except BadSignature:
+        return False
+    return bool(known == _login_account_key())
+
+
+# Three limits on sign-in, so that guessing is slow but an owner is not locked out: per
 # account from one address (strict: the guesser's own address), per account from all
-# addresses (loose: ten times as many, so the owner from their own address still gets in
-# while someone else hammers the account), and per address over all accounts.
+# addresses (loose, for guessers with many addresses; a browser that has signed in to the
+# account before is exempt, so many addresses together cannot lock its owner out), and
+# per address over all accounts.
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(
     "10 per minute",
@@ -149,6 +172,7 @@ def _login_account_address_key() -> str:
     "100 per minute",
     methods=["POST"],
     key_func=_login_account_key,
+    exempt_when=_is_known_browser,
     error_message="too many sign-in attempts for this account; wait a minute",
 )
 @limiter.limit(
@@ -172,7 +196,17 @@ def login() -> Any:  # fmt: skip
             target = request.args.get("next") or ""
             if not target.startswith("/moderation") or target.startswith("//"):
                 target = url_for("review.queue")
-            return redirect(target)
+            response = redirect(target)
+            response.set_cookie(
+                KNOWN_BROWSER_COOKIE,
+                _known_browsers().dumps(_login_account_key()),
+                max_age=KNOWN_BROWSER_DAYS * 86400,
+                httponly=True,
+                samesite="Lax",
+                secure=request.is_secure,
+                path="/moderation/login",
+            )
+            return response
         session.commit()  # the failed attempt, counted on the account
         log.warning("failed sign-in for %r from %s", email, get_remote_address())
         form.password.errors = ["wrong email or password"]

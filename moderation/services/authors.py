@@ -9,8 +9,8 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from moderation.models import AuthorStanding, Comment, Moderator, Site, Thread
 from moderation.services.errors import DomainError, Invalid, NotFound
@@ -64,11 +64,37 @@ def standing(
 
 
 def standing_kind(
-    session: Session, site_id: int, key: str | None, now: datetime
+    session: Session, site_id: int, key: str | None, ip_hash: str | None, now: datetime
 ) -> StandingKind | None:
-    """Ban, trust or nothing: what the policy needs to know of an author."""
-    found = standing(session, site_id, key, now)
-    return found.kind if found is not None else None
+    """Ban, trust or nothing: what the policy needs to know of the author of a comment
+    with ``key`` sent from ``ip_hash``. The email a commenter types is not checked, so:
+
+    - a ban holds for their address as well as their key: typing an email, or leaving it
+      out, does not lift it (a ban on an email key also covers the address the banned
+      comment came from);
+    - trust given by email holds only from the address of the trusted comment: typing a
+      trusted author's email elsewhere earns nothing.
+
+    A ban wins over trust."""
+    keys = [k for k in (key, f"ip:{ip_hash}" if ip_hash else None) if k]
+    if not keys:
+        return None
+    banned_comment = aliased(Comment)
+    same_author: ColumnElement[bool] = AuthorStanding.author_key.in_(keys)
+    if ip_hash:
+        same_author = or_(same_author, banned_comment.ip_hash == ip_hash)
+    rows = session.execute(
+        select(AuthorStanding.kind, AuthorStanding.author_key, banned_comment.ip_hash)
+        .outerjoin(banned_comment, banned_comment.id == AuthorStanding.comment_id)
+        .where(AuthorStanding.site_id == site_id, same_author, *_in_force(now))
+    ).all()
+    if any(kind == StandingKind.BAN for kind, _, _ in rows):
+        return StandingKind.BAN
+    for kind, standing_key, trusted_from in rows:
+        if kind == StandingKind.TRUST and standing_key == key:
+            if standing_key.startswith("ip:") or (ip_hash and trusted_from == ip_hash):
+                return StandingKind.TRUST
+    return None
 
 
 def set_standing(

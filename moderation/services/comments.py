@@ -148,7 +148,7 @@ def submit(
             )
     key = authors.author_key(author_email, ip_hash)
     if site.ban_mode == BanMode.REFUSE and (
-        authors.standing_kind(session, site.id, key, now) == StandingKind.BAN
+        authors.standing_kind(session, site.id, key, ip_hash, now) == StandingKind.BAN
     ):
         raise authors.AuthorBanned(
             "a moderator of this site has banned you from commenting here; "

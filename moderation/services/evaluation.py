@@ -68,8 +68,15 @@ def _records(path: Path) -> tuple[list[str], list[dict[str, object]]]:
     """The file's column names and its rows, from CSV, TSV or JSON Lines."""
     if not path.is_file():
         raise LabelledSetError(f"{path}: no such file")
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        content = fh.read()
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            content = fh.read()
+    except UnicodeDecodeError as error:
+        raise LabelledSetError(
+            f"{path}: not UTF-8 text (byte {error.start}); save it as UTF-8 and try again"
+        ) from None
+    except OSError as error:
+        raise LabelledSetError(f"{path}: cannot be read ({error.strerror})") from None
     if not content.strip():
         raise LabelledSetError(f"{path}: the file is empty")
     if content.lstrip().startswith("{"):

@@ -599,7 +599,9 @@ def record_scores(
         comment.body,
         scores,
         scorer.default_thresholds,
-        author=authors.standing_kind(session, comment.thread.site_id, comment.author_key, now),
+        author=authors.standing_kind(
+            session, comment.thread.site_id, comment.author_key, comment.ip_hash, now
+        ),
     )
     only_if = [Comment.status == CommentStatus.PENDING]
     if claim_token is not None:
@@ -692,7 +694,9 @@ def rescore(
             comment.body,
             scores,
             scorer.default_thresholds,
-            author=authors.standing_kind(session, comment.thread.site_id, comment.author_key, now),
+            author=authors.standing_kind(
+                session, comment.thread.site_id, comment.author_key, comment.ip_hash, now
+            ),
         )
         if decision.status != comment.status:
             return _move(

@@ -6,7 +6,7 @@ import functools
 import hashlib
 import secrets
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -140,11 +140,16 @@ def start_session(session: Session, moderator: Moderator, now: datetime) -> tupl
     return token, failed
 
 
-def moderator_for_session(session: Session, token: str) -> Moderator | None:
-    """The active moderator of a session that has not ended, or None."""
+def moderator_for_session(
+    session: Session, token: str, now: datetime, lifetime: timedelta
+) -> Moderator | None:
+    """The active moderator of a session that has not ended and began less than
+    ``lifetime`` ago (a copied cookie stops working then, signed out or not), or None."""
     row = session.scalar(
         select(ModeratorSession).where(
-            ModeratorSession.token_hash == _token_hash(token), ModeratorSession.ended_at.is_(None)
+            ModeratorSession.token_hash == _token_hash(token),
+            ModeratorSession.ended_at.is_(None),
+            ModeratorSession.created_at > now - lifetime,
         )
     )
     if row is None or not row.moderator.active:

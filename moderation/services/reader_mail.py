@@ -373,7 +373,9 @@ def render(
         )
         template = "reader_reply"
     message = EmailMessage()
-    message["Subject"] = subject
+    # Names and titles are what readers typed: a line break in one must not make the
+    # header invalid (the mail would fail on every try).
+    message["Subject"] = " ".join(subject.split())
     message["From"] = notifier.mailer.sender
     message["To"] = subscription.email
     message["Date"] = format_datetime(now)

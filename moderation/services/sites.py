@@ -211,10 +211,17 @@ def normalize_origin(value: str) -> str:
 
 def url_origin(url: str) -> str | None:
     """The origin of a page's ``url`` as a browser would send it (see normalize_origin),
-    or None when it has none (not http(s), no host, a bad port)."""
+    or None when it has none (not http(s), no host, a bad port), or when browsers and
+    Python could read its host differently: a backslash (browsers end the host there:
+    ``https://evil.example\\@blog.example/`` is evil.example to them, blog.example to
+    urlsplit), user info (``@``), spaces or control characters."""
+    if "\\" in url or any(ord(c) <= 0x20 or ord(c) == 0x7F for c in url.strip()):
+        return None
     try:
         parts = urlsplit(url.strip())
-        return normalize_origin(f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}")
+        if "@" in parts.netloc:
+            return None
+        return normalize_origin(f"{parts.scheme}://{parts.netloc}")
     except (Invalid, ValueError):
         return None
 

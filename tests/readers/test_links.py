@@ -145,3 +145,26 @@ def test_the_links_are_rate_limited_per_address(limited: Flask) -> None:
     assert other.status_code == 200
     assert db.session.scalars(select(ReplySubscription)).one().unsubscribed_at is not None
     assert reader_mail.unsubscribe_state(db.session, SECRET, path.rsplit("/", 1)[1]).done  # type: ignore[arg-type]
+
+
+def test_one_click_unsubscribes_from_a_mail_providers_shared_address_all_go_through(
+    limited: Flask,
+) -> None:
+    """RFC 8058 POSTs come from the provider's servers: five readers' unsubscribes from
+    one address, past the per-address limit of three, all work (limited per link)."""
+    site = make_site(db.session, "blog")  # type: ignore[arg-type]
+    paths = []
+    for n in range(5):
+        row = ReplySubscription(
+            site_id=site.id, email=f"reader{n}@example.org", email_key=f"reader{n}@example.org",
+            confirm_round=1, confirm_sent_at=utcnow(), created_at=utcnow(),
+        )  # fmt: skip
+        db.session.add(row)
+        db.session.commit()
+        paths.append(unsubscribe_path(row))
+    client = limited.test_client()
+    provider = {"REMOTE_ADDR": "209.85.220.41"}
+    answers = [client.post(path, environ_base=provider).status_code for path in paths]
+    assert answers == [200] * 5
+    rows = db.session.scalars(select(ReplySubscription)).all()
+    assert all(row.unsubscribed_at is not None for row in rows)

@@ -241,3 +241,32 @@ def test_a_generated_password_is_in_the_page_and_not_in_the_cookie(
     password = page.split('id="shown-once"')[1].split("<code>")[1].split("</code>")[0]
     assert password not in _cookie_payload(session_cookie(admin))
     sign_in(app.test_client(), "new@example.org", password)
+
+
+def test_guessers_on_many_addresses_cannot_lock_out_a_browser_that_signed_in_before(
+    limited: Flask, session: Session
+) -> None:
+    """Eleven addresses, ten wrong passwords each, exhaust the account's loose limit
+    (100 a minute): a new browser meets it, the owner's browser, which has signed in to
+    the account before, does not."""
+    account(session, ADMIN)
+    owner = limited.test_client()
+    owner.environ_base["REMOTE_ADDR"] = "203.0.113.5"
+    first = owner.post("/moderation/login", data={"email": ADMIN, "password": PASSWORD})
+    assert first.status_code == 302
+    assert sign_out_without_csrf(owner) in (302, 400)
+
+    statuses = [attempt(limited, f"198.51.100.{n}", "guess") for n in range(11) for _ in range(10)]
+    assert statuses.count(429) > 0  # the account's limit was reached
+
+    stranger = limited.test_client()
+    stranger.environ_base["REMOTE_ADDR"] = "192.0.2.44"
+    refused = stranger.post("/moderation/login", data={"email": ADMIN, "password": PASSWORD})
+    assert refused.status_code == 429
+    again = owner.post("/moderation/login", data={"email": ADMIN, "password": PASSWORD})
+    assert again.status_code == 302
+
+
+def sign_out_without_csrf(client: FlaskClient) -> int:
+    # The limited app runs without CSRF, as a script would meet the form.
+    return client.post("/moderation/logout").status_code

@@ -107,8 +107,13 @@ def test_banning_from_the_page_refuses_the_authors_next_comment_when_the_site_sa
     assert refused.status_code == 403
     assert refused.json["type"].endswith("author-banned")
     assert "banned you" in refused.json["detail"]
-    # Someone else is welcome.
-    assert api_post(client, "Hello", author_email="bo@example.org").status_code == 201
+    # Someone else, from their own address, is welcome; the banned author's address
+    # stays banned whatever email it types.
+    assert api_post(client, "Hi", author_email="bo@example.org").status_code == 403
+    someone = client.post("/api/v1/sites/blog/comments", environ_base={"REMOTE_ADDR": "192.0.2.8"},
+                          json={"thread": "post-7", "author_name": "Bo", "body": "Hello",
+                                "author_email": "bo@example.org"})  # fmt: skip
+    assert someone.status_code == 201
 
     listing = admin_client.get("/moderation/sites/blog/authors").get_data(as_text=True)
     assert "insults" in listing and "admin@example.org" in listing

@@ -79,8 +79,10 @@ def test_a_banned_authors_next_comment_is_held_with_the_rule_that_says_so(
         select(ActionRule.rule).where(ActionRule.action_id == later.actions[-1].id)
     ).all()
     assert fired == [Rule.AUTHOR_BANNED]
-    # Another author on the same site, and the same author on another site, are not banned.
-    other = scored(session, post(session, blog, email="kim@example.org"), 0.1, T0)
+    # Another author (another address) on the same site, and the same author on another
+    # site, are not banned.
+    other = scored(session, post(session, blog, email="kim@example.org", ip_hash="iphash-2"),
+                   0.1, T0)  # fmt: skip
     assert other.status == CommentStatus.VISIBLE
     elsewhere = make_site(session, "elsewhere", thresholds=THRESHOLDS)
     assert scored(session, post(session, elsewhere), 0.1, T0).status == CommentStatus.VISIBLE
@@ -228,3 +230,42 @@ def test_the_panel_counts_the_authors_comments_on_the_site(
             panel.counts[CommentStatus.HIDDEN]) == (1, 1, 1)  # fmt: skip
     assert [c.status for c in panel.others] == [CommentStatus.HIDDEN, CommentStatus.HELD]
     assert panel.standing is None
+
+
+def test_a_ban_is_not_evaded_by_typing_an_email_or_leaving_it_out(
+    session: Session, blog: Site, mod: Moderator
+) -> None:
+    """The email a commenter types is not checked: a ban holds for the address its
+    comment came from too, and a ban by address holds whatever email is typed."""
+    by_email = post(session, blog, email="troll@example.org", ip_hash="iphash-5")
+    authors.set_standing(session, by_email, StandingKind.BAN, "7d", "trolling", mod, T0)
+    by_address = post(session, blog, email=None, ip_hash="iphash-6")
+    authors.set_standing(session, by_address, StandingKind.BAN, "7d", "spam", mod, T0)
+    session.commit()
+
+    later = T0 + timedelta(hours=1)
+    no_email = scored(session, post(session, blog, email=None, ip_hash="iphash-5"), 0.1, later)
+    other_email = scored(session, post(session, blog, email="new@example.org",
+                                       ip_hash="iphash-5"), 0.1, later)  # fmt: skip
+    typed_email = scored(session, post(session, blog, email="x@example.org",
+                                       ip_hash="iphash-6"), 0.1, later)  # fmt: skip
+    assert [c.status for c in (no_email, other_email, typed_email)] == [CommentStatus.HELD] * 3
+    assert {last_rule(c) for c in (no_email, other_email, typed_email)} == {Rule.AUTHOR_BANNED}
+
+
+def test_trust_by_email_is_not_earned_by_typing_the_trusted_authors_email(
+    session: Session, blog: Site, mod: Moderator
+) -> None:
+    regular = post(session, blog, email="regular@example.org", ip_hash="iphash-home")
+    authors.set_standing(session, regular, StandingKind.TRUST, "forever", "regular", mod, T0)
+    session.commit()
+    later = T0 + timedelta(hours=1)
+
+    from_home = post(session, blog, "a pointed remark", email="regular@example.org",
+                     ip_hash="iphash-home")  # fmt: skip
+    impostor = post(session, blog, "a pointed remark", email="regular@example.org",
+                    ip_hash="iphash-elsewhere")  # fmt: skip
+    assert scored(session, from_home, 0.6, later).status == CommentStatus.VISIBLE
+    assert last_rule(from_home) == Rule.AUTHOR_TRUSTED
+    assert scored(session, impostor, 0.6, later).status == CommentStatus.HELD
+    assert last_rule(impostor) != Rule.AUTHOR_TRUSTED

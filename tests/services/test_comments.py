@@ -101,6 +101,10 @@ def test_the_first_comment_on_a_page_creates_its_thread_with_its_title_and_url(
         "http://blog.example/hello",  # another scheme
         "https://blog.example:8443/hello",  # another port
         "https://blog.example.evil.example/x",  # a look-alike host
+        # Browsers end the host at a backslash: evil.example to them, blog.example to
+        # urlsplit, which sees user info before the "@".
+        "https://evil.example\\@blog.example/x",
+        "https://someone@blog.example/x",  # user info: refused, whatever it says
     ],
 )
 def test_a_thread_url_outside_the_sites_origins_is_refused(

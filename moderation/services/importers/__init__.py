@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from moderation.models import Comment, ImportedComment, Score, Site, Thread
 from moderation.scoring import LabelThresholds
-from moderation.services import lifecycle, policy
+from moderation.services import authors, lifecycle, policy
 from moderation.services.comments import get_or_create_thread, hash_ip
 from moderation.services.importers.records import (
     APPROVED,
@@ -265,10 +265,13 @@ class _Importer:
             if created_at is None:
                 self.result.undated += 1
                 created_at = self.now
+            ip_hash = hash_ip(record.ip, self.ip_secret)
             values.update(
                 author_name=(record.author_name.strip() or ANONYMOUS)[:100],
                 author_email=record.author_email,
-                ip_hash=hash_ip(record.ip, self.ip_secret),
+                ip_hash=ip_hash,
+                # The author panel, bans and trust find imported comments like new ones.
+                author_key=authors.author_key(record.author_email, ip_hash),
                 body=record.body,
                 body_html=render_markdown(record.body),
                 score_attempts=0,

@@ -58,10 +58,17 @@ def parse(path: Path) -> Iterator[Record]:
     """The comments of Isso's database at ``path``, oldest id first. Raises
     ImportFileError for a file that is not an Isso database or an unknown mode."""
     with closing(_connect(path)) as connection:
-        threads = {
-            thread_id: ThreadInfo(key=(uri or "/")[:255], url=None, title=clip(title, 300))
-            for thread_id, uri, title in connection.execute("SELECT id, uri, title FROM threads")
-        }
+        try:
+            threads = {
+                thread_id: ThreadInfo(key=(uri or "/")[:255], url=None, title=clip(title, 300))
+                for thread_id, uri, title in connection.execute(
+                    "SELECT id, uri, title FROM threads"
+                )
+            }
+        except sqlite3.DatabaseError as error:
+            raise ImportFileError(
+                f"not an Isso database: its threads table cannot be read ({error})"
+            ) from None
         last = 0
         while True:
             try:
