@@ -82,8 +82,11 @@ def test_bad_input_is_one_line_and_changes_nothing(
     before = database_state(session)
     bad = tmp_path / "bad.csv"
     bad.write_text("body,verdict\nhello,1\n", encoding="utf-8")
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes("text,label\ncaf\u00e9 cr\u00e8me,0\n".encode("latin-1"))
     runner = app.test_cli_runner()
     for args, message in [
+        ([str(latin1)], f"Error: {latin1}: not UTF-8 text"),
         ([str(bad)], f"Error: {bad}: unknown format: columns body, verdict; expected"),
         ([str(tmp_path / "gone.csv")], f"Error: {tmp_path / 'gone.csv'}: no such file"),
         ([str(labelled_file(tmp_path)), "--site", "nope"], "Error: no site 'nope' (sites: news)"),

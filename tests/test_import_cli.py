@@ -121,3 +121,21 @@ def test_the_file_bytes_drive_the_bar_of_a_stream(app: Flask, site: Site, tmp_pa
     code, output = run(app, "wxr", str(THEME), "--site", "blog", "--no-score")
     assert code == 0, output
     assert "564k/564k" in output  # the file's size is the bar's total: an ETA for a stream
+
+
+def test_an_sqlite_file_that_is_not_isso_is_one_clear_line(
+    app: Flask, session: Session, site: Site, tmp_path: Path
+) -> None:
+    """Tables named like Isso's, of another shape: refused in one line, not a traceback."""
+    import sqlite3
+
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as connection:
+        connection.execute("CREATE TABLE threads (id INTEGER PRIMARY KEY, name TEXT)")
+        connection.execute("CREATE TABLE comments (id INTEGER PRIMARY KEY, body TEXT)")
+    connection.close()
+    before = database_state(session)
+    code, output = run(app, "isso", str(other), "--site", "blog")
+    assert code == 1 and "Traceback" not in output
+    assert "not an Isso database" in output and output.rstrip().endswith("nothing was imported")
+    assert database_state(session) == before
