@@ -215,6 +215,12 @@ def start_isso(workdir: Path) -> Server:
         f"[server]\nlisten = http://127.0.0.1:{port}/\n"
     )
     log = workdir / "isso.log"
+    # Isso creates its tables and preferences when its app is made; two workers making it
+    # at once on a new database race (UNIQUE constraint failed: preferences.key) and
+    # gunicorn stops. Made once here, before the workers start.
+    subprocess.run([str(ISSO_VENV / "bin/python"), "-c", "import isso.run"],
+                   env={**os.environ, "ISSO_SETTINGS": str(settings)},
+                   check=True, capture_output=True, timeout=120)  # fmt: skip
     with log.open("wb") as out:
         process = subprocess.Popen(
             [str(gunicorn), "--workers", "2", "--bind", f"127.0.0.1:{port}",
