@@ -14,7 +14,7 @@ from moderation.models import Moderator
 from moderation.services import moderators, review, threads
 from moderation.services.errors import DomainError, Invalid, NotFound
 from moderation.services.review import Action, AlreadyDecided, QueueFilter, Tab
-from moderation.types import utcnow
+from moderation.types import ThreadChange, utcnow
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/v1/moderation")
 
@@ -134,13 +134,7 @@ def thread_action(comment_id: int) -> Any:
     data = parse_body(ThreadActionIn)
     session = current_session()
     comment = review.get_for_review(session, review.scope_of(_moderator()), comment_id)
-    now = utcnow()
-    if data.action in ("close", "reopen"):
-        threads.set_closed(session, comment.thread, data.action == "close", _moderator(), now)
-    elif data.action == "pin":
-        threads.pin(session, comment, _moderator(), now)
-    else:
-        threads.unpin(session, comment, _moderator(), now)
+    threads.change(session, comment, ThreadChange(data.action), _moderator(), utcnow())
     session.commit()
     pinned = threads.pinned_comment(session, comment.thread)
     return {

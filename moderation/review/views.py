@@ -55,7 +55,7 @@ from moderation.services.dashboard import agreement_by_site
 from moderation.services.dashboard import dashboard as dashboard_figures
 from moderation.services.errors import DomainError, NotFound
 from moderation.services.review import Action, AlreadyDecided, Order, QueueFilter, Tab
-from moderation.types import NotifyPreference, Role, StandingKind, utcnow
+from moderation.types import NotifyPreference, Role, StandingKind, ThreadChange, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -368,27 +368,27 @@ def thread_change(comment_id: int) -> Any:
         item = review.get_for_review(session, scope(), comment_id)
     except NotFound:
         abort(404)
-    action = request.form.get("action", "")
-    now = utcnow()
     try:
-        if action in ("close", "reopen"):
-            threads.set_closed(session, item.thread, action == "close", me(), now)
-            done = "thread closed to new comments" if action == "close" else "thread reopened"
-        elif action == "pin":
-            threads.pin(session, item, me(), now)
-            done = "comment pinned: readers see it first"
-        elif action == "unpin":
-            threads.unpin(session, item, me(), now)
-            done = "comment unpinned"
-        else:
-            abort(400)
+        what = ThreadChange(request.form.get("action", ""))
+    except ValueError:
+        abort(400)
+    try:
+        threads.change(session, item, what, me(), utcnow())
     except DomainError as error:
         session.rollback()
         flash(error.message, "error")
         return _back_to_comment(comment_id)
     session.commit()
-    flash(done, "info")
+    flash(_THREAD_CHANGE_DONE[what], "info")
     return _back_to_comment(comment_id)
+
+
+_THREAD_CHANGE_DONE = {
+    ThreadChange.CLOSE: "thread closed to new comments",
+    ThreadChange.REOPEN: "thread reopened",
+    ThreadChange.PIN: "comment pinned: readers see it first",
+    ThreadChange.UNPIN: "comment unpinned",
+}
 
 
 @bp.post("/comments/<int:comment_id>/author")

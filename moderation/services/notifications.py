@@ -348,16 +348,37 @@ def render(
         "preference": recipient.notify.value,
         "burst_limit": BURST_LIMIT,
     }
+    return compose(notifier, recipient.email, _subject(message.kind, entries),
+                   message.message_key, now, "held", context)  # fmt: skip
+
+
+def compose(
+    notifier: Notifier,
+    to: str,
+    subject: str,
+    message_key: str,
+    now: datetime,
+    template: str,
+    context: dict[str, Any],
+    headers: dict[str, str] | None = None,
+) -> EmailMessage:
+    """A mail of the service: text and HTML from ``template`` (``.txt``/``.html``), a
+    Message-ID from ``message_key`` (the same on every retry, so a resent mail is the
+    same mail), marked auto-generated. The subject goes on one line: names and titles in
+    it are what people typed, and a line break would make the header invalid."""
     mail = EmailMessage()
-    mail["Subject"] = _subject(message.kind, entries)
+    mail["Subject"] = " ".join(subject.split())
     mail["From"] = notifier.mailer.sender
-    mail["To"] = recipient.email
+    mail["To"] = to
     mail["Date"] = format_datetime(now)
     domain = notifier.mailer.sender.rpartition("@")[2] or "localhost"
-    mail["Message-ID"] = f"<{message.message_key}@{domain}>"
+    mail["Message-ID"] = f"<{message_key}@{domain}>"
     mail["Auto-Submitted"] = "auto-generated"
-    mail.set_content(mail_templates.get_template("held.txt").render(context))
-    mail.add_alternative(mail_templates.get_template("held.html").render(context), subtype="html")
+    for name, value in (headers or {}).items():
+        mail[name] = value
+    mail.set_content(mail_templates.get_template(f"{template}.txt").render(context))
+    mail.add_alternative(mail_templates.get_template(f"{template}.html").render(context),
+                         subtype="html")  # fmt: skip
     return mail
 
 

@@ -30,7 +30,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from email.utils import format_datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
@@ -39,7 +38,7 @@ from sqlalchemy.orm import Session, selectinload
 from moderation.models import Comment, OutboxEvent, ReaderMail, ReplySubscription, Thread
 from moderation.services import reader_links
 from moderation.services.deliveries import DeliveryResult
-from moderation.services.notifications import Notifier, mail_templates, send_due
+from moderation.services.notifications import Notifier, compose, send_due
 from moderation.services.transactions import savepoint
 from moderation.types import CommentStatus, DeliveryStatus, EventType, ReaderMailKind
 
@@ -372,24 +371,13 @@ def render(
             f"on “{context['thread_title']}”"
         )
         template = "reader_reply"
-    message = EmailMessage()
-    # Names and titles are what readers typed: a line break in one must not make the
-    # header invalid (the mail would fail on every try).
-    message["Subject"] = " ".join(subject.split())
-    message["From"] = notifier.mailer.sender
-    message["To"] = subscription.email
-    message["Date"] = format_datetime(now)
-    domain = notifier.mailer.sender.rpartition("@")[2] or "localhost"
-    message["Message-ID"] = f"<{mail.message_key}@{domain}>"
-    message["Auto-Submitted"] = "auto-generated"
     # RFC 8058: mail clients offer "unsubscribe" and POST to the link, no page, no sign-in.
-    message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message.set_content(mail_templates.get_template(f"{template}.txt").render(context))
-    message.add_alternative(
-        mail_templates.get_template(f"{template}.html").render(context), subtype="html"
-    )
-    return message
+    one_click = {
+        "List-Unsubscribe": f"<{unsubscribe_url}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+    return compose(notifier, subscription.email, subject, mail.message_key, now, template,
+                   context, one_click)  # fmt: skip
 
 
 def deliver_due(

@@ -243,6 +243,19 @@ def unpin(session: Session, comment: Comment, moderator: Moderator, now: datetim
     return True
 
 
+def change(
+    session: Session, comment: Comment, what: ThreadChange, moderator: Moderator, now: datetime
+) -> None:
+    """What a moderator does to a thread from one of its comments: close or reopen the
+    thread, pin or unpin the comment (the review page and the admin API both ask here)."""
+    if what in (ThreadChange.CLOSE, ThreadChange.REOPEN):
+        set_closed(session, comment.thread, what == ThreadChange.CLOSE, moderator, now)
+    elif what == ThreadChange.PIN:
+        pin(session, comment, moderator, now)
+    else:
+        unpin(session, comment, moderator, now)
+
+
 def thread_history(session: Session, thread: Thread, limit: int = 20) -> list[ThreadAction]:
     """The thread's closes, reopens, pins and unpins, newest first."""
     return list(
