@@ -141,9 +141,11 @@ def submit(
         # The queue links moderators to the thread's URL: only the site's own pages.
         origin = url_origin(thread_url)
         if origin is None or not origin_allowed(site.allowed_origins, origin):
+            why = (f"its origin {origin!r} is not one of them" if origin is not None
+                   else "it is not a plain http(s) address")  # fmt: skip
             raise Invalid(
-                f"must be a page of the site: its origin {origin or thread_url!r} is not one "
-                f"of the site's origins ({', '.join(site.allowed_origins) or 'none set'})",
+                f"must be a page of the site's origins "
+                f"({', '.join(site.allowed_origins) or 'none set'}): {why}",
                 field="thread_url",
             )
     key = authors.author_key(author_email, ip_hash)
