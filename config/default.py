@@ -146,3 +146,9 @@ DATABASE_RETRY_AFTER_SECONDS = 2
 # A moderator's sign-in lasts at most this long (then they sign in again), whatever the
 # browser keeps: a copied session cookie stops working by itself.
 SESSION_LIFETIME_DAYS = 30
+
+# The worker deletes, once an hour, what is only kept for a while and is older than this
+# many days: finished webhook deliveries and moderators' mails, dispatched events, ended
+# sign-ins, expired idempotency keys (services/retention.py lists what stays for good).
+# 0: keep everything. `flask moderation prune` runs the same pass by hand.
+RETENTION_DAYS = 90

@@ -241,7 +241,7 @@ def start_in_process_worker(app: Flask) -> threading.Thread | None:
         return None
     from moderation.current_scorer import get_scorer
     from moderation.services.notifications import notifier_from_config
-    from moderation.services.worker import Worker
+    from moderation.services.worker import Retention, Worker
 
     def run() -> None:
         with app.app_context():
@@ -254,6 +254,7 @@ def start_in_process_worker(app: Flask) -> threading.Thread | None:
                 max_attempts=app.config["WORKER_MAX_ATTEMPTS"],
                 webhook_allow_private=app.config["WEBHOOK_ALLOW_PRIVATE"],
                 notifier=notifier_from_config(app.config),
+                retention=Retention.from_config(app.config),
             )
             app.extensions["moderation.worker"] = worker
             log.info("in-process scoring worker %s started", worker.worker_id)
