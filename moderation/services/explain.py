@@ -42,6 +42,8 @@ MAX_MODEL_TERMS = 5
 # Leave-one-word-out scores the text once per distinct word: a long comment's first
 # words only, so that opening it stays a second or two with Detoxify on a CPU.
 LOO_MAX_WORDS = 64
+# A word whose absence moves the score by less than this is noise, not a reason.
+LOO_MIN_DROP = 0.01
 LEAVE_ONE_WORD_OUT = "leave-one-word-out"
 LINEAR = "linear"
 WORD = re.compile(r"\w+(?:['’]\w+)*")
@@ -137,8 +139,8 @@ def driving_label(
 def leave_one_word_out(
     scorer: Scorer, text: str, label: str, max_words: int = LOO_MAX_WORDS
 ) -> list[tuple[str, float]]:
-    """The words of ``text`` whose removal (every occurrence) lowers ``label``'s score,
-    each with how much, largest first. Scores ``text`` itself in the same batch, so the
+    """The words of ``text`` whose removal (every occurrence) lowers ``label``'s score by
+    at least LOO_MIN_DROP, each with how much, largest first. Scores ``text`` itself in the same batch, so the
     drops compare like with like."""
     distinct = list(dict.fromkeys(w.lower() for w in WORD.findall(text)))[:max_words]
     if not distinct:
@@ -147,7 +149,7 @@ def leave_one_word_out(
     scores = scorer.score([text, *variants])
     base = scores[0][label]
     drops = [(word, base - s[label]) for word, s in zip(distinct, scores[1:], strict=True)]
-    return sorted((d for d in drops if d[1] > 0), key=lambda d: d[1], reverse=True)
+    return sorted((d for d in drops if d[1] >= LOO_MIN_DROP), key=lambda d: d[1], reverse=True)
 
 
 def _explains(scorer: Scorer, score: Score) -> bool:
