@@ -140,8 +140,8 @@ def leave_one_word_out(
     scorer: Scorer, text: str, label: str, max_words: int = LOO_MAX_WORDS
 ) -> list[tuple[str, float]]:
     """The words of ``text`` whose removal (every occurrence) lowers ``label``'s score by
-    at least LOO_MIN_DROP, each with how much, largest first. Scores ``text`` itself in the same batch, so the
-    drops compare like with like."""
+    at least LOO_MIN_DROP, each with how much, largest first. Scores ``text`` itself in
+    the same batch, so the drops compare like with like."""
     distinct = list(dict.fromkeys(w.lower() for w in WORD.findall(text)))[:max_words]
     if not distinct:
         return []
