@@ -272,7 +272,10 @@ def explained(items: list[Comment], opened: Comment | None = None) -> dict[str, 
         # body_html is sanitized on the way in; mark_terms escapes text and cleans it again.
         return Markup(explain.mark_terms(item.body_html, terms))  # noqa: S704
 
-    return {"explanation": found.get, "marked_body": marked_body}
+    def explanation(item: Comment) -> explain.Explanation | None:
+        return found.get(item.id)
+
+    return {"explanation": explanation, "marked_body": marked_body}
 
 
 @bp.get("/")

@@ -5,6 +5,10 @@
 (function () {
   "use strict";
   var token = document.querySelector('meta[name="csrf-token"]');
+  // No settle pause (it is for CSS transitions, which these pages have none of): swapped
+  // forms answer through htmx at once, so an Undo pressed right after a decision is
+  // not a plain post that reloads the page.
+  if (window.htmx) window.htmx.config.defaultSettleDelay = 0;
   document.body.addEventListener("htmx:configRequest", function (event) {
     if (token) event.detail.headers["X-CSRFToken"] = token.content;
   });
