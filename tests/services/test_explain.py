@@ -4,6 +4,7 @@ opening, and marked in the sanitized body without letting any markup through."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from html.parser import HTMLParser
 from typing import Any
@@ -23,7 +24,7 @@ from moderation.services import explain, rendering, review, worker
 from moderation.services.explain import Term
 from moderation.types import CommentStatus, Role, utcnow
 from tests import factories
-from tests.conftest import app_config, make_site, reset_database
+from tests.conftest import IsolatedClient, app_config, make_site, reset_database
 
 INSULT = "Thanks for the post, but you are an idiot."
 
@@ -180,3 +181,34 @@ def test_leave_one_word_out_only_for_held_comments(detoxify_app: Flask) -> None:
     scorer = CountingScorer(get_scorer())
     found = explain.explain_opened(session, comment, scorer, scorer.default_thresholds, utcnow())
     assert scorer.texts == 0 and found.model_terms == () and not found.on_opening
+
+
+def test_opening_a_held_comment_marks_the_models_words_and_keeps_them(
+    detoxify_app: Flask,
+) -> None:
+    from tests.review.conftest import account, sign_in
+
+    session: Session = db.session  # type: ignore[assignment]
+    site = make_site(session)
+    comment = factories.submit(session, site, "nice, you idiot")
+    score_pending(session)
+    account(session, "admin@example.org")
+    detoxify_app.test_client_class = IsolatedClient
+    client = detoxify_app.test_client()
+    sign_in(client, "admin@example.org")
+
+    queue = client.get("/moderation/").get_data(as_text=True)
+    assert "open it to see which words raised" in queue and "term-model" not in queue
+    page = client.get(f"/moderation/comments/{comment.id}").get_data(as_text=True)
+    assert '<mark class="term term-model" title="' in page
+    assert re.search(r'lower without this word">idiot</mark>', page)
+    session.expire_all()
+    kept = session.scalars(select(ScoreExplanation)).one()
+    assert kept.terms[0][0] == "idiot" and kept.method == "leave-one-word-out"
+
+    again = client.get(f"/moderation/comments/{comment.id}").get_data(as_text=True)
+    assert re.search(r'lower without this word">idiot</mark>', again)
+    session.expire_all()
+    assert session.scalars(select(ScoreExplanation)).one().created_at == kept.created_at
+    queue = client.get("/moderation/").get_data(as_text=True)
+    assert re.search(r'lower without this word">idiot</mark>', queue)  # the queue reads it
