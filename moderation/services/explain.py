@@ -232,19 +232,24 @@ def explain_opened(
         return found
     started = time.perf_counter()
     model = leave_one_word_out(scorer, comment.body, found.label)
-    row = ScoreExplanation(
-        score_id=score.id,
-        label=found.label,
-        method=LEAVE_ONE_WORD_OUT,
-        terms=[[word, drop] for word, drop in model[:MAX_MODEL_TERMS]],
-        duration_ms=(time.perf_counter() - started) * 1000,
-        created_at=now,
-    )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        pass  # another moderator's opening kept it first: the same terms
+    values = {
+        "label": found.label,
+        "method": LEAVE_ONE_WORD_OUT,
+        "terms": [[word, drop] for word, drop in model[:MAX_MODEL_TERMS]],
+        "duration_ms": (time.perf_counter() - started) * 1000,
+        "created_at": now,
+    }
+    # One kept for another label (the site's thresholds changed since): replaced.
+    stale = session.scalar(select(ScoreExplanation).where(ScoreExplanation.score_id == score.id))
+    if stale is not None:
+        for name, value in values.items():
+            setattr(stale, name, value)
+    else:
+        try:
+            with session.begin_nested():
+                session.add(ScoreExplanation(score_id=score.id, **values))
+        except IntegrityError:
+            pass  # another moderator's opening kept it first: the same terms
     terms = _combine(found.word_terms, model, found.label, LEAVE_ONE_WORD_OUT)
     return Explanation(terms, found.label, LEAVE_ONE_WORD_OUT)
 
