@@ -50,9 +50,32 @@
     var done = swapping;
     swapping = null;
     var list = items(), same = list.indexOf(document.getElementById("item-" + done.id));
-    if (done.undo) { if (same >= 0) focusItem(same); return; }
+    if (done.undo) {
+      if (same >= 0) focusItem(same);
+      var finished = document.getElementById("page-done");
+      if (finished) finished.remove();
+      return;
+    }
+    if (!list.length) { pageDone(); return; }
     focusItem(same >= 0 ? same + 1 : done.index);
   });
+  // The last item of the page decided: say so, with a way to the next comments (the notes
+  // of what was decided stay, so Undo still has its place).
+  function pageDone() {
+    var box = document.getElementById("queue-items");
+    if (!box || document.getElementById("page-done")) return;
+    var note = document.createElement("p");
+    note.className = "empty";
+    note.id = "page-done";
+    note.tabIndex = -1;
+    note.appendChild(document.createTextNode("Nothing left on this page. "));
+    var more = document.createElement("a");
+    more.href = window.location.href;
+    more.textContent = "Load the queue again";
+    note.appendChild(more);
+    box.insertBefore(note, box.querySelector(".pager"));
+    note.focus();
+  }
   document.body.addEventListener("htmx:afterRequest", function (event) {
     if (swapping && !event.detail.successful) swapping = null;
   });

@@ -51,27 +51,31 @@ def status_in_db(session: Session, comment: Comment) -> CommentStatus:
     return found.status
 
 
-KEY_TO_FOCUS = """
-([key, nextId]) => new Promise((resolve) => {
-  const start = performance.now();
-  const done = () => {
-    if (document.activeElement && document.activeElement.id === nextId) {
-      resolve(performance.now() - start);
-      return true;
+TIMING = """
+() => {
+  // Capture listeners, installed before review.js handles the key: when it went down, and
+  // when the element named in ``want`` took the focus after it.
+  window.timing = { want: null, down: null, focused: null };
+  document.addEventListener("keydown", () => {
+    window.timing.down = performance.now();
+    window.timing.focused = null;
+  }, true);
+  document.addEventListener("focusin", (event) => {
+    if (event.target.id === window.timing.want && window.timing.focused === null) {
+      window.timing.focused = performance.now();
     }
-    return false;
-  };
-  document.addEventListener("focusin", function listen() {
-    if (done()) document.removeEventListener("focusin", listen);
-  });
-  document.dispatchEvent(new KeyboardEvent("keydown", { key: key, bubbles: true }));
-})
+  }, true);
+}
 """
 
 
 def press_and_time(page: Page, key: str, next_id: str) -> float:
-    """Milliseconds from the key's keydown to ``next_id`` focused, measured in the page."""
-    return float(page.evaluate(KEY_TO_FOCUS, [key, next_id]))
+    """Press ``key`` (a real key press) and wait for ``next_id`` to be focused; the
+    milliseconds between them, measured in the page."""
+    page.evaluate("id => { window.timing.want = id; }", next_id)
+    page.keyboard.press(key)
+    expect(page.locator(f"#{next_id}")).to_be_focused()
+    return float(page.evaluate("window.timing.focused - window.timing.down"))
 
 
 def test_keys_decide_in_place_move_the_focus_on_and_undo_puts_it_back(
@@ -81,6 +85,7 @@ def test_keys_decide_in_place_move_the_focus_on_and_undo_puts_it_back(
     score_pending(session)
     sign_in(page, live_server)
     page.evaluate("window.notReloaded = true")  # gone if anything reloads the page
+    page.evaluate(TIMING)
     order = page.locator("article.item").evaluate_all("els => els.map(e => e.dataset.id)")
     first, second, third, fourth = (next(c for c in held if str(c.id) == i) for i in order)
     expect(item(page, first)).to_be_focused()
@@ -207,3 +212,25 @@ def test_the_words_that_drove_the_decision_are_marked_in_the_queue_and_on_the_pa
     body = item(page, held).locator(".body").last
     expect(body.locator("mark.term-suspect")).to_have_text(["clown"])
     expect(body.locator("mark.term-model", has_text="worthless")).to_have_count(1)
+
+
+def test_deciding_the_last_item_of_the_page_says_so_and_undo_brings_it_back(
+    page: Page, live_server: LiveServer, session: Session, site: Site, admin: Moderator
+) -> None:
+    toxic = post(session, TOXIC)
+    score_pending(session)
+    sign_in(page, live_server)
+    page.keyboard.press("a")
+    done = page.locator("#page-done")
+    expect(done).to_contain_text("Nothing left on this page.")
+    expect(done).to_be_focused()
+    expect(page.locator('[data-count="held"]')).to_have_text("0")
+    page.keyboard.press("u")
+    expect(item(page, toxic)).to_be_focused()
+    expect(done).to_have_count(0)
+    assert status_in_db(session, toxic) == CommentStatus.HELD
+    page.keyboard.press("h")
+    expect(done).to_be_visible()
+    done.get_by_role("link", name="Load the queue again").click()
+    expect(page.get_by_text("The queue is clear.")).to_be_visible()
+    assert status_in_db(session, toxic) == CommentStatus.HIDDEN
