@@ -3,6 +3,9 @@ light or dark, their language; and a comment they post is shown wherever it land
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,8 +22,10 @@ from tests.browser.test_widget import (  # noqa: F401  (fixtures)
     unexpected,
     write,
 )
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.usefixtures("demo")  # the demo site, as `make run` makes it
+SCREENSHOT = REPO / "docs" / "screenshots" / "widget-dark-de.png"
 
 
 def top_level_names(page: Page) -> list[str]:
@@ -166,3 +171,27 @@ def test_without_data_lang_the_browsers_language_is_used(
             expect(page.get_by_role("heading", name=heading)).to_be_visible()
     finally:
         context.close()
+
+
+def test_screenshot_of_a_german_dark_widget_sorted_by_replies(
+    app: Flask, page: Page, live_server: LiveServer, tmp_path: Path
+) -> None:
+    """README's second screenshot (saved with UPDATE_SCREENSHOTS=1)."""
+    first = post_as(app, author_name="Jo", body="Schöner Balkon! Welche Sorte war das?")
+    post_as(app, author_name="Ana", body="Bei mir wuchsen nur *Kirschtomaten*.")
+    for name, text in (("Kim", "Sungold, wie im Artikel."), ("Jo", "Danke, probiere ich aus.")):
+        post_as(app, author_name=name, body=text, parent_id=first["id"])
+    page.emulate_media(color_scheme="dark")
+    page.goto(live_server.url + "/demo/")
+    # As if the blog's element said data-lang="de" (the widget reads it when it starts).
+    page.add_init_script("document.addEventListener('DOMContentLoaded', () => "
+                         "document.getElementById('comments').dataset.lang = 'de')")  # fmt: skip
+    page.reload()
+    page.get_by_label("Sortieren").select_option(label="Meiste Antworten")
+    expect(page.locator("ol.list > li > article").first).to_have_accessible_name("Kommentar von Jo")
+    expect(page.get_by_role("heading", name="4 Kommentare")).to_be_visible()
+    shot = tmp_path / "widget.png"
+    page.locator("#comments").screenshot(path=str(shot))
+    assert shot.stat().st_size > 10_000
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        shutil.copyfile(shot, SCREENSHOT)
