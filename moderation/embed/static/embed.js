@@ -69,7 +69,11 @@
     try {
       const response = await fetch(`${ORIGIN}/embed/i18n/${lang}.json`, { credentials: "omit" });
       if (response.ok) messages = await response.json();
-    } catch (error) { /* not reachable: English it is */ }
+    } catch (error) { /* not reachable: English, below */ }
+    if (messages === ENGLISH) { // English all through then, the server's messages included
+      lang = "en";
+      plurals = new Intl.PluralRules(lang);
+    }
   }
 
   // h("button", {type: "button", onclick: f}, "text", child): strings become text nodes.
