@@ -133,3 +133,10 @@ def test_the_openapi_document_describes_sort(client: FlaskClient) -> None:
     [sort] = [p for p in operation["get"]["parameters"] if p.get("name") == "sort"]
     assert sort["schema"]["enum"] == ["oldest", "newest", "replies"]
     assert sort["schema"]["default"] == "oldest"
+
+
+def test_only_replies_readers_see_count_for_most_replies(client: FlaskClient, site: Site) -> None:
+    posted = thread_of_five(client)
+    for n in range(4):  # held for a moderator: nobody else sees them
+        post(client, f"held {n}", parent_id=posted["d"]["id"], acknowledged_warning=True)
+    assert top_level(client, "&limit=2&sort=replies") == ["c", "e", "a", "b", "d"]
