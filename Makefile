@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := app
 
-.PHONY: run dev test lint install install-dev calibrate chromium
+.PHONY: run dev test lint install install-dev calibrate chromium translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,3 +54,12 @@ lint: install-dev
 
 calibrate: install
 	$(BIN)/python bench/calibrate_lite.py
+
+# The server's reader-facing messages: extract them, merge them into each language's .po
+# (translate what comes up empty), and compile the .mo files that are committed beside them.
+translations: install
+	$(BIN)/pybabel extract -F moderation/translations/babel.cfg -k N_ --no-location \
+	  --omit-header --sort-output --width 100 -o moderation/translations/messages.pot moderation
+	$(BIN)/pybabel update -i moderation/translations/messages.pot -d moderation/translations \
+	  --no-location --width 100 --no-fuzzy-matching
+	$(BIN)/pybabel compile -d moderation/translations

@@ -102,6 +102,9 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     import moderation.auth  # noqa: F401  (registers the session's user loader)
+    from moderation import i18n
+
+    i18n.init_app(app)  # readers' language, per request (see moderation/i18n.py)
 
     if app.config["TRUSTED_PROXIES"]:
         proxies = int(app.config["TRUSTED_PROXIES"])

@@ -219,7 +219,8 @@ def build_document(server_url: str) -> dict[str, Any]:
                 },
                 "get": {
                     "operationId": "listComments",
-                    "summary": "A thread's visible comments as a tree, oldest first",
+                    "summary": "A thread's visible comments as a tree, oldest first unless "
+                    "`sort` says otherwise",
                     "parameters": [
                         AUTHOR_TOKENS,
                         {
@@ -241,10 +242,26 @@ def build_document(server_url: str) -> dict[str, Any]:
                             "description": "top-level comments per page",
                         },
                         {
+                            "name": "sort",
+                            "in": "query",
+                            "required": False,
+                            "schema": {
+                                "type": "string",
+                                "enum": ["oldest", "newest", "replies"],
+                                "default": "oldest",
+                            },
+                            "description": "order of the top-level comments: oldest or "
+                            "newest first, or most replies first (visible replies in the "
+                            "branch; ties oldest first). Replies stay oldest first under "
+                            "their parent; the pinned comment stays first on the first page",
+                        },
+                        {
                             "name": "cursor",
                             "in": "query",
                             "required": False,
                             "schema": {"type": "string"},
+                            "description": "`next_cursor` of the previous page, with the "
+                            "same `sort`",
                         },
                         {
                             "name": "If-None-Match",

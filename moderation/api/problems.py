@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 from flask import Response, json, request
 from pydantic import BaseModel, ValidationError
 
+from moderation.i18n import _
+
 PROBLEM_TYPE_BASE = "https://moderation.invalid/problems/"
 
 TITLES = {
@@ -45,6 +47,7 @@ def problem(
     response = Response(
         json.dumps(body), status=status, mimetype="application/problem+json", headers=headers
     )
+    response.vary.add("Accept-Language")  # details are in the reader's language
     return response
 
 
@@ -66,25 +69,25 @@ def _field_message(error: Any) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
     if kind == "missing":
-        return "is required"
+        return _("is required")
     if kind == "string_too_short":
-        return "must not be empty"
+        return _("must not be empty")
     if kind == "string_too_long":
-        return f"must be at most {ctx.get('max_length')} characters"
+        return _("must be at most %(count)s characters", count=ctx.get("max_length"))
     if kind == "extra_forbidden":
-        return "is not a field of this request"
+        return _("is not a field of this request")
     if kind == "int_type":
-        return "must be an integer"
+        return _("must be an integer")
     if kind == "bool_type":
-        return "must be true or false"
+        return _("must be true or false")
     if kind == "less_than_equal":
-        return f"must be at most {ctx.get('le')}"
+        return _("must be at most %(number)s", number=ctx.get("le"))
     if kind == "enum":
-        return f"must be one of: {ctx.get('expected')}"
+        return _("must be one of: %(choices)s", choices=ctx.get("expected"))
     if kind == "string_pattern_mismatch":
         if error["loc"] and error["loc"][-1] == "thread_url":
-            return "must be an http:// or https:// address"
-        return "is not a valid email address"
+            return _("must be an http:// or https:// address")
+        return _("is not a valid email address")
     return str(error["msg"])
 
 
@@ -117,11 +120,11 @@ def parse_body(model: type[ModelT]) -> ModelT:
     if not isinstance(payload, dict):
         raise ApiProblem(problem(400, "the body must be a JSON object"))
     if nul_fields := sorted(_fields_with_nul(payload)):
-        message = "must not contain the NUL character (\\u0000)"
+        message = _("must not contain the NUL character (\\u0000)")
         raise ApiProblem(
             problem(
                 422,
-                f"invalid fields: {', '.join(nul_fields)}",
+                _("invalid fields: %(names)s", names=", ".join(nul_fields)),
                 errors=[{"field": f, "message": message} for f in nul_fields],
             )
         )
@@ -136,4 +139,6 @@ def parse_body(model: type[ModelT]) -> ModelT:
             for e in exc.errors()
         ]
         names = ", ".join(sorted({e["field"] for e in errors}))
-        raise ApiProblem(problem(422, f"invalid fields: {names}", errors=errors)) from None
+        raise ApiProblem(
+            problem(422, _("invalid fields: %(names)s", names=names), errors=errors)
+        ) from None

@@ -1,7 +1,8 @@
 """Rendered thread pages, kept by the thread's version: in this process, or in Redis
 (MODERATION_CACHE_URL) so that every web process and instance shares them.
 
-The key is the page's identity *and* the thread's version (``threads.version``), read from
+The key is the page's identity (site, thread, limit, cursor and the reader's ``sort``: each
+order is a page of its own) *and* the thread's version (``threads.version``), read from
 the database in the request that asks: a post, a score, an edit or a moderator's decision
 changes the version in the same commit, so the next read, whichever process serves it,
 looks for another key and renders afresh. Nothing is ever invalidated, so nothing can be

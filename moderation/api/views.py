@@ -30,6 +30,7 @@ from moderation.api.thread_cache import PageCache, page_key
 from moderation.current_scorer import get_scorer
 from moderation.db import current_session, db, one_writer_at_a_time
 from moderation.extensions import limiter, limits_warning, retry_after_seconds
+from moderation.i18n import _, service_message
 from moderation.models import Comment, Site, Thread
 from moderation.services import (
     authors,
@@ -65,26 +66,54 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     except ValueError:
         value = low - 1
     if not low <= value <= high:
-        message = f"must be an integer from {low} to {high}"
+        message = _("must be an integer from %(low)s to %(high)s", low=low, high=high)
         raise ApiProblem(
             problem(422, f"{name} {message}", errors=[{"field": name, "message": message}])
         )
     return value
 
 
-def _encode_cursor(comment_id: int) -> str:
-    return base64.urlsafe_b64encode(f"after:{comment_id}".encode()).decode().rstrip("=")
+def _sort_arg() -> threads.Order:
+    raw = request.args.get("sort", threads.Order.OLDEST.value)
+    try:
+        return threads.Order(raw)
+    except ValueError:
+        choices = ", ".join(order.value for order in threads.Order)
+        message = _("must be one of: %(choices)s", choices=choices)
+        raise ApiProblem(
+            problem(422, f"sort {message}", errors=[{"field": "sort", "message": message}])
+        ) from None
 
 
-def _decode_cursor(cursor: str) -> int:
+# A cursor names the last top-level comment of the page before, in the page's order:
+# "after:ID" (oldest first, the form cursors had before sorting existed), "newest:ID",
+# "replies:COUNT:ID" (COUNT: its visible replies then).
+_CURSOR_PREFIX = {
+    threads.Order.OLDEST: "after",
+    threads.Order.NEWEST: "newest",
+    threads.Order.REPLIES: "replies",
+}
+
+
+def _encode_cursor(order: threads.Order, comment_id: int, reply_count: int) -> str:
+    value = f"{reply_count}:{comment_id}" if order == threads.Order.REPLIES else str(comment_id)
+    raw = f"{_CURSOR_PREFIX[order]}:{value}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, order: threads.Order) -> tuple[int, int]:
+    """The (comment id, reply count) a cursor of this order names, or a 422."""
     try:
         decoded = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, _, value = decoded.partition(":")
-        if prefix != "after" or not 0 <= int(value) <= MAX_ID:
+        prefix, _sep, value = decoded.partition(":")
+        count, _sep, comment_id = value.rpartition(":")
+        if prefix != _CURSOR_PREFIX[order] or bool(count) != (order == threads.Order.REPLIES):
             raise ValueError(cursor)
-        return int(value)
+        if not 0 <= int(comment_id) <= MAX_ID or not 0 <= int(count or 0) <= MAX_ID:
+            raise ValueError(cursor)
+        return int(comment_id), int(count or 0)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        message = "is not a cursor this API returned"
+        message = _("is not a cursor this API returned for this sort")
         raise ApiProblem(
             problem(422, f"cursor {message}", errors=[{"field": "cursor", "message": message}])
         ) from None
@@ -246,8 +275,12 @@ def rate_limited(error: RateLimitExceeded) -> Response:
     retry_after = retry_after_seconds() or 60  # as the Retry-After header says
     return problem(
         429,
-        f"too many requests from your address for this site (at most {error.description}); "
-        f"try again in {retry_after} seconds",
+        _(
+            "too many requests from your address for this site (at most %(limit)s); "
+            "try again in %(seconds)s seconds",
+            limit=error.description,
+            seconds=retry_after,
+        ),
         kind="rate-limited",
         headers={"Retry-After": str(retry_after)},
     )
@@ -256,22 +289,19 @@ def rate_limited(error: RateLimitExceeded) -> Response:
 @bp.errorhandler(DomainError)
 def domain_error(error: DomainError) -> Response:
     db.session.rollback()
-    errors = [{"field": error.field, "message": error.message}] if error.field else None
+    message = service_message(error.message)  # in the reader's language, where readers meet it
+    errors = [{"field": error.field, "message": message}] if error.field else None
     if isinstance(error, NotFound):
-        return problem(404, error.message)
+        return problem(404, message)
     if isinstance(error, comments.NotAuthor):
-        return _titled(
-            problem(403, error.message, kind="not-author", errors=errors), "Not the author"
-        )
+        return _titled(problem(403, message, kind="not-author", errors=errors), "Not the author")
     if isinstance(error, authors.AuthorBanned):
-        return _titled(
-            problem(403, error.message, kind="author-banned", errors=errors), "Author banned"
-        )
+        return _titled(problem(403, message, kind="author-banned", errors=errors), "Author banned")
     if isinstance(error, Conflict):
-        return problem(409, error.message, errors=errors)
+        return problem(409, message, errors=errors)
     if isinstance(error, Invalid):
-        return problem(422, error.message, errors=errors)
-    return problem(400, error.message, errors=errors)
+        return problem(422, message, errors=errors)
+    return problem(400, message, errors=errors)
 
 
 # ---------------------------------------------------------------- routes
@@ -443,7 +473,9 @@ def check_draft(site: str) -> Any:
                        kind="not-checked")  # fmt: skip
     return {
         "warning": result.warning,
-        "concerns": [{"label": c.label, "guideline": c.guideline} for c in result.concerns],
+        "concerns": [
+            {"label": c.label, "guideline": service_message(c.guideline)} for c in result.concerns
+        ],
     }
 
 
@@ -457,8 +489,9 @@ def list_comments(site: str) -> Any:
             problem(422, f"thread {message}", errors=[{"field": "thread", "message": message}])
         )
     limit = _int_arg("limit", 50, 1, 500)
+    order = _sort_arg()
     cursor = request.args.get("cursor")
-    after_id = _decode_cursor(cursor) if cursor else None
+    after_id, after_replies = _decode_cursor(cursor, order) if cursor else (None, 0)
     try:
         thread = threads.get_thread(current_session(), site_row, key)
     except NotFound:
@@ -477,7 +510,7 @@ def list_comments(site: str) -> Any:
         }
     own = comments.author_token_hashes(_author_tokens())
     if own:  # the author's own waiting comments are theirs alone: never cached
-        return _thread_page(thread, limit, after_id, own)
+        return _thread_page(thread, limit, after_id, own, order, after_replies)
     # The version is read before the page is rendered: a change landing in between makes
     # the page newer than its key says, never older, and the next read has a new key.
     key = page_key(
@@ -491,6 +524,8 @@ def list_comments(site: str) -> Any:
         threads.version(current_session(), thread),
         limit,
         after_id,
+        order.value,  # each order is its own page, with its own ETag
+        after_replies,
     )
     etag = f'"{key}"'
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
@@ -501,7 +536,10 @@ def list_comments(site: str) -> Any:
     if body is None:
         # Flask's own JSON response, so the cached bytes are what the view returned before.
         rendered = cast(
-            Response, current_app.json.response(_thread_page(thread, limit, after_id, ()))
+            Response,
+            current_app.json.response(
+                _thread_page(thread, limit, after_id, (), order, after_replies)
+            ),
         )
         body = rendered.get_data()
         cache.put(key, body)
@@ -509,9 +547,14 @@ def list_comments(site: str) -> Any:
 
 
 def _thread_page(
-    thread: Thread, limit: int, after_id: int | None, own: list[str] | tuple[()]
+    thread: Thread,
+    limit: int,
+    after_id: int | None,
+    own: list[str] | tuple[()],
+    order: threads.Order,
+    after_replies: int,
 ) -> dict[str, Any]:
-    page = threads.tree(current_session(), thread, limit, after_id)
+    page = threads.tree(current_session(), thread, limit, after_id, order, after_replies)
     page = comments.include_own_comments(current_session(), page, after_id, own)
     return {
         "thread": {
@@ -522,7 +565,11 @@ def _thread_page(
             "closed": page.thread.closed,
         },
         "comments": [node_json(root) for root in page.roots],
-        "next_cursor": _encode_cursor(page.next_cursor) if page.next_cursor else None,
+        "next_cursor": (
+            _encode_cursor(order, page.next_cursor, page.next_reply_count)
+            if page.next_cursor is not None
+            else None
+        ),
     }
 
 

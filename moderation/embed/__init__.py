@@ -7,9 +7,12 @@ import gzip
 from functools import lru_cache
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 
 STATIC = Path(__file__).resolve().parent / "static"
+# The widget's catalogues: English text -> the language's, one JSON file per language
+# (English itself is embed.js's own text). Fetched only by readers of that language.
+CATALOGUES = STATIC / "i18n"
 
 bp = Blueprint(
     "embed",
@@ -20,19 +23,31 @@ bp = Blueprint(
 )
 
 
-@lru_cache(maxsize=4)
-def _script(modified_ns: int) -> tuple[bytes, bytes]:
-    """embed.js as is and gzip-compressed (what travels when nothing in front of the
-    service compresses), read again whenever the file changes."""
-    source = (STATIC / "embed.js").read_bytes()
+@lru_cache(maxsize=16)
+def _file(path: Path, modified_ns: int) -> tuple[bytes, bytes]:
+    """A file of the widget as is and gzip-compressed (what travels when nothing in front
+    of the service compresses), read again whenever the file changes."""
+    source = path.read_bytes()
     return source, gzip.compress(source, 9, mtime=0)
 
 
 @bp.get("/embed.js")
 def script() -> Response:
-    source, compressed = _script((STATIC / "embed.js").stat().st_mtime_ns)
+    return _widget_file(STATIC / "embed.js", "text/javascript")
+
+
+@bp.get("/embed/i18n/<lang>.json")
+def catalogue(lang: str) -> Response:
+    path = CATALOGUES / f"{lang}.json"
+    if not (lang.isalpha() and lang.islower() and path.is_file()):
+        abort(404)
+    return _widget_file(path, "application/json")
+
+
+def _widget_file(path: Path, mimetype: str) -> Response:
+    source, compressed = _file(path, path.stat().st_mtime_ns)
     use_gzip = request.accept_encodings.quality("gzip") > 0
-    response = Response(compressed if use_gzip else source, mimetype="text/javascript")
+    response = Response(compressed if use_gzip else source, mimetype=mimetype)
     if use_gzip:
         response.content_encoding = "gzip"
     response.vary.add("Accept-Encoding")

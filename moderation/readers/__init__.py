@@ -16,6 +16,7 @@ from flask_limiter.util import get_remote_address
 
 from moderation.db import current_session, db
 from moderation.extensions import csrf, limiter
+from moderation.i18n import _, reader_locale, service_message
 from moderation.services import reader_mail
 from moderation.types import utcnow
 
@@ -47,42 +48,45 @@ def _secret() -> str:
 
 
 def _page(status: int = 200, **context: Any) -> Any:
-    context.setdefault("site", "Comments")
+    context.setdefault("site", _("Comments"))
+    context.setdefault("lang", reader_locale())
     context.setdefault("refused", False)
     context.setdefault("done", False)
     return render_template("readers/page.html", **context), status
 
 
 def _refused(title: str, error: reader_mail.LinkRefused) -> Any:
-    return _page(error.status, title=title, refused=True, message=error.message)
+    return _page(error.status, title=title, refused=True, message=service_message(error.message))
 
 
 @bp.get("/confirm/<token>")
 @_limited
 def confirm_page(token: str) -> Any:
-    title = "Confirm reply notifications"
+    title = _("Confirm reply notifications")
     try:
         state = reader_mail.confirm_state(current_session(), _secret(), token, utcnow())
     except reader_mail.LinkRefused as error:
         return _refused(title, error)
     if state.done:
-        message = "Already confirmed: you get a mail when someone replies."
+        message = _("Already confirmed: you get a mail when someone replies.")
         return _page(title=title, site=state.site_name, done=True, message=message)
     return _page(
         title=title,
         site=state.site_name,
         form_id="confirm",
-        button="Yes, email me when someone replies",
-        message=f"You asked {state.site_name} to email you when someone replies to your "
-        "comments. Confirm with the button; if it was not you, close this page and "
-        "nothing will be sent.",
+        button=_("Yes, email me when someone replies"),
+        message=_(
+            "You asked %(site)s to email you when someone replies to your comments. Confirm "
+            "with the button; if it was not you, close this page and nothing will be sent.",
+            site=state.site_name,
+        ),
     )
 
 
 @bp.post("/confirm/<token>")
 @_limited
 def confirm(token: str) -> Any:
-    title = "Confirm reply notifications"
+    title = _("Confirm reply notifications")
     try:
         state = reader_mail.confirm(current_session(), _secret(), token, utcnow())
     except reader_mail.LinkRefused as error:
@@ -90,31 +94,36 @@ def confirm(token: str) -> Any:
         return _refused(title, error)
     db.session.commit()
     return _page(
-        title="Confirmed",
+        title=_("Confirmed"),
         site=state.site_name,
         done=True,
-        message=f"Confirmed: {state.site_name} will email you when someone replies to the "
-        "comments you asked about (replies from now on). Each mail has a link to stop.",
+        message=_(
+            "Confirmed: %(site)s will email you when someone replies to the comments you "
+            "asked about (replies from now on). Each mail has a link to stop.",
+            site=state.site_name,
+        ),
     )
 
 
 @bp.get("/unsubscribe/<token>")
 @_limited
 def unsubscribe_page(token: str) -> Any:
-    title = "Unsubscribe"
+    title = _("Unsubscribe")
     try:
         state = reader_mail.unsubscribe_state(current_session(), _secret(), token)
     except reader_mail.LinkRefused as error:
         return _refused(title, error)
     if state.done:
-        message = f"Unsubscribed already: {state.site_name} sends you no mail."
+        message = _("Unsubscribed already: %(site)s sends you no mail.", site=state.site_name)
         return _page(title=title, site=state.site_name, done=True, message=message)
     return _page(
         title=title,
         site=state.site_name,
         form_id="unsubscribe",
-        button="Unsubscribe",
-        message=f"Stop all mail from {state.site_name} about replies to your comments.",
+        button=_("Unsubscribe"),
+        message=_(
+            "Stop all mail from %(site)s about replies to your comments.", site=state.site_name
+        ),
     )
 
 
@@ -125,7 +134,7 @@ def unsubscribe_page(token: str) -> Any:
 @bp.post("/unsubscribe/<token>")
 @_limited_per_link
 def unsubscribe(token: str) -> Any:
-    title = "Unsubscribe"
+    title = _("Unsubscribe")
     try:
         state = reader_mail.unsubscribe(current_session(), _secret(), token, utcnow())
     except reader_mail.LinkRefused as error:
@@ -133,10 +142,10 @@ def unsubscribe(token: str) -> Any:
         return _refused(title, error)
     db.session.commit()
     return _page(
-        title="Unsubscribed",
+        title=_("Unsubscribed"),
         site=state.site_name,
         done=True,
-        message=f"You are unsubscribed: {state.site_name} sends you no more mail.",
+        message=_("You are unsubscribed: %(site)s sends you no more mail.", site=state.site_name),
     )
 
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,7 +25,7 @@ from moderation.services.drafts import DraftNotChecked, score_within
 from moderation.services.errors import Conflict, DomainError, Invalid, NotFound
 from moderation.services.rendering import render_markdown
 from moderation.services.sites import get_site, origin_allowed, url_origin
-from moderation.services.threads import Node, ThreadPage
+from moderation.services.threads import Node, ThreadPage, sort_key
 from moderation.services.transactions import savepoint
 from moderation.types import BanMode, CommentStatus, Rule, StandingKind
 
@@ -216,7 +216,8 @@ def include_own_comments(
     """Add to ``page`` the comments of these authors that readers do not see (pending,
     held, hidden by moderation), each in its place in the tree, with tombstones for any
     missing ancestors. Only comments whose top-level comment falls in this page's range
-    are added, so every comment appears on exactly one page."""
+    are added, so every comment appears on exactly one page, in any order. (``after_id``
+    is the page's own: ``page.after`` says the same, in the page's order.)"""
     if not token_hashes:
         return page
     own = session.scalars(
@@ -236,23 +237,43 @@ def include_own_comments(
         node = stack.pop()
         nodes[node.comment.id] = node
         stack.extend(node.replies)
+    # Top-level comments that readers see are on exactly one page (in the tree already
+    # if on this one); the others (own, or with own replies only) sort as having no
+    # visible replies, and belong to the page whose range holds that place.
+    branch = func.coalesce(Comment.root_id, Comment.id)
+    shown_roots = set(
+        session.scalars(
+            select(branch).where(
+                Comment.thread_id == page.thread.id,
+                Comment.status == CommentStatus.VISIBLE,
+                branch.in_({c.root_id or c.id for c in own}),
+            )
+        )
+    )
+
+    def key(node: Node) -> tuple[int, int]:
+        return sort_key(page.order, node.comment.id, node.reply_count)
 
     def place(node: Node, siblings: list[Node]) -> None:
-        # The pinned comment stays first; the others are in id order.
-        pinned_first = siblings is page.roots and bool(siblings) and siblings[0].pinned
-        start = 1 if pinned_first else 0
-        ids = [sibling.comment.id for sibling in siblings[start:]]
-        siblings.insert(start + bisect.bisect(ids, node.comment.id), node)
+        if siblings is not page.roots:  # replies: oldest first
+            ids = [sibling.comment.id for sibling in siblings]
+            siblings.insert(bisect.bisect(ids, node.comment.id), node)
+            return
+        # The pinned comment stays first; the others are in the page's order.
+        start = 1 if siblings and siblings[0].pinned else 0
+        keys = [key(sibling) for sibling in siblings[start:]]
+        siblings.insert(start + bisect.bisect(keys, key(node)), node)
 
     for comment in own:  # oldest first: an own parent is placed before its own replies
         root_id = comment.root_id or comment.id
-        if root_id == page.pinned_id:
-            if after_id is not None:  # the pinned branch belongs to the first page
+        if root_id not in nodes:
+            if root_id == page.pinned_id or root_id in shown_roots:
+                continue  # its branch is on another page
+            place_at = sort_key(page.order, root_id, 0)
+            if page.after is not None and place_at <= page.after:
                 continue
-        elif after_id is not None and root_id <= after_id:
-            continue
-        elif page.next_cursor is not None and root_id > page.next_cursor:
-            continue
+            if page.next_after is not None and place_at > page.next_after:
+                continue
         if comment.id in nodes:  # a tombstone now, since it has visible replies
             nodes[comment.id].tombstone = False
             continue

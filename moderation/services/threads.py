@@ -3,6 +3,7 @@ to a thread: close it to new comments (and reopen it), pin one comment on top.""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,15 +18,36 @@ from moderation.services.transactions import savepoint
 from moderation.types import CommentStatus, ThreadChange
 
 
+class Order(enum.StrEnum):
+    """How readers sort a thread's top-level comments (replies are always oldest first,
+    under their parent; the pinned comment stays first)."""
+
+    OLDEST = "oldest"
+    NEWEST = "newest"
+    REPLIES = "replies"  # most visible replies in the branch first; ties oldest first
+
+
+def sort_key(order: Order, comment_id: int, reply_count: int) -> tuple[int, int]:
+    """Where a top-level comment stands in ``order``: ascending keys, first shown first.
+    A page's cursor is the key of its last comment (keyset paging, in every order)."""
+    if order == Order.NEWEST:
+        return (0, -comment_id)
+    if order == Order.REPLIES:
+        return (-reply_count, comment_id)
+    return (0, comment_id)
+
+
 @dataclass
 class Node:
     """A comment in the tree. ``tombstone`` nodes stand for a comment readers may not
-    see but whose visible replies need a place to hang."""
+    see but whose visible replies need a place to hang. ``reply_count``: the visible
+    replies in a top-level comment's branch (what Order.REPLIES sorts by)."""
 
     comment: Comment
     tombstone: bool
     replies: list[Node] = field(default_factory=list)
     pinned: bool = False
+    reply_count: int = 0
 
 
 @dataclass
@@ -33,8 +55,12 @@ class ThreadPage:
     thread: Thread
     comment_count: int
     roots: list[Node]
-    next_cursor: int | None
+    next_cursor: int | None  # the last top-level comment's id, when a next page exists
     pinned_id: int | None = None  # the pinned comment: first on the first page only
+    order: Order = Order.OLDEST
+    after: tuple[int, int] | None = None  # the sort key this page starts after
+    next_after: tuple[int, int] | None = None  # the sort key of its last top-level comment
+    next_reply_count: int = 0  # the visible replies of that comment (for the cursor)
 
 
 def get_thread(session: Session, site: Site, key: str) -> Thread:
@@ -75,14 +101,23 @@ def visible_count(session: Session, thread_id: int) -> int:
     )
 
 
-def tree(session: Session, thread: Thread, limit: int, after_id: int | None = None) -> ThreadPage:
-    """One page of ``thread``: up to ``limit`` top-level comments (oldest first, after
-    the top-level comment ``after_id``), each with its whole subtree of visible replies.
-    Comments that are not visible appear only as tombstones, and only when a visible
-    reply lies below them.
+def tree(
+    session: Session,
+    thread: Thread,
+    limit: int,
+    after_id: int | None = None,
+    order: Order = Order.OLDEST,
+    after_replies: int = 0,
+) -> ThreadPage:
+    """One page of ``thread``: up to ``limit`` top-level comments in ``order`` (oldest
+    first by default), after the top-level comment ``after_id`` (which had
+    ``after_replies`` visible replies when its page was read: Order.REPLIES pages by both,
+    so that a branch gaining replies meanwhile does not shift the pages), each with its
+    whole subtree of visible replies. Comments that are not visible appear only as
+    tombstones, and only when a visible reply lies below them.
 
     The pinned comment, if any, comes first on the first page (beyond ``limit``) and
-    is left out of the id order on every page: the cursor pages through the others, so
+    is left out of the order on every page: the cursor pages through the others, so
     it appears exactly once."""
     visible_reply = aliased(Comment)
     has_visible_descendant = exists().where(
@@ -96,16 +131,38 @@ def tree(session: Session, thread: Thread, limit: int, after_id: int | None = No
     pinned_id = session.scalar(
         select(Comment.id).where(Comment.thread_id == thread.id, Comment.pinned_at.is_not(None))
     )
-    roots_query = select(Comment).where(*shown).order_by(Comment.id).limit(limit + 1)
+    counted = aliased(Comment)
+    reply_count = (
+        select(func.count(counted.id))
+        .where(counted.root_id == Comment.id, counted.status == CommentStatus.VISIBLE)
+        .correlate(Comment)
+        .scalar_subquery()
+    )
+    roots_query = select(Comment).where(*shown).limit(limit + 1)
+    if order == Order.NEWEST:
+        roots_query = roots_query.order_by(Comment.id.desc())
+    elif order == Order.REPLIES:
+        roots_query = roots_query.order_by(reply_count.desc(), Comment.id)
+    else:
+        roots_query = roots_query.order_by(Comment.id)
     if pinned_id is not None:
         roots_query = roots_query.where(Comment.id != pinned_id)
+    after = None if after_id is None else sort_key(order, after_id, after_replies)
     if after_id is not None:
-        roots_query = roots_query.where(Comment.id > after_id)
+        if order == Order.NEWEST:
+            roots_query = roots_query.where(Comment.id < after_id)
+        elif order == Order.REPLIES:
+            roots_query = roots_query.where(
+                or_(
+                    reply_count < after_replies,
+                    and_(reply_count == after_replies, Comment.id > after_id),
+                )
+            )
+        else:
+            roots_query = roots_query.where(Comment.id > after_id)
     roots = list(session.scalars(roots_query))
-    next_cursor = None
-    if len(roots) > limit:
-        roots = roots[:limit]
-        next_cursor = roots[-1].id
+    has_more = len(roots) > limit
+    roots = roots[:limit]
     if pinned_id is not None and after_id is None:
         pinned = session.scalar(select(Comment).where(*shown, Comment.id == pinned_id))
         if pinned is not None:
@@ -124,14 +181,27 @@ def tree(session: Session, thread: Thread, limit: int, after_id: int | None = No
             .order_by(Comment.id)
         ).all()
     nodes = _build(roots, descendants)
+    visible_replies: dict[int, int] = {}
+    for reply in descendants:
+        if reply.status == CommentStatus.VISIBLE and reply.root_id is not None:
+            visible_replies[reply.root_id] = visible_replies.get(reply.root_id, 0) + 1
     for node in nodes:
         node.pinned = node.comment.id == pinned_id and not node.tombstone
+        node.reply_count = visible_replies.get(node.comment.id, 0)
+    next_after = None
+    next_reply_count = visible_replies.get(roots[-1].id, 0) if roots else 0
+    if has_more:
+        next_after = sort_key(order, roots[-1].id, next_reply_count)
     return ThreadPage(
         thread=thread,
         comment_count=visible_count(session, thread.id),
         roots=nodes,
-        next_cursor=next_cursor,
+        next_cursor=roots[-1].id if has_more else None,
         pinned_id=pinned_id,
+        order=order,
+        after=after,
+        next_after=next_after,
+        next_reply_count=next_reply_count,
     )
 
 

@@ -2,7 +2,10 @@
  *   <div id="comments" data-site="demo" data-thread="post-42"></div>
  *   <script src="https://comments.example.org/embed.js" async></script>
  * Optional attributes: data-thread (default: the page's path), data-title, data-url,
- * data-page-size (top-level comments per page, default 20). Elements with
+ * data-page-size (top-level comments per page, default 20), data-lang (en, de, es, fr, ru;
+ * default: the browser's languages), data-theme (light, dark; default: the reader's
+ * system setting). Its colours are CSS custom properties (--cw-*) a site can set on the
+ * #comments element. Elements with
  * data-comment-count="thread-key" (and data-site) anywhere on the page show that count.
  * Safety: whatever readers wrote is inserted as text. Comment bodies arrive as HTML that the
  * server rendered from Markdown and sanitized; the widget still copies only allowed tags. */
@@ -10,14 +13,19 @@
   "use strict";
   const script =
     document.currentScript || document.querySelector('script[src$="/embed.js"]');
-  const API = new URL(script.src, location.href).origin + "/api/v1";
+  const ORIGIN = new URL(script.src, location.href).origin;
+  const API = ORIGIN + "/api/v1";
+  const LANGS = ["en", "de", "es", "fr", "ru"]; // catalogues in /embed/i18n/LANG.json
   const MAX_INDENT = 6; // deeper replies are shown, but not indented further
   const KEEP_DAYS = 30; // how long author tokens are kept in this browser
-  const REASONS = [
-    ["offensive", "Offensive"],
-    ["abusive", "Abusive or harassing"],
-    ["spam", "Spam"],
-    ["other", "Something else"],
+  const REASONS = () => [
+    ["offensive", t("Offensive")],
+    ["abusive", t("Abusive or harassing")],
+    ["spam", t("Spam")],
+    ["other", t("Something else")],
+  ];
+  const SORTS = () => [
+    ["oldest", t("Oldest first")], ["newest", t("Newest first")], ["replies", t("Most replies")],
   ];
   // API field names -> the widget's form fields, so errors appear next to their field.
   const FIELDS = {
@@ -31,6 +39,42 @@
   const uid = (prefix) => `cw-${prefix}-${++lastId}`;
   const enc = encodeURIComponent;
   const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
+
+  // Every text readers see goes through t(English text, {name: value}): the key is the
+  // English text, the reader's catalogue maps it to their language (a test checks that
+  // each catalogue has every key of this file). Counted texts have one form per plural
+  // category of the language (Intl.PluralRules); English's are here.
+  const ENGLISH = {
+    "{n} comments": { one: "{n} comment", other: "{n} comments" },
+    "Please try again in {n} seconds.": {
+      one: "Please try again in {n} second.", other: "Please try again in {n} seconds.",
+    },
+  };
+  let lang = "en";
+  let messages = ENGLISH;
+  let plurals = new Intl.PluralRules("en");
+  function t(text, vars) {
+    let out = messages[text] || ENGLISH[text] || text;
+    if (typeof out === "object") out = out[plurals.select(vars.n)] || out.other;
+    return vars ? out.replace(/\{(\w+)\}/g, (all, name) => (name in vars ? vars[name] : all)) : out;
+  }
+
+  // data-lang if we have it, else the first of the browser's languages we have.
+  async function useLanguage(host) {
+    const wanted = [host && host.dataset.lang, ...(navigator.languages || [navigator.language])];
+    lang = wanted.map((tag) => String(tag || "").toLowerCase().split("-")[0])
+      .find((code) => LANGS.includes(code)) || "en";
+    plurals = new Intl.PluralRules(lang);
+    if (lang === "en") return;
+    try {
+      const response = await fetch(`${ORIGIN}/embed/i18n/${lang}.json`, { credentials: "omit" });
+      if (response.ok) messages = await response.json();
+    } catch (error) { /* not reachable: English, below */ }
+    if (messages === ENGLISH) { // English all through then, the server's messages included
+      lang = "en";
+      plurals = new Intl.PluralRules(lang);
+    }
+  }
 
   // h("button", {type: "button", onclick: f}, "text", child): strings become text nodes.
   function h(tag, attrs, ...children) {
@@ -74,7 +118,7 @@
   }
 
   async function api(method, path, body, tokens, idempotencyKey) {
-    const headers = {};
+    const headers = { "Accept-Language": lang }; // the server's messages in the same language
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (tokens && tokens.length) headers["X-Author-Token"] = tokens.join(",");
     if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
@@ -103,70 +147,87 @@
 
   function problemText(r) {
     if (r.status === 0) {
-      return "Could not reach the comment service. Check your connection and try again.";
+      return t("Could not reach the comment service. Check your connection and try again.");
     }
     if (r.status === 429) {
       const wait = parseInt(r.retryAfter, 10);
-      return "You are sending too much too fast. " +
-        (wait > 0 ? `Please try again in ${wait} seconds.` : "Please try again later.");
+      return t("You are sending too much too fast.") + " " +
+        (wait > 0 ? t("Please try again in {n} seconds.", { n: wait }) : t("Please try again later."));
     }
-    return (r.data && r.data.detail) || `The comment service answered with an error (${r.status}).`;
+    return (r.data && r.data.detail) ||
+      t("The comment service answered with an error ({status}).", { status: r.status });
   }
 
-  const timeFormat = new Intl.RelativeTimeFormat("en", { numeric: "auto" });
+  let timeFormat = null;
   const UNITS = [
     ["year", 31536e3], ["month", 2592e3], ["week", 604800], ["day", 86400],
     ["hour", 3600], ["minute", 60],
   ];
   function ago(iso) {
     const seconds = (Date.parse(iso) - Date.now()) / 1000;
+    timeFormat = timeFormat || new Intl.RelativeTimeFormat(lang, { numeric: "auto" });
     for (const [unit, size] of UNITS) {
       if (Math.abs(seconds) >= size) return timeFormat.format(Math.round(seconds / size), unit);
     }
-    return "just now";
+    return t("just now");
   }
 
+  // Colours are custom properties: a site sets them on its #comments element (that rule
+  // wins over :host) to theme the widget; README's widget section lists them.
+  const LIGHT = `color-scheme:light;--cw-page:transparent;--cw-pad:0;--cw-text:#1f2328;
+--cw-muted:#57606a;--cw-accent:#0b57d0;--cw-on-accent:#fff;--cw-line:#d0d7de;--cw-bad:#b3261e;
+--cw-bg:#fff;--cw-surface:#f6f8fa;--cw-input-line:#8c959f;--cw-warn-bg:#fff8c5;
+--cw-warn-line:#d4a72c;--cw-warn-text:#5c4400;--cw-pin-bg:#ddf4ff;--cw-pin-line:#54aeff;
+--cw-pin-text:#0a3069;--cw-gone-bg:#ffebe9;--cw-gone-line:#ff8182;--cw-gone-text:#82071e`;
+  const DARK = `color-scheme:dark;--cw-page:#0d1117;--cw-pad:.75rem 1rem;--cw-text:#e6edf3;
+--cw-muted:#9198a1;--cw-accent:#4493f8;--cw-on-accent:#0d1117;--cw-line:#3d444d;--cw-bad:#f85149;
+--cw-bg:#151b23;--cw-surface:#212830;--cw-input-line:#656c76;--cw-warn-bg:#272115;
+--cw-warn-line:#9e6a03;--cw-warn-text:#e3b341;--cw-pin-bg:#0c2d6b;--cw-pin-line:#1f6feb;
+--cw-pin-text:#a5d6ff;--cw-gone-bg:#25171c;--cw-gone-line:#da3633;--cw-gone-text:#ffa198`;
   const STYLE = `
 :host{all:initial;display:block;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
-color:#1f2328;--accent:#0b57d0;--muted:#57606a;--line:#d0d7de;--bad:#b3261e}
+${LIGHT};color:var(--cw-text);background:var(--cw-page);padding:var(--cw-pad)}
+@media (prefers-color-scheme:dark){:host(:not([data-theme=light])){${DARK}}}
+:host([data-theme=dark]){${DARK}}
 *{box-sizing:border-box}[hidden]{display:none!important}
 h2{font-size:1.25rem;margin:0 0 .5rem}
 ol{list-style:none;margin:0;padding:0}
-.replies{margin-left:1rem;padding-left:.75rem;border-left:2px solid var(--line)}
+.replies{margin-left:1rem;padding-left:.75rem;border-left:2px solid var(--cw-line)}
 .replies.flat{margin-left:0;padding-left:0;border-left:0}
 .comment{margin:.75rem 0}
-.meta{display:flex;flex-wrap:wrap;gap:.15rem .5rem;align-items:baseline;margin:0;font-size:.875rem;color:var(--muted)}
-.author{font-weight:600;color:#1f2328;overflow-wrap:anywhere}
-.badge{font-size:.8rem;padding:0 .45rem;border-radius:1rem;background:#fff8c5;border:1px solid #d4a72c;color:#5c4400}
-.badge.pinned{background:#ddf4ff;border-color:#54aeff;color:#0a3069}
-.closed{margin:.5rem 0 1rem;padding:.5rem .75rem;border:1px solid var(--line);border-radius:8px;color:var(--muted)}
-.badge.gone{background:#ffebe9;border-color:#ff8182;color:#82071e}
+.meta{display:flex;flex-wrap:wrap;gap:.15rem .5rem;align-items:baseline;margin:0;font-size:.875rem;color:var(--cw-muted)}
+.author{font-weight:600;color:var(--cw-text);overflow-wrap:anywhere}
+.badge{font-size:.8rem;padding:0 .45rem;border-radius:1rem;background:var(--cw-warn-bg);border:1px solid var(--cw-warn-line);color:var(--cw-warn-text)}
+.badge.pinned{background:var(--cw-pin-bg);border-color:var(--cw-pin-line);color:var(--cw-pin-text)}
+.closed{margin:.5rem 0 1rem;padding:.5rem .75rem;border:1px solid var(--cw-line);border-radius:8px;color:var(--cw-muted)}
+.badge.gone{background:var(--cw-gone-bg);border-color:var(--cw-gone-line);color:var(--cw-gone-text)}
 .body{overflow-wrap:anywhere}.body p{margin:.25rem 0}
-.body pre{overflow-x:auto;background:#f6f8fa;padding:.5rem;border-radius:6px}
-.body blockquote{margin:.25rem 0;padding-left:.75rem;border-left:3px solid var(--line);color:var(--muted)}
-a{color:var(--accent)}.tombstone{color:var(--muted);font-style:italic;margin:.25rem 0}
+.body pre{overflow-x:auto;background:var(--cw-surface);padding:.5rem;border-radius:6px}
+.body blockquote{margin:.25rem 0;padding-left:.75rem;border-left:3px solid var(--cw-line);color:var(--cw-muted)}
+a{color:var(--cw-accent)}.tombstone{color:var(--cw-muted);font-style:italic;margin:.25rem 0}
 .actions{display:flex;flex-wrap:wrap;gap:.25rem;margin-top:.15rem}
-button{font:inherit;font-size:.875rem;line-height:1.4;padding:.3rem .7rem;border:1px solid var(--line);
-border-radius:6px;background:#f6f8fa;color:#1f2328;cursor:pointer}
-.actions button{background:none;border-color:transparent;color:var(--muted);padding:.1rem .4rem}
-.actions button:hover{color:#1f2328;background:#f6f8fa}
-button.primary{background:var(--accent);border-color:var(--accent);color:#fff}
+button,select{font:inherit;font-size:.875rem;line-height:1.4;padding:.3rem .7rem;border:1px solid var(--cw-line);
+border-radius:6px;background:var(--cw-surface);color:var(--cw-text);cursor:pointer}
+.actions button{background:none;border-color:transparent;color:var(--cw-muted);padding:.1rem .4rem}
+.actions button:hover{color:var(--cw-text);background:var(--cw-surface)}
+button.primary{background:var(--cw-accent);border-color:var(--cw-accent);color:var(--cw-on-accent)}
 button:disabled{opacity:.6;cursor:default}
-:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
-form{margin:.5rem 0 1rem;padding:.75rem;border:1px solid var(--line);border-radius:8px;background:#fff}
+:focus-visible{outline:3px solid var(--cw-accent);outline-offset:2px}
+form{margin:.5rem 0 1rem;padding:.75rem;border:1px solid var(--cw-line);border-radius:8px;background:var(--cw-bg)}
 .row{display:flex;flex-wrap:wrap;gap:0 .75rem}.row>.field{flex:1 1 12rem}
 .field{margin-bottom:.5rem}label,legend{display:block;font-weight:600;font-size:.9rem;margin-bottom:.15rem}
-input,textarea{width:100%;font:inherit;padding:.4rem .5rem;border:1px solid #8c959f;border-radius:6px;
-background:#fff;color:#1f2328}textarea{resize:vertical;min-height:5rem}
+input,textarea{width:100%;font:inherit;padding:.4rem .5rem;border:1px solid var(--cw-input-line);border-radius:6px;
+background:var(--cw-bg);color:var(--cw-text)}textarea{resize:vertical;min-height:5rem}
 input[type=radio],input[type=checkbox]{width:auto;margin:0}.choice{display:flex;gap:.4rem;align-items:center}
 .choice label{font-weight:400;margin:0}fieldset{border:0;padding:0;margin:0 0 .5rem}
-[aria-invalid=true]{border-color:var(--bad);box-shadow:0 0 0 1px var(--bad)}
-.note{margin:.15rem 0 0;font-size:.8rem;color:var(--muted)}
-.error{margin:.15rem 0 0;font-size:.875rem;color:var(--bad)}.error:empty{margin:0}
-.warning{border:1px solid #d4a72c;background:#fff8c5;border-radius:6px;padding:.5rem .75rem;margin:.5rem 0}
+[aria-invalid=true]{border-color:var(--cw-bad);box-shadow:0 0 0 1px var(--cw-bad)}
+.note{margin:.15rem 0 0;font-size:.8rem;color:var(--cw-muted)}
+.error{margin:.15rem 0 0;font-size:.875rem;color:var(--cw-bad)}.error:empty{margin:0}
+.warning{border:1px solid var(--cw-warn-line);background:var(--cw-warn-bg);border-radius:6px;padding:.5rem .75rem;margin:.5rem 0}
 .warning p,.warning ul{margin:.25rem 0}
 .buttons{display:flex;flex-wrap:wrap;gap:.5rem;margin-top:.5rem}
-.notice{margin:.25rem 0;color:var(--muted)}.notice:empty{margin:0}
+.notice{margin:.25rem 0;color:var(--cw-muted)}.notice:empty{margin:0}
+.sort{display:flex;gap:.5rem;align-items:center;justify-content:flex-end}.sort label{margin:0;font-weight:400}
 .hp{position:absolute;left:-10000px;top:auto;width:1px;height:1px;overflow:hidden}`;
 
   function addStyles(root) {
@@ -199,20 +260,27 @@ input[type=radio],input[type=checkbox]{width:auto;margin:0}.choice{display:flex;
       this.cursor = null;
       this.storeKey = `comment-widget:${API}:${this.site}`;
       this.store = this.readStore();
+      this.generation = 0; // a load answered after the order changed is dropped
+      this.sort = SORTS().some(([value]) => value === this.store.sort) ? this.store.sort : "oldest";
       const root = host.attachShadow({ mode: "open" });
       addStyles(root);
-      this.heading = h("h2", { id: "cw-heading" }, "Comments");
+      this.heading = h("h2", { id: "cw-heading" }, t("Comments"));
       this.notice = h("p", { class: "notice", role: "status" });
       this.loadError = h("div", { class: "error", role: "alert" });
-      this.list = h("ol", { class: "list", "aria-label": "Comments" });
+      this.list = h("ol", { class: "list", "aria-label": t("Comments") });
       this.more = h("button", { type: "button", hidden: true, onclick: () => this.load(true) },
-        "Show more comments");
-      const form = this.commentForm({ label: "Write a comment" });
+        t("Show more comments"));
+      const form = this.commentForm({ label: t("Write a comment") });
       this.form = form.form;
-      this.closedNote = h("p", { class: "closed", hidden: true }, "Comments are closed");
-      root.append(h("section", { "aria-labelledby": "cw-heading" },
-        this.heading, this.notice, this.closedNote, form.form, this.loadError, this.list,
-        this.more));
+      this.closedNote = h("p", { class: "closed", hidden: true }, t("Comments are closed"));
+      const sortId = uid("sort");
+      const order = h("select", { id: sortId, onchange: () => this.resort(order.value) },
+        SORTS().map(([value, label]) => h("option", { value, selected: value === this.sort }, label)));
+      this.sortBar = h("div", { class: "sort", hidden: true },
+        h("label", { for: sortId }, t("Sort by")), order);
+      root.append(h("section", { "aria-labelledby": "cw-heading", lang },
+        this.heading, this.notice, this.closedNote, form.form, this.loadError, this.sortBar,
+        this.list, this.more));
       this.load(false);
       setInterval(() => this.refreshTimes(root), 30000);
     }
@@ -261,10 +329,12 @@ input[type=radio],input[type=checkbox]{width:auto;margin:0}.choice{display:flex;
     async load(more) {
       this.loadError.replaceChildren();
       this.more.disabled = true;
-      let query = `?thread=${enc(this.thread)}&limit=${this.pageSize}`;
+      const generation = this.generation;
+      let query = `?thread=${enc(this.thread)}&limit=${this.pageSize}&sort=${this.sort}`;
       if (more && this.cursor) query += `&cursor=${enc(this.cursor)}`;
       const r = await api("GET", `/sites/${enc(this.site)}/comments${query}`, undefined,
         this.tokens());
+      if (generation !== this.generation) return;
       this.more.disabled = false;
       if (r.status === 200) {
         this.count = r.data.thread.comment_count;
@@ -278,13 +348,27 @@ input[type=radio],input[type=checkbox]{width:auto;margin:0}.choice{display:flex;
       } else if (r.status === 404 && !/^no site/.test((r.data && r.data.detail) || "")) {
         this.count = 0; // the thread starts with its first comment
       } else {
-        const retry = h("button", { type: "button", onclick: () => this.load(more) }, "Try again");
+        const retry = h("button", { type: "button", onclick: () => this.load(more) }, t("Try again"));
         const why = r.status === 0
-          ? "the comment service could not be reached, or does not accept this page."
+          ? t("the comment service could not be reached, or does not accept this page.")
           : problemText(r);
-        this.loadError.replaceChildren(h("p", {}, `Comments could not be loaded: ${why}`), retry);
+        this.loadError.replaceChildren(
+          h("p", {}, t("Comments could not be loaded: {why}", { why })), retry);
       }
       this.showCount();
+    }
+
+    // The reader's order (kept in this browser for the site): the server sorts, since
+    // pages of a long thread are only right in the order they were cut in.
+    resort(order) {
+      this.sort = this.store.sort = order;
+      this.saveStore();
+      this.generation += 1;
+      this.items.clear();
+      this.list.replaceChildren();
+      this.cursor = null;
+      this.more.hidden = true;
+      this.load(false);
     }
 
     // A closed thread (a moderator's choice) takes no comments or replies: say so
@@ -308,8 +392,9 @@ input[type=radio],input[type=checkbox]{width:auto;margin:0}.choice{display:flex;
     }
 
     showCount() {
-      this.heading.textContent = this.count === 0 ? "No comments yet"
-        : this.count === 1 ? "1 comment" : `${this.count} comments`;
+      this.heading.textContent = this.count === 0 ? t("No comments yet")
+        : t("{n} comments", { n: this.count });
+      this.sortBar.hidden = this.count < 2;
     }
 
     announce(message) {
@@ -329,7 +414,7 @@ input[type=radio],input[type=checkbox]{width:auto;margin:0}.choice{display:flex;
       const item = {
         c: node,
         depth,
-        li: h("li", { class: "comment" }),
+        li: h("li", { class: node.pinned ? "comment pinned" : "comment" }),
         article: h("article", { tabindex: "-1" }),
         slot: h("div", { class: "slot" }),
         replies: h("ol", { class: depth + 1 > MAX_INDENT ? "replies flat" : "replies" }),
@@ -349,25 +434,26 @@ input[type=radio],input[type=checkbox]{width:auto;margin:0}.choice{display:flex;
       const own = this.own(c.id);
       item.slot.replaceChildren();
       if (c.status === null) {
-        item.article.setAttribute("aria-label", "Removed comment");
-        item.article.replaceChildren(h("p", { class: "tombstone" }, "This comment was removed."));
+        item.article.setAttribute("aria-label", t("Removed comment"));
+        item.article.replaceChildren(h("p", { class: "tombstone" }, t("This comment was removed.")));
         return;
       }
-      const kind = item.depth ? "Reply" : "Comment";
-      item.article.setAttribute("aria-label", `${kind} by ${c.author_name}`);
+      const name = { name: c.author_name };
+      item.article.setAttribute("aria-label",
+        item.depth ? t("Reply by {name}", name) : t("Comment by {name}", name));
       const badge = {
-        pending: ["Awaiting moderation", "badge"],
-        held: ["Awaiting moderation", "badge"],
-        hidden: ["Not published: removed by moderation", "badge gone"],
+        pending: [t("Awaiting moderation"), "badge"],
+        held: [t("Awaiting moderation"), "badge"],
+        hidden: [t("Not published: removed by moderation"), "badge gone"],
       }[c.status];
       const when = new Date(c.created_at);
       const meta = h("p", { class: "meta" },
         h("span", { class: "author" }, c.author_name),
         h("time", { datetime: c.created_at, title: when.toLocaleString() }, ago(c.created_at)),
-        c.edited_at ? h("span", {}, "(edited)") : null,
-        c.pinned ? h("span", { class: "badge pinned" }, "Pinned") : null,
+        c.edited_at ? h("span", {}, t("(edited)")) : null,
+        c.pinned ? h("span", { class: "badge pinned" }, t("Pinned")) : null,
         badge ? h("span", { class: badge[1] }, badge[0]) : null,
-        badge && own ? h("span", {}, "only you can see it") : null);
+        badge && own ? h("span", {}, t("only you can see it")) : null);
       const actions = h("div", { class: "actions" });
       const toggle = (label, aria, open) => {
         const button = h("button", { type: "button", "aria-label": aria, "aria-expanded": "false",
@@ -376,14 +462,14 @@ input[type=radio],input[type=checkbox]{width:auto;margin:0}.choice{display:flex;
         return button;
       };
       if (c.status === "visible" && !this.closed) {
-        toggle("Reply", `Reply to ${c.author_name}`, () => this.replyForm(item));
-        if (!own) toggle("Report", `Report comment by ${c.author_name}`, () => this.flagForm(item));
+        toggle(t("Reply"), t("Reply to {name}", name), () => this.replyForm(item));
+        if (!own) toggle(t("Report"), t("Report comment by {name}", name), () => this.flagForm(item));
       }
       if (own && this.editable(c.id) && c.status !== "hidden") {
         if (c.status !== "pending") {
-          toggle("Edit", "Edit your comment", () => this.editForm(item));
+          toggle(t("Edit"), t("Edit your comment"), () => this.editForm(item));
         }
-        toggle("Delete", "Delete your comment", () => this.deleteConfirm(item));
+        toggle(t("Delete"), t("Delete your comment"), () => this.deleteConfirm(item));
       }
       item.article.replaceChildren(meta, h("div", { class: "body" }, safeHtml(c.body_html)),
         actions.childNodes.length ? actions : null);
@@ -445,28 +531,28 @@ input[type=radio],input[type=checkbox]{width:auto;margin:0}.choice{display:flex;
           required: true, "aria-required": "true" });
         name.value = this.store.name || "";
         form.append(h("div", { class: "row" },
-          this.field(ctx, "name", "Name", name),
-          this.field(ctx, "email", "Email (optional, never shown)",
+          this.field(ctx, "name", t("Name"), name),
+          this.field(ctx, "email", t("Email (optional, never shown)"),
             h("input", { type: "email", autocomplete: "email", maxlength: "254" }))));
-        form.append(this.checkbox(ctx, "notify", "Email me when someone replies"));
+        form.append(this.checkbox(ctx, "notify", t("Email me when someone replies")));
         const trapId = uid("website");
         ctx.trap = h("input", { type: "text", id: trapId, name: "website", tabindex: "-1",
           autocomplete: "off" });
         form.append(h("div", { class: "hp", "aria-hidden": "true" },
-          h("label", { for: trapId }, "Leave this field empty"), ctx.trap));
+          h("label", { for: trapId }, t("Leave this field empty")), ctx.trap));
       }
       const body = h("textarea", { rows: "4", maxlength: "10000", required: true,
         "aria-required": "true" });
       if (edit) body.value = (this.own(edit.c.id) || {}).body || "";
       form.append(this.field(ctx, "body",
-        edit ? "Your comment" : parentId ? "Your reply" : "Your comment", body,
-        "Markdown works: **bold**, *italic*, [a link](https://example.org), > quote, `code`."));
+        edit ? t("Your comment") : parentId ? t("Your reply") : t("Your comment"), body,
+        t("Markdown works: **bold**, *italic*, [a link](https://example.org), > quote, `code`.")));
       ctx.warning = h("div", { class: "warning", role: "alert", hidden: true });
       ctx.general = h("p", { class: "error", role: "alert" });
       ctx.submit = h("button", { type: "submit", class: "primary" },
-        edit ? "Save" : parentId ? "Post reply" : "Post comment");
+        edit ? t("Save") : parentId ? t("Post reply") : t("Post comment"));
       form.append(ctx.warning, ctx.general, h("div", { class: "buttons" }, ctx.submit,
-        onCancel ? h("button", { type: "button", onclick: onCancel }, "Cancel") : null));
+        onCancel ? h("button", { type: "button", onclick: onCancel }, t("Cancel")) : null));
       form.addEventListener("submit", (event) => {
         event.preventDefault();
         this.send(ctx, false);
@@ -476,12 +562,13 @@ input[type=radio],input[type=checkbox]{width:auto;margin:0}.choice{display:flex;
     }
 
     replyForm(item) {
-      return this.commentForm({ label: `Reply to ${item.c.author_name}`, parentId: item.c.id,
+      return this.commentForm({ label: t("Reply to {name}", { name: item.c.author_name }),
+        parentId: item.c.id,
         onCancel: () => this.closeSlot(item, true) });
     }
 
     editForm(item) {
-      return this.commentForm({ label: "Edit your comment", edit: item,
+      return this.commentForm({ label: t("Edit your comment"), edit: item,
         onCancel: () => this.closeSlot(item, true) });
     }
 
@@ -515,15 +602,15 @@ input[type=radio],input[type=checkbox]{width:auto;margin:0}.choice{display:flex;
         this.send(ctx, true);
       };
       ctx.warning.replaceChildren(
-        h("p", {}, h("strong", {}, "Before you post: "),
-          "your comment may break our community guidelines."),
+        h("p", {}, h("strong", {}, t("Before you post:")), " ",
+          t("your comment may break our community guidelines.")),
         h("ul", {}, concerns.map((concern) => h("li", {}, concern.guideline))),
-        h("p", {}, "You can edit it, or post it anyway: a moderator will then review it " +
-          "before anyone else can see it."),
+        h("p", {}, t(
+          "You can edit it, or post it anyway: a moderator will then review it before anyone else can see it.")),
         h("div", { class: "buttons" },
           h("button", { type: "button", onclick: () => { ctx.warning.hidden = true; body.focus(); } },
-            "Edit my comment"),
-          h("button", { type: "button", onclick: again }, "Post anyway")));
+            t("Edit my comment")),
+          h("button", { type: "button", onclick: again }, t("Post anyway"))));
       ctx.warning.hidden = false;
       ctx.warning.querySelector("button").focus();
     }
@@ -582,7 +669,7 @@ input[type=radio],input[type=checkbox]{width:auto;margin:0}.choice{display:flex;
       if (r.status !== 0 && r.status < 500) ctx.pending = null;
       if (r.status === 204) { // dropped by the server (the honeypot was filled)
         ctx.form.reset();
-        this.announce("Thank you.");
+        this.announce(t("Thank you."));
         return;
       }
       if (r.status !== 201 && r.status !== 202) {
@@ -598,16 +685,25 @@ input[type=radio],input[type=checkbox]{width:auto;margin:0}.choice{display:flex;
       this.saveStore();
       const parent = ctx.parentId && this.items.get(ctx.parentId);
       const li = this.renderComment({ ...c, replies: [] }, parent ? parent.depth + 1 : 0);
-      (parent ? parent.replies : this.list).append(li);
+      if (!parent && this.sort === "newest") { // on top, under the pinned comment
+        const first = [...this.list.children].find((el) => !el.classList.contains("pinned"));
+        this.list.insertBefore(li, first || null);
+      } else {
+        (parent ? parent.replies : this.list).append(li);
+      }
       if (parent) this.closeSlot(parent);
       else ctx.fields.body.control.value = "";
       if (c.status === "visible") {
         this.count += 1;
         this.showCount();
       }
-      this.items.get(c.id).article.focus();
-      this.announce(c.status === "visible" ? "Your comment was published."
-        : "Your comment was received and is awaiting moderation.");
+      // The new comment may land far from the form (the end of a long thread): show it.
+      const posted = this.items.get(c.id).article;
+      const calm = matchMedia("(prefers-reduced-motion: reduce)").matches;
+      posted.scrollIntoView({ block: "nearest", behavior: calm ? "auto" : "smooth" });
+      posted.focus({ preventScroll: true });
+      this.announce(c.status === "visible" ? t("Your comment was published.")
+        : t("Your comment was received and is awaiting moderation."));
     }
 
     async saveEdit(ctx, body, acknowledged) {
@@ -637,9 +733,9 @@ input[type=radio],input[type=checkbox]{width:auto;margin:0}.choice{display:flex;
       this.showCount();
       this.fill(item);
       if (before !== data.status && this.own(id)) {
-        this.announce(data.status === "visible" ? "Your comment is now published."
-          : data.status === "hidden" ? "Your comment was not published."
-            : "Your comment is awaiting moderation.");
+        this.announce(data.status === "visible" ? t("Your comment is now published.")
+          : data.status === "hidden" ? t("Your comment was not published.")
+            : t("Your comment is awaiting moderation."));
       }
     }
 
@@ -669,23 +765,23 @@ input[type=radio],input[type=checkbox]{width:auto;margin:0}.choice{display:flex;
     flagForm(item) {
       const ctx = { fields: {} };
       const group = uid("reason");
-      const choices = REASONS.map(([value, label]) => {
+      const choices = REASONS().map(([value, label]) => {
         const id = uid("reason");
         return h("div", { class: "choice" },
           h("input", { type: "radio", name: group, id, value }), h("label", { for: id }, label));
       });
       const reasonError = h("p", { class: "error", id: `${group}-error` });
       const fieldset = h("fieldset", { "aria-describedby": `${group}-error` },
-        h("legend", {}, "Why are you reporting this comment?"), choices, reasonError);
+        h("legend", {}, t("Why are you reporting this comment?")), choices, reasonError);
       ctx.fields.reason = { control: fieldset.querySelector("input"), error: reasonError };
       const form = ctx.form = h("form", { class: "flag", novalidate: true,
-        "aria-label": `Report comment by ${item.c.author_name}` }, fieldset,
-      this.field(ctx, "note", "Note for the moderators (optional)",
+        "aria-label": t("Report comment by {name}", { name: item.c.author_name }) }, fieldset,
+      this.field(ctx, "note", t("Note for the moderators (optional)"),
         h("textarea", { rows: "2", maxlength: "1000" })));
       ctx.general = h("p", { class: "error", role: "alert" });
-      ctx.submit = h("button", { type: "submit", class: "primary" }, "Send report");
+      ctx.submit = h("button", { type: "submit", class: "primary" }, t("Send report"));
       form.append(ctx.general, h("div", { class: "buttons" }, ctx.submit,
-        h("button", { type: "button", onclick: () => this.closeSlot(item, true) }, "Cancel")));
+        h("button", { type: "button", onclick: () => this.closeSlot(item, true) }, t("Cancel"))));
       form.addEventListener("submit", async (event) => {
         event.preventDefault();
         this.clearErrors(ctx);
@@ -701,12 +797,12 @@ input[type=radio],input[type=checkbox]{width:auto;margin:0}.choice{display:flex;
           return;
         }
         const thanks = h("p", { class: "notice", tabindex: "-1" },
-          "Thank you for your report. A moderator will take a look.");
+          t("Thank you for your report. A moderator will take a look."));
         item.slot.replaceChildren(thanks);
         thanks.focus();
         const button = item.article.querySelector("[aria-expanded=true]");
         if (button) {
-          button.textContent = "Reported";
+          button.textContent = t("Reported");
           button.disabled = true;
           button.removeAttribute("aria-expanded");
           button.removeAttribute("aria-label");
@@ -717,11 +813,11 @@ input[type=radio],input[type=checkbox]{width:auto;margin:0}.choice{display:flex;
 
     deleteConfirm(item) {
       const ctx = { fields: {}, general: h("p", { class: "error", role: "alert" }) };
-      const yes = h("button", { type: "submit", class: "primary" }, "Delete");
-      const form = h("form", { "aria-label": "Delete your comment" },
-        h("p", {}, "Delete your comment? This cannot be undone."), ctx.general,
+      const yes = h("button", { type: "submit", class: "primary" }, t("Delete"));
+      const form = h("form", { "aria-label": t("Delete your comment") },
+        h("p", {}, t("Delete your comment? This cannot be undone.")), ctx.general,
         h("div", { class: "buttons" }, yes,
-          h("button", { type: "button", onclick: () => this.closeSlot(item, true) }, "Keep it")));
+          h("button", { type: "button", onclick: () => this.closeSlot(item, true) }, t("Keep it"))));
       form.addEventListener("submit", async (event) => {
         event.preventDefault();
         yes.disabled = true;
@@ -743,7 +839,7 @@ input[type=radio],input[type=checkbox]{width:auto;margin:0}.choice{display:flex;
           item.li.remove();
           this.items.delete(item.c.id);
         }
-        this.announce("Your comment was deleted.");
+        this.announce(t("Your comment was deleted."));
       });
       return { form, focus: yes };
     }
@@ -765,13 +861,14 @@ input[type=radio],input[type=checkbox]{width:auto;margin:0}.choice{display:flex;
       if (r.status !== 200) continue;
       for (const el of elements) {
         const n = r.data.counts[key(el)];
-        if (n !== undefined) el.textContent = n === 1 ? "1 comment" : `${n} comments`;
+        if (n !== undefined) el.textContent = t("{n} comments", { n });
       }
     }
   }
 
-  function start() {
+  async function start() {
     const host = document.getElementById("comments");
+    await useLanguage(host);
     if (host && !host.shadowRoot && host.dataset.site) new Widget(host);
     fillCounts(host && host.dataset.site);
   }
