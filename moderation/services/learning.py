@@ -221,6 +221,25 @@ def set_learned_policy(
 # ---------------------------------------------------------------- learning
 
 
+@dataclass(frozen=True)
+class Settings:
+    """When and how strictly to learn (MODERATION_LEARN_*, config/default.py)."""
+
+    every: int = 50  # the worker learns again after this many moderators' actions; 0: never
+    check_seconds: float = 60.0  # how often the worker looks
+    minimum: int = 50  # decisions of each kind needed to fit anything
+    recall_tolerance: float = 0.02  # how much lower a recall still counts as equal
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Settings:
+        return cls(
+            every=int(config.get("LEARN_EVERY", cls.every)),
+            check_seconds=float(config.get("LEARN_CHECK_SECONDS", cls.check_seconds)),
+            minimum=int(config.get("LEARN_MIN_DECISIONS", cls.minimum)),
+            recall_tolerance=float(config.get("LEARN_RECALL_TOLERANCE", cls.recall_tolerance)),
+        )
+
+
 @dataclass
 class Example:
     """One decided comment: its stored scores, the plain policy's view of it, the label."""
