@@ -322,8 +322,10 @@ def _figures(flagged: Sequence[bool], hidden: Sequence[bool]) -> Figures:
 def _threshold_for_recall(
     probabilities: Sequence[float], hidden: Sequence[bool], forced: Sequence[bool], recall: float
 ) -> float:
-    """The highest probability threshold at which the calibration, with the rules it
-    does not replace, holds at least ``recall`` of the hidden comments."""
+    """A probability threshold at which the calibration, with the rules it does not
+    replace, holds at least ``recall`` of the hidden comments: the highest such, lowered
+    halfway to the next probability below it (any comment's), a margin for comments it
+    has not seen that changes nothing on these."""
     needed = math.ceil(recall * sum(hidden) - 1e-9)
     needed -= sum(f and h for f, h in zip(forced, hidden, strict=True))
     candidates = sorted(
@@ -332,7 +334,9 @@ def _threshold_for_recall(
     )
     if needed <= 0 or not candidates:
         return 1.0
-    return candidates[min(needed, len(candidates)) - 1]
+    lowest = candidates[min(needed, len(candidates)) - 1]
+    below = [p for p, f in zip(probabilities, forced, strict=True) if not f and p < lowest]
+    return (lowest + max(below)) / 2 if below else lowest
 
 
 @dataclass(frozen=True)
@@ -429,6 +433,7 @@ def learn(
         coefficients=[],
         fitted_at=now,
     )
+    minimum = max(minimum, FOLDS)  # each fold needs a decision of each kind
     if approved_count < minimum or hidden_count < minimum:
         row.outcome = LearnOutcome.TOO_FEW
         row.note = (

@@ -64,8 +64,10 @@ class Fired:
     def as_detail(self) -> dict[str, Any]:
         """JSON for ModerationAction.detail: only the fields this rule uses."""
         detail: dict[str, Any] = {"rule": self.rule.value}
-        if self.label is not None or self.score is not None:
-            detail.update(label=self.label, score=self.score, threshold=self.threshold)
+        if self.label is not None:
+            detail["label"] = self.label
+        if self.score is not None:
+            detail.update(score=self.score, threshold=self.threshold)
         if self.words:
             detail["words"] = list(self.words)
         if self.scores:
