@@ -78,7 +78,7 @@ def test_after_enough_decisions_the_sites_false_alarms_fall_while_recall_holds(
     # New comments on other subjects: the calibration decides hold or not.
     later = sim.post_and_score(session, decided_site, sim.stream(sim.LATER))
     learned, plain = sim.tally(later), plain_tally(decided_site, later)
-    assert learned.swearing_held <= plain.swearing_held - 10  # false alarms fall
+    assert learned.swearing_held <= 0.9 * plain.swearing_held  # false alarms fall
     assert learned.recall >= plain.recall - SETTINGS.recall_tolerance  # recall holds
 
     held = next(p.comment for p in later if p.comment.status == CommentStatus.HELD)
