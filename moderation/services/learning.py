@@ -190,7 +190,13 @@ def live_calibration(session: Session, site: Site, scorer_name: str) -> Calibrat
     was fitted on this scorer's probabilities, and the site has not switched it off."""
     if not site.learned_policy:
         return None
-    row = latest(session, [site.id]).get(site.id)
+    # Asked for each comment scored (in the submit request too): one row, by the index.
+    row = session.scalars(
+        select(SiteCalibration)
+        .where(SiteCalibration.site_id == site.id)
+        .order_by(SiteCalibration.id.desc())
+        .limit(1)
+    ).first()
     if row is None or row.outcome != LearnOutcome.LIVE or row.scorer != scorer_name:
         return None
     return Calibration.from_row(row)
