@@ -212,3 +212,36 @@ def test_no_comment_is_changed_by_learning(session: Session, decided_site: Site)
     learn(session, decided_site)
     session.expire_all()
     assert dict(session.execute(select(Comment.id, Comment.status)).all()) == statuses
+
+
+def test_applying_a_calibration_never_loads_scikit_learn() -> None:
+    """Web processes apply calibrations on every comment they score inline: plain
+    arithmetic, without scikit-learn's ~100 MiB (only fitting imports it)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import sys\n"
+        "from app import create_app\n"
+        "from moderation.models import Site\n"
+        "from moderation.services import learning, policy\n"
+        "from moderation.current_scorer import get_scorer\n"
+        "app = create_app({'SQLALCHEMY_DATABASE_URI': 'sqlite://', 'SECRET_KEY': 'x',\n"
+        "                  'WORKER_IN_PROCESS': False, 'SCORER': 'lite'})\n"
+        "with app.app_context():\n"
+        "    scorer = get_scorer()\n"
+        "    [scores] = scorer.score(['This damn printer again.'])\n"
+        "    calibration = learning.Calibration(1, ('toxicity',), ('label_over_hold',),\n"
+        "                                       (1.0, 0.5), -2.0, 0.5)\n"
+        "    site = Site(slug='s', thresholds={}, banned_words=[], suspect_words=[])\n"
+        "    decision = policy.decide(site, 'x', scores, scorer.default_thresholds,\n"
+        "                             learned=calibration)\n"
+        "    assert decision.learned is not None\n"
+        "print('sklearn' in sys.modules)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(  # noqa: S603 (our own interpreter and script)
+        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
