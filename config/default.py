@@ -157,3 +157,9 @@ LEARN_EVERY = 50
 LEARN_CHECK_SECONDS = 60
 LEARN_MIN_DECISIONS = 50
 LEARN_RECALL_TOLERANCE = 0.02
+
+# The worker deletes, once an hour, what is only kept for a while and is older than this
+# many days: finished webhook deliveries and moderators' mails, dispatched events, ended
+# sign-ins, expired idempotency keys (services/retention.py lists what stays for good).
+# 0: keep everything. `flask moderation prune` runs the same pass by hand.
+RETENTION_DAYS = 90

@@ -100,7 +100,7 @@ def worker_command(
     from moderation.current_scorer import get_scorer
     from moderation.services import learning
     from moderation.services.notifications import notifier_from_config
-    from moderation.services.worker import Worker
+    from moderation.services.worker import Retention, Worker
 
     config = current_app.config
     worker = Worker(
@@ -113,6 +113,7 @@ def worker_command(
         webhook_allow_private=config["WEBHOOK_ALLOW_PRIVATE"],
         notifier=notifier_from_config(config),
         learn=learning.Settings.from_config(config),
+        retention=Retention.from_config(config),
     )
 
     def graceful(signum: int, frame: Any) -> None:
@@ -394,6 +395,37 @@ def import_backlog_command(site_slug: str) -> None:
         f"{backlog.would_hold} of {backlog.scored} scored visible imported comments would be "
         f"held today ({backlog.visible} visible imported, {backlog.waiting} still to score)"
     )
+
+
+@moderation_cli.command("prune")
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=None,
+    help="delete what is older than this (default: RETENTION_DAYS)",
+)
+def prune_command(days: int | None) -> None:
+    """Delete finished webhook deliveries and moderators' mails, dispatched events, ended
+    sign-ins and expired idempotency keys older than the retention (the worker does this
+    once an hour). Comments, scores and the audit trail are never pruned."""
+    from datetime import timedelta
+
+    from moderation.services import retention
+    from moderation.types import utcnow
+
+    config = current_app.config
+    keep_days = days or config["RETENTION_DAYS"]
+    if not keep_days:
+        raise click.ClickException("RETENTION_DAYS is 0 (keep everything): pass --days N")
+    session = current_session()
+    pruned = retention.prune(
+        session,
+        utcnow(),
+        timedelta(days=keep_days),
+        timedelta(days=config["SESSION_LIFETIME_DAYS"]),
+    )
+    session.commit()
+    click.echo(f"pruned what was older than {keep_days} days: {pruned.summary()}")
 
 
 @moderation_cli.command("create-moderator")

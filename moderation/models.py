@@ -849,3 +849,24 @@ class SiteCalibration(Base):
     fitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     site: Mapped[Site] = relationship()
+
+
+class ScoreExplanation(Base):
+    """Which words of a comment drove one of its scores, worked out by leave-one-word-out
+    (Detoxify, ONNX: one model run per word, too slow for every comment) when a moderator
+    first opens a held comment, and kept so the next opening reads it. Tied to the Score
+    row: a re-score (a new model, an edit) makes a new Score and so a new explanation."""
+
+    __tablename__ = "score_explanation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    score_id: Mapped[int] = mapped_column(
+        ForeignKey("score.id", ondelete="CASCADE"), unique=True, comment="the score explained"
+    )
+    label: Mapped[str] = mapped_column(String(64), comment="the label whose score is explained")
+    method: Mapped[str] = mapped_column(String(32), comment="e.g. leave-one-word-out")
+    terms: Mapped[list[list[Any]]] = mapped_column(
+        JSON, comment="[[word, how much the label's score drops without it], …], largest first"
+    )
+    duration_ms: Mapped[float] = mapped_column(Float, comment="model time it took")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -242,7 +242,7 @@ def start_in_process_worker(app: Flask) -> threading.Thread | None:
     from moderation.current_scorer import get_scorer
     from moderation.services import learning
     from moderation.services.notifications import notifier_from_config
-    from moderation.services.worker import Worker
+    from moderation.services.worker import Retention, Worker
 
     def run() -> None:
         with app.app_context():
@@ -256,6 +256,7 @@ def start_in_process_worker(app: Flask) -> threading.Thread | None:
                 webhook_allow_private=app.config["WEBHOOK_ALLOW_PRIVATE"],
                 notifier=notifier_from_config(app.config),
                 learn=learning.Settings.from_config(app.config),
+                retention=Retention.from_config(app.config),
             )
             app.extensions["moderation.worker"] = worker
             log.info("in-process scoring worker %s started", worker.worker_id)

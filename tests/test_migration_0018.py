@@ -65,7 +65,7 @@ def test_sites_get_the_switch_on_and_downgrade_keeps_learned_actions(
                     " VALUES (1, 0, 'learned_hold')"
                 )
             )
-        command.downgrade(config, "0016")
+        command.downgrade(config, "0019")
         with db.engine.connect() as conn:
             assert conn.execute(text("SELECT rule FROM moderation_action")).scalar() == (
                 "unrecorded"

@@ -8,7 +8,7 @@ CHECK constraints of moderation_action.rule and action_rule.rule (by hand: autog
 does not compare CHECK constraints).
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0019
 Create Date: 2026-11-30 05:40:00
 
 """
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0018'
-down_revision = '0016'
+down_revision = '0019'
 branch_labels = None
 depends_on = None
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
+from urllib.parse import parse_qs, urlsplit
 
 from flask import (
     Blueprint,
@@ -28,6 +29,7 @@ from flask import (
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -41,6 +43,7 @@ from moderation.review.charts import bar_chart, histogram_chart, line_chart
 from moderation.services import (
     authors,
     decision_links,
+    explain,
     export,
     learning,
     moderators,
@@ -253,6 +256,29 @@ def score_bars(comment: Comment) -> list[review.ScoreBar]:
     return review.score_bars(comment, get_scorer().default_thresholds)
 
 
+def explained(items: list[Comment], opened: Comment | None = None) -> dict[str, Any]:
+    """Template helpers for comment items: ``explanation(item)``, the words that drove its
+    decision, and ``marked_body(item)``, its sanitized body with those words in ``<mark>``.
+    ``opened``: the comment a moderator opened, whose leave-one-word-out terms are worked
+    out now if it is held (the caller commits the row that keeps them)."""
+    session, scorer = current_session(), get_scorer()
+    others = [item for item in items if item is not opened]
+    found = explain.explain_comments(session, others, scorer, scorer.default_thresholds)
+    if opened is not None:
+        found[opened.id] = explain.explain_opened(session, opened, scorer,
+                                                  scorer.default_thresholds, utcnow())  # fmt: skip
+
+    def marked_body(item: Comment) -> Markup:
+        terms = found[item.id].terms if item.id in found else ()
+        # body_html is sanitized on the way in; mark_terms escapes text and cleans it again.
+        return Markup(explain.mark_terms(item.body_html, terms))  # noqa: S704
+
+    def explanation(item: Comment) -> explain.Explanation | None:
+        return found.get(item.id)
+
+    return {"explanation": explanation, "marked_body": marked_body}
+
+
 @bp.get("/")
 @moderator_required
 def queue() -> Any:
@@ -263,6 +289,7 @@ def queue() -> Any:
         flash(error.message, "error")
         page = review.queue(current_session(), scope(), tab)
     context = {
+        **explained(page.items),
         "page": page,
         "tab": tab,
         "tabs": list(Tab),
@@ -337,8 +364,11 @@ def comment(comment_id: int) -> Any:
     followed = _followed_link(token, item) if token else None
     status = {"expired": 410, "invalid": 400}.get(followed.state if followed else "", 200)
     session = current_session()
+    helpers = explained([item], opened=item)
+    session.commit()  # the leave-one-word-out terms worked out for this opening, if any
     page = render_template(
         "review/comment.html",
+        **helpers,
         item=item,
         branch=review.branch(item),
         score=review.current_score(item),
@@ -517,9 +547,13 @@ def decide() -> Any:
     done = {Action.APPROVE: "approved", Action.HIDE: "hidden", Action.RESTORE: "restored",
             Action.HIDE_THREAD: "hidden with replies",
             Action.KEEP: "kept, its reports dismissed"}[action]  # fmt: skip
+    message = f"{_comments(len(result.changed))} {done}"
     # A Keep dismisses reports for good (review.undo refuses it): no undo offered.
-    undo = "info" if action == Action.KEEP else f"undo:{result.decision_id}"
-    flash(f"{_comments(len(result.changed))} {done}", undo)
+    undo_id = None if action == Action.KEEP else result.decision_id
+    changed = [comment.id for comment in result.changed]
+    if request.headers.get("HX-Request") and changed == [targets[0][0]] and len(targets) == 1:
+        return _in_place(result.changed[0], message, done, undo_id)
+    flash(message, f"undo:{undo_id}" if undo_id else "info")
     return _back_to_queue()
 
 
@@ -538,15 +572,53 @@ def undo() -> Any:
         return _back_to_queue()
     session.commit()
     count = len(result.changed)
-    flash(f"undone: {_comments(count)} back as {'it was' if count == 1 else 'they were'}", "info")
+    message = f"undone: {_comments(count)} back as {'it was' if count == 1 else 'they were'}"
+    if request.headers.get("HX-Request") and count == 1:
+        return _in_place(result.changed[0], message, "undone", None)
+    flash(message, "info")
     return _back_to_queue()
 
 
-def _back_to_queue() -> BaseResponse:
+def _next_url() -> str:
     target = request.form.get("next") or url_for("review.queue")
-    if not target.startswith("/moderation"):
+    if not target.startswith("/moderation") or target.startswith("//"):
         target = url_for("review.queue")
-    return redirect(target, code=303)
+    return target
+
+
+def _back_to_queue() -> BaseResponse:
+    """Where a plain form goes after a decision; an htmx request that cannot be answered
+    in place (a conflict, several comments changed) loads that page instead."""
+    if request.headers.get("HX-Request"):
+        return Response(status=204, headers={"HX-Redirect": _next_url()})
+    return redirect(_next_url(), code=303)
+
+
+def _in_place(item: Comment, message: str, done: str, undo_id: str | None) -> str:
+    """The answer to an htmx decision or undo on one comment, swapped where its item was:
+    the item as it is now if it still belongs where the moderator is (the comment page,
+    the All tab, the tab of its new status), else a one-line note; the message (with
+    Undo) and, in the queue, the tab counts, out of band."""
+    back = _next_url()
+    address = urlsplit(back)
+    in_queue = address.path == url_for("review.queue")
+    context: dict[str, Any] = {"item": item, "message": message, "done": done,
+                               "undo_id": undo_id, "next_url": back}  # fmt: skip
+    if in_queue:
+        try:
+            tab = Tab(parse_qs(address.query).get("tab", [Tab.HELD.value])[0])
+        except ValueError:
+            tab = Tab.HELD
+        # A decision closes open reports, so the Reported tab keeps nothing decided.
+        stays = tab == Tab.ALL or (tab != Tab.REPORTED and item.status.value == tab.value)
+        context.update(page=True, tab=tab, tabs=list(Tab), oob=True,
+                       counts=review.counts(current_session(), scope()))  # fmt: skip
+    else:
+        stays = True
+        context.update(page=None, branch_shown=bool(review.branch(item)))
+    return render_template("review/_decided.html", stays=stays, form=forms.EmptyForm(),
+                           current_score=review.current_score, score_bars=score_bars,
+                           **explained([item]), **context)  # fmt: skip
 
 
 # ------------------------------------------------------------------ audit log

@@ -45,6 +45,7 @@ class LiteScorer:
         model = LinearTfidfModel.load(path) if path.is_file() else None
         if model is None and _extract_in_child(path):
             model = LinearTfidfModel.load(path)
+        self._model = model
         if model is not None:
             self._predict_prob: Callable[[list[str]], Sequence[float]] = model.probabilities
         else:
@@ -55,6 +56,16 @@ class LiteScorer:
             return []
         probabilities = self._predict_prob(list(texts))
         return [{"toxicity": float(p)} for p in probabilities]
+
+    def explain(self, text: str, label: str = "toxicity") -> list[tuple[str, float]]:
+        """The words of ``text`` that raise its ``label`` score, largest first, each with
+        its contribution to the model's decision value (its TF-IDF weight times the
+        folds' mean coefficient): exact for a linear model, one pass, no extra scoring."""
+        if label != "toxicity":
+            return []
+        if self._model is None:  # the published pickle is in use: read its numbers here
+            self._model = LinearTfidfModel(model_arrays())
+        return [(word, weight) for word, weight in self._model.contributions(text) if weight > 0]
 
 
 def default_model_file(version: str) -> Path:
@@ -84,9 +95,9 @@ def _extract_in_child(path: Path) -> bool:
     return path.is_file()
 
 
-def extract(path: Path) -> None:
-    """Write the published model's numbers to ``path`` (atomically: several processes
-    may start at once)."""
+def model_arrays() -> dict[str, Any]:
+    """The published model's numbers, as LinearTfidfModel reads them (imports
+    scikit-learn: run in a child process, or where the pickle is in use anyway)."""
     import numpy as np
     from profanity_check import profanity_check
 
@@ -108,21 +119,29 @@ def extract(path: Path) -> None:
         ):
             raise SystemExit(f"a calibrated classifier of another kind: {fold!r}")
     words = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.__getitem__)
+    return {
+        "words": np.array(words),
+        "stop_words": np.array(sorted(vectorizer.get_stop_words() or ())),
+        "token_pattern": np.array(params["token_pattern"]),
+        "idf": vectorizer.idf_,
+        "coef": np.stack([fold.estimator.coef_[0] for fold in folds], axis=1),
+        "intercept": np.array([fold.estimator.intercept_[0] for fold in folds]),
+        "a": np.array([fold.calibrators[0].a_ for fold in folds]),
+        "b": np.array([fold.calibrators[0].b_ for fold in folds]),
+    }
+
+
+def extract(path: Path) -> None:
+    """Write the published model's numbers to ``path`` (atomically: several processes
+    may start at once)."""
+    import numpy as np
+
+    arrays = model_arrays()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".lite-", suffix=".npz")
     try:
         with os.fdopen(fd, "wb") as fh:
-            np.savez(
-                fh,
-                words=np.array(words),
-                stop_words=np.array(sorted(vectorizer.get_stop_words() or ())),
-                token_pattern=np.array(params["token_pattern"]),
-                idf=vectorizer.idf_,
-                coef=np.stack([fold.estimator.coef_[0] for fold in folds], axis=1),
-                intercept=np.array([fold.estimator.intercept_[0] for fold in folds]),
-                a=np.array([fold.calibrators[0].a_ for fold in folds]),
-                b=np.array([fold.calibrators[0].b_ for fold in folds]),
-            )
+            np.savez(fh, **arrays)
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
@@ -136,7 +155,8 @@ class LinearTfidfModel:
     ascending order from 0.0, as SciPy's sparse products do; exp is the C library's)."""
 
     def __init__(self, data: Mapping[str, Any]) -> None:
-        self.columns = {word: column for column, word in enumerate(data["words"].tolist())}
+        self.words: list[str] = data["words"].tolist()
+        self.columns = {word: column for column, word in enumerate(self.words)}
         self.stop_words = frozenset(data["stop_words"].tolist())
         self.token = re.compile(str(data["token_pattern"]))
         self.idf: list[float] = data["idf"].tolist()
@@ -160,7 +180,8 @@ class LinearTfidfModel:
     def probabilities(self, texts: Sequence[str]) -> list[float]:
         return [self.probability(text) for text in texts]
 
-    def probability(self, text: str) -> float:
+    def _tfidf(self, text: str) -> tuple[list[int], list[float]]:
+        """The text's non-zero TF-IDF columns, ascending, and their L2-normalised values."""
         counts: dict[int, int] = {}
         for token in self.token.findall(text.lower()):
             if token not in self.stop_words and (column := self.columns.get(token)) is not None:
@@ -173,6 +194,21 @@ class LinearTfidfModel:
         if squares != 0.0:
             norm = math.sqrt(squares)
             values = [value / norm for value in values]
+        return columns, values
+
+    def contributions(self, text: str) -> list[tuple[str, float]]:
+        """Each known word of ``text`` with its share of the folds' mean decision value
+        (which is these shares plus the mean intercept), largest first."""
+        columns, values = self._tfidf(text)
+        folds = len(self.intercept)
+        shares = [
+            (self.words[column], value * sum(self.coef[column]) / folds)
+            for column, value in zip(columns, values, strict=True)
+        ]
+        return sorted(shares, key=lambda share: share[1], reverse=True)
+
+    def probability(self, text: str) -> float:
+        columns, values = self._tfidf(text)
         mean = 0.0
         for fold in range(len(self.intercept)):
             decision = 0.0

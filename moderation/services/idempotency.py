@@ -15,7 +15,7 @@ import re
 from base64 import urlsafe_b64encode
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import Delete, delete, select
 from sqlalchemy.orm import Session
 
 from moderation.models import Comment, IdempotentRequest, Site
@@ -84,3 +84,9 @@ def remember(
         )
     )
     session.flush()
+
+
+def expired(now: datetime) -> Delete:
+    """The DELETE of keys past RETENTION (services.retention runs it for sites that
+    seldom post; ``remember`` forgets them as it goes)."""
+    return delete(IdempotentRequest).where(IdempotentRequest.created_at < now - RETENTION)

@@ -15,11 +15,12 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import Connection, Engine
@@ -37,6 +38,7 @@ from moderation.services import (
     reader_mail,
     webhooks,
 )
+from moderation.services import retention as retention_service
 from moderation.services.transactions import savepoint
 from moderation.types import CommentStatus, ImportScoring, utcnow
 
@@ -262,6 +264,7 @@ class Worker:
         webhook_allow_private: bool = False,
         notifier: notifications.Notifier | None = None,
         learn: learning.Settings | None = None,
+        retention: Retention | None = None,
     ) -> None:
         self.session = session
         self.scorer = scorer
@@ -275,6 +278,8 @@ class Worker:
         self.notifier = notifier  # None: mail is queued but not sent by this worker
         self.learn = learn  # None: this worker never learns sites' standards
         self._learn_checked: float | None = None
+        self.retention = retention  # None: this worker prunes nothing
+        self._pruned_at: datetime | None = None
         self._stop = threading.Event()
 
     def stop(self) -> None:
@@ -416,7 +421,44 @@ class Worker:
                 batch_size=self.batch_size,
                 lease_seconds=self.lease_seconds,
             ).claimed
+        self.prune_if_due(session)
         return bool(dispatched or digests or delivered.claimed or mailed)
+
+    def prune_if_due(self, session: Session) -> retention_service.Pruned | None:
+        """Run services.retention's pass when the last one (by this worker) is older than
+        ``retention.every``; several workers each pruning now and then is harmless (the
+        deletes are idempotent). Returns what it pruned, or None when it was not due."""
+        if self.retention is None:
+            return None
+        now = self.clock()
+        if self._pruned_at is not None and now - self._pruned_at < self.retention.every:
+            return None
+        self._pruned_at = now
+        pruned = retention_service.prune(
+            session, now, self.retention.keep, self.retention.session_lifetime
+        )
+        session.commit()
+        if pruned.total:
+            log.info("worker %s: pruned %s", self.worker_id, pruned.summary())
+        return pruned
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long a worker keeps what services.retention prunes, and how often it looks."""
+
+    keep: timedelta
+    session_lifetime: timedelta
+    every: timedelta = timedelta(hours=1)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Retention | None:
+        if not config["RETENTION_DAYS"]:
+            return None
+        return cls(
+            keep=timedelta(days=config["RETENTION_DAYS"]),
+            session_lifetime=timedelta(days=config["SESSION_LIFETIME_DAYS"]),
+        )
 
 
 # Inline scoring runs the model in this pool so the request can stop waiting when its

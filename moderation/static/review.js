@@ -1,8 +1,14 @@
 // Moderator queue: keyboard (j/k move, a approve, h hide, d keep, x select, u undo, ? help),
 // shift-click range selection, "select all on page", and CSRF for htmx requests.
+// Decisions and undo go through htmx when it runs (the item is swapped in place, focus
+// moves on); without JavaScript the same forms post and the page reloads.
 (function () {
   "use strict";
   var token = document.querySelector('meta[name="csrf-token"]');
+  // No settle pause (it is for CSS transitions, which these pages have none of): swapped
+  // forms answer through htmx at once, so an Undo pressed right after a decision is
+  // not a plain post that reloads the page.
+  if (window.htmx) window.htmx.config.defaultSettleDelay = 0;
   document.body.addEventListener("htmx:configRequest", function (event) {
     if (token) event.detail.headers["X-CSRFToken"] = token.content;
   });
@@ -24,6 +30,55 @@
     var button = item.querySelector('.actions button[data-key="' + key + '"]');
     if (button) button.click();
   }
+
+  // After a decision swaps an item, the next one takes the focus: the item that now sits
+  // where the decided one was (it left the tab), or the one after it (it stayed, as in
+  // the All tab). After an undo, the restored item.
+  var swapping = null;
+  document.body.addEventListener("htmx:beforeRequest", function (event) {
+    var form = event.detail.elt;
+    if (!(form instanceof HTMLFormElement)) return;
+    if (form.classList.contains("actions")) {
+      var article = form.closest("article.item");
+      if (article) swapping = { undo: false, id: article.dataset.id, index: items().indexOf(article) };
+    } else if (form.id === "undo-form") {
+      swapping = { undo: true, id: form.dataset.id, index: -1 };
+    }
+  });
+  document.body.addEventListener("htmx:afterSwap", function () {
+    if (!swapping) return;
+    var done = swapping;
+    swapping = null;
+    var list = items(), same = list.indexOf(document.getElementById("item-" + done.id));
+    if (done.undo) {
+      if (same >= 0) focusItem(same);
+      var finished = document.getElementById("page-done");
+      if (finished) finished.remove();
+      return;
+    }
+    if (!list.length) { pageDone(); return; }
+    focusItem(same >= 0 ? same + 1 : done.index);
+  });
+  // The last item of the page decided: say so, with a way to the next comments (the notes
+  // of what was decided stay, so Undo still has its place).
+  function pageDone() {
+    var box = document.getElementById("queue-items");
+    if (!box || document.getElementById("page-done")) return;
+    var note = document.createElement("p");
+    note.className = "empty";
+    note.id = "page-done";
+    note.tabIndex = -1;
+    note.appendChild(document.createTextNode("Nothing left on this page. "));
+    var more = document.createElement("a");
+    more.href = window.location.href;
+    more.textContent = "Load the queue again";
+    note.appendChild(more);
+    box.insertBefore(note, box.querySelector(".pager"));
+    note.focus();
+  }
+  document.body.addEventListener("htmx:afterRequest", function (event) {
+    if (swapping && !event.detail.successful) swapping = null;
+  });
 
   var boxes = function () { return Array.prototype.slice.call(document.querySelectorAll('.item input[type="checkbox"][name="target"]')); };
   function updateCount() {
