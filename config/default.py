@@ -147,6 +147,17 @@ DATABASE_RETRY_AFTER_SECONDS = 2
 # browser keeps: a copied session cookie stops working by itself.
 SESSION_LIFETIME_DAYS = 30
 
+# Learning each site's standards from its moderators (README, "Learning from your
+# moderators"). The workers learn again for a site after every LEARN_EVERY actions of its
+# moderators (0: only `flask moderation learn`), looking at most every LEARN_CHECK_SECONDS.
+# Nothing is fitted with fewer than LEARN_MIN_DECISIONS approvals, or as few hides; a fit
+# goes live only if, cross-validated, it holds fewer comments that moderators approved at
+# a recall of the hidden ones at most LEARN_RECALL_TOLERANCE below the thresholds'.
+LEARN_EVERY = 50
+LEARN_CHECK_SECONDS = 60
+LEARN_MIN_DECISIONS = 50
+LEARN_RECALL_TOLERANCE = 0.02
+
 # The worker deletes, once an hour, what is only kept for a while and is older than this
 # many days: finished webhook deliveries and moderators' mails, dispatched events, ended
 # sign-ins, expired idempotency keys (services/retention.py lists what stays for good).

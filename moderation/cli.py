@@ -98,6 +98,7 @@ def worker_command(
         _supervise(concurrency, batch_size, lease_seconds, poll_seconds, once)
         return
     from moderation.current_scorer import get_scorer
+    from moderation.services import learning
     from moderation.services.notifications import notifier_from_config
     from moderation.services.worker import Retention, Worker
 
@@ -111,6 +112,7 @@ def worker_command(
         max_attempts=config["WORKER_MAX_ATTEMPTS"],
         webhook_allow_private=config["WEBHOOK_ALLOW_PRIVATE"],
         notifier=notifier_from_config(config),
+        learn=learning.Settings.from_config(config),
         retention=Retention.from_config(config),
     )
 
@@ -948,3 +950,75 @@ def evaluate_command(
         except OSError as error:
             raise click.ClickException(f"{report_dir}: cannot write the report ({error})") from None
         click.echo(f"\nreport: {out / 'index.html'}")
+
+
+@moderation_cli.command("learn")
+@click.option("--site", "site_slug", required=True, help="the site whose moderators to learn from")
+@click.option(
+    "--off",
+    "switch",
+    flag_value="off",
+    default=None,
+    help="switch the learned calibration off for the site (the thresholds decide)",
+)
+@click.option("--on", "switch", flag_value="on",
+              help="switch it back on (used whenever a learning run went live)")  # fmt: skip
+def learn_command(site_slug: str, switch: str | None) -> None:
+    """Learn the site's standards from its moderators' decisions: fit a calibration on the
+    scorer's probabilities and the policy's rules, cross-validate it against the site's
+    thresholds, and put it live only if it holds fewer comments that moderators approved
+    at the same recall of the ones they hid. Prints the figures before and after."""
+    from moderation.current_scorer import get_scorer
+    from moderation.services import learning
+    from moderation.services.sites import NoSuchSite, get_site
+    from moderation.types import utcnow
+
+    session = current_session()
+    try:
+        site = get_site(session, site_slug)
+    except NoSuchSite as error:
+        raise domain_error(error) from None
+    if switch is not None:
+        changed = learning.set_learned_policy(session, site, switch == "on", None, utcnow())
+        db.session.commit()
+        state = "on" if site.learned_policy else "off"
+        click.echo(
+            f"site {site.slug!r}: learned calibration {state}"
+            + ("" if changed else " already")
+            + ("" if site.learned_policy else "; the thresholds decide")
+        )
+        return
+    settings = learning.Settings.from_config(current_app.config)
+    scorer = get_scorer()
+    outcome = learning.learn(
+        session,
+        site,
+        scorer.name,
+        scorer.default_thresholds,
+        minimum=settings.minimum,
+        recall_tolerance=settings.recall_tolerance,
+        now=utcnow(),
+    )
+    db.session.commit()
+    run = outcome.calibration
+    click.echo(
+        f"site {site.slug!r}: {run.approved} approved and {run.hidden} hidden comments "
+        f"with a {run.scorer} score"
+    )
+    figures = run.figures or {}
+    if "before" in figures:
+        click.echo(f"cross-validated on its own decisions ({figures['folds']} folds):")
+        click.echo(f"  {'':<24}{'held, then approved':>22}{'hidden ones held':>22}")
+        for name, key in (("the thresholds", "before"), ("learned calibration", "after")):
+            f = learning.Figures.from_json(figures[key])
+            click.echo(
+                f"  {name:<24}{f'{f.false_alarms} of {f.approved}':>22}"
+                f"{f'{f.caught} of {f.hidden} ({f.recall:.0%})':>22}"
+            )
+        if run.threshold is not None:
+            click.echo(f"  holds at: this site's moderators would hide it ≥ {run.threshold:.2f}")
+        for label, limits in (run.suggested_thresholds or {}).items():
+            click.echo(
+                f"suggested without it: {label} hold {limits['current']:.2f} → {limits['hold']:.2f}"
+            )
+    click.echo(run.note)

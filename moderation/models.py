@@ -21,6 +21,7 @@ from sqlalchemy import (
     desc,
     false,
     text,
+    true,
 )
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
@@ -34,6 +35,7 @@ from moderation.types import (
     FlagReason,
     ImportScoring,
     ImportSource,
+    LearnOutcome,
     MailKind,
     ModerationMode,
     NotifyPreference,
@@ -83,6 +85,12 @@ class Site(Base):
         default=BanMode.HOLD,
         server_default=BanMode.HOLD.value,
         comment="a banned author's new comment: held for a moderator, or refused (403)",
+    )
+    learned_policy: Mapped[bool] = mapped_column(
+        Boolean,
+        default=True,
+        server_default=true(),
+        comment="use the calibration learned from its moderators when one is live",
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -801,6 +809,46 @@ class AuthorStanding(Base):
     site: Mapped[Site] = relationship()
     moderator: Mapped[Moderator | None] = relationship(foreign_keys=[moderator_id])
     lifted_by: Mapped[Moderator | None] = relationship(foreign_keys=[lifted_by_id])
+
+
+class SiteCalibration(Base):
+    """One run of learning a site's standards from its moderators (services.learning):
+    append-only, the newest row per site is the one in force. Applying it is arithmetic
+    on these numbers: no model file, no scikit-learn in the request path."""
+
+    __tablename__ = "site_calibration"
+    __table_args__ = (Index("ix_site_calibration_site_fitted", "site_id", "fitted_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"))
+    outcome: Mapped[LearnOutcome] = mapped_column(enum_column(LearnOutcome))
+    scorer: Mapped[str] = mapped_column(
+        String(64), comment="the scorer (Score.scorer) whose probabilities it reads"
+    )
+    approved: Mapped[int] = mapped_column(Integer, comment="decisions 'acceptable here'")
+    hidden: Mapped[int] = mapped_column(Integer, comment="decisions 'not here'")
+    actions_seen: Mapped[int] = mapped_column(
+        Integer, comment="moderators' actions on the site then: the worker learns again N later"
+    )
+    labels: Mapped[list[str]] = mapped_column(JSON, default=list, comment="label features")
+    rules: Mapped[list[str]] = mapped_column(JSON, default=list, comment="rule features")
+    coefficients: Mapped[list[float]] = mapped_column(
+        JSON, default=list, comment="one per label (on its logit), then one per rule"
+    )
+    intercept: Mapped[float | None] = mapped_column(Float)
+    threshold: Mapped[float | None] = mapped_column(
+        Float, comment="hold at or above this probability that moderators would hide it"
+    )
+    figures: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON, comment="cross-validated before (thresholds) and after (this model)"
+    )
+    suggested_thresholds: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON, comment="per label hold thresholds that would do as well without the model"
+    )
+    note: Mapped[str] = mapped_column(Text, comment="what the run came to, in words")
+    fitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    site: Mapped[Site] = relationship()
 
 
 class ScoreExplanation(Base):

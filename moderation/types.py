@@ -73,6 +73,8 @@ class Rule(enum.StrEnum):
     AUTHOR_BANNED = "author_banned"  # a moderator banned the author (site holds their comments)
     PREMODERATION = "premoderation"
     LABEL_OVER_HOLD = "label_over_hold"  # a label at or above its hold threshold
+    # In place of label_over_hold where the site's calibration is live (services.learning).
+    LEARNED_HOLD = "learned_hold"  # this site's moderators would likely hide it
     SUSPECT_WORD = "suspect_word"
     AUTHOR_TRUSTED = "author_trusted"  # a moderator trusts the author: not held for review
     PASSED_POLICY = "passed_policy"
@@ -87,6 +89,14 @@ class Rule(enum.StrEnum):
     IMPORT = "import"  # brought in from another platform with the status it had there
     # Rows written before rules were recorded whose prose matched no rule (migration 0007).
     UNRECORDED = "unrecorded"
+
+
+class LearnOutcome(enum.StrEnum):
+    """What one ``flask moderation learn`` run (or the worker's) came to for a site."""
+
+    TOO_FEW = "too_few"  # fewer decisions of a kind than MODERATION_LEARN_MIN_DECISIONS
+    NOT_BETTER = "not_better"  # cross-validated, it did not beat the site's thresholds
+    LIVE = "live"  # it beat them: the policy uses it (unless an admin switched it off)
 
 
 class ImportSource(enum.StrEnum):

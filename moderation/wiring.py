@@ -243,6 +243,7 @@ def start_in_process_worker(app: Flask) -> threading.Thread | None:
     if not app.config["WORKER_IN_PROCESS"]:
         return None
     from moderation.current_scorer import get_scorer
+    from moderation.services import learning
     from moderation.services.notifications import notifier_from_config
     from moderation.services.worker import Retention, Worker
 
@@ -257,6 +258,7 @@ def start_in_process_worker(app: Flask) -> threading.Thread | None:
                 max_attempts=app.config["WORKER_MAX_ATTEMPTS"],
                 webhook_allow_private=app.config["WEBHOOK_ALLOW_PRIVATE"],
                 notifier=notifier_from_config(app.config),
+                learn=learning.Settings.from_config(app.config),
                 retention=Retention.from_config(app.config),
             )
             app.extensions["moderation.worker"] = worker

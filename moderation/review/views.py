@@ -45,6 +45,7 @@ from moderation.services import (
     decision_links,
     explain,
     export,
+    learning,
     moderators,
     notifications,
     perspective,
@@ -54,7 +55,7 @@ from moderation.services import (
     threads,
     webhooks,
 )
-from moderation.services.dashboard import agreement_by_site
+from moderation.services.dashboard import agreement_by_site, learned_by_site
 from moderation.services.dashboard import dashboard as dashboard_figures
 from moderation.services.errors import DomainError, NotFound
 from moderation.services.review import Action, AlreadyDecided, Order, QueueFilter, Tab
@@ -751,7 +752,26 @@ def site_settings(slug: str) -> Any:
     history = sites.settings_history(session, site)
     return render_template("review/settings.html", site=site, form=form, labels=labels,
                            defaults=defaults, history=history,
+                           learned=learning.latest(session, [site.id]).get(site.id),
+                           learning_form=forms.EmptyForm(),
                            summary=sites.summarize(session, site), **_embed_context())  # fmt: skip
+
+
+@bp.post("/sites/<slug>/learning")
+@admin_required
+def site_learning(slug: str) -> Any:
+    """Switch the site's calibration learned from its moderators on or off (audited)."""
+    session = current_session()
+    site = _site_or_404(slug)
+    wanted = request.form.get("learned_policy")
+    if not forms.EmptyForm().validate_on_submit() or wanted not in ("on", "off"):
+        flash("learned calibration: choose on or off (nothing changed)", "error")
+    elif learning.set_learned_policy(session, site, wanted == "on", me(), utcnow()):
+        session.commit()
+        flash(f"learned calibration switched {wanted}", "info")
+    else:
+        flash(f"learned calibration already {wanted}", "info")
+    return redirect(url_for("review.site_settings", slug=slug) + "#learning", code=303)
 
 
 @bp.route("/sites/<slug>/delete", methods=["GET", "POST"])
@@ -923,6 +943,7 @@ def dashboard() -> Any:
         days=days,
         feedback=feedback,
         agreement=agreement,
+        learned=learned_by_site(session, scope()),
     )
 
 

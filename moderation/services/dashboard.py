@@ -6,16 +6,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Integer, and_, cast, func, literal_column, select
 from sqlalchemy.orm import Session
 
-from moderation.models import Comment, ModerationAction, Score, Site, Thread
+from moderation.models import Comment, ModerationAction, Score, Site, SiteCalibration, Thread
 from moderation.scoring import LabelThresholds
-from moderation.services import policy
+from moderation.services import learning, policy
 from moderation.services.review import Scope
-from moderation.types import Actor, CommentStatus, Rule
+from moderation.types import Actor, CommentStatus, LearnOutcome
 
 
 @dataclass
@@ -32,30 +31,6 @@ def _in_scope(scope: Scope):  # type: ignore[no-untyped-def]
     if scope.site_ids is None:
         return []
     return [Comment.thread_id.in_(select(Thread.id).where(Thread.site_id.in_(scope.site_ids)))]
-
-
-def _is_undo(detail: dict[str, Any] | None) -> bool:
-    detail = detail or {}
-    return detail.get("action") == "undo" or "undoes" in detail
-
-
-def _standing_decisions(actions: list[tuple[int, dict[str, Any] | None]]) -> set[int]:
-    """The ids of the moderators' ``(id, detail)`` actions that are decisions still in
-    force: not undos (``review.undo`` writes ``{"action": "undo", "undone_action": id}``),
-    and not undone by an undo that stands itself (an undo may be undone in turn)."""
-    undone_by: dict[int, int] = {}
-    for action_id, detail in actions:
-        undone = (detail or {}).get("undone_action")
-        if _is_undo(detail) and undone is not None:
-            undone_by[int(undone)] = action_id
-
-    def stands(action_id: int) -> bool:
-        undo = undone_by.get(action_id)
-        return undo is None or not stands(undo)
-
-    return {
-        action_id for action_id, detail in actions if not _is_undo(detail) and stands(action_id)
-    }
 
 
 def dashboard(session: Session, scope: Scope, now: datetime, days: int = 14) -> Dashboard:
@@ -87,7 +62,9 @@ def dashboard(session: Session, scope: Scope, now: datetime, days: int = 14) -> 
     ).all()
     # The moderators' decisions that stand: an undo is no decision of its own, and a
     # decision that was undone (by an undo that itself stands) no longer counts.
-    standing = _standing_decisions([(a[5], a[6]) for a in actions if a[1] == Actor.MODERATOR])
+    standing = learning.standing_decisions(
+        [(a[5], a[6]) for a in actions if a[1] == Actor.MODERATOR]
+    )
 
     queue_size = []
     for index, end in enumerate(day_ends):
@@ -196,14 +173,6 @@ class Agreement:
         return self.flagged_hid / hid if hid else None
 
 
-def _policy_flags(decision: policy.Decision) -> bool:
-    """Whether the policy would hold or hide the comment by what it says, leaving out
-    premoderation: on a premoderated site everything is held, which says nothing."""
-    if decision.status == CommentStatus.HIDDEN:
-        return True
-    return any(f.rule not in (Rule.PREMODERATION, Rule.PASSED_POLICY) for f in decision.fired)
-
-
 def agreement_by_site(
     session: Session, scope: Scope, scorer_defaults: Mapping[str, LabelThresholds]
 ) -> list[Agreement]:
@@ -214,26 +183,7 @@ def agreement_by_site(
     with their thread were not judged on their own and do not count. All time, not the
     dashboard's window: these decisions are the site's labels."""
     site_filter = [] if scope.site_ids is None else [Thread.site_id.in_(scope.site_ids)]
-    actions = session.execute(
-        select(
-            ModerationAction.id,
-            ModerationAction.detail,
-            ModerationAction.comment_id,
-            ModerationAction.to_status,
-        )
-        .join(Comment, Comment.id == ModerationAction.comment_id)
-        .join(Thread, Thread.id == Comment.thread_id)
-        .where(ModerationAction.actor == Actor.MODERATOR, *site_filter)
-        .order_by(ModerationAction.created_at, ModerationAction.id)
-    ).all()
-    standing = _standing_decisions([(a.id, a.detail) for a in actions])
-    people: dict[int, CommentStatus] = {}
-    for action in actions:
-        if action.id not in standing or "under" in (action.detail or {}):
-            continue
-        if action.to_status in (CommentStatus.VISIBLE, CommentStatus.HIDDEN):
-            people[action.comment_id] = action.to_status  # the last standing one wins
-
+    people = learning.moderators_verdicts(session, scope.site_ids)
     results: dict[int, Agreement] = {}
     sites: dict[int, Site] = {}
     rows = session.execute(
@@ -259,7 +209,9 @@ def agreement_by_site(
         if not labels:
             tally.unscored += 1
             continue
-        flagged = _policy_flags(policy.decide(sites[site_id], body, labels, scorer_defaults))
+        flagged = learning.policy_flags(
+            policy.decide(sites[site_id], body, labels, scorer_defaults)
+        )
         hid = decided == CommentStatus.HIDDEN
         if flagged and hid:
             tally.flagged_hid += 1
@@ -270,3 +222,32 @@ def agreement_by_site(
         else:
             tally.passed_approved += 1
     return sorted(results.values(), key=lambda a: a.site)
+
+
+@dataclass
+class Learned:
+    """A site's newest run of learning from its moderators, for the dashboard's card."""
+
+    site: Site
+    run: SiteCalibration
+
+    @property
+    def before(self) -> learning.Figures | None:
+        figures = self.run.figures or {}
+        return learning.Figures.from_json(figures["before"]) if "before" in figures else None
+
+    @property
+    def after(self) -> learning.Figures | None:
+        figures = self.run.figures or {}
+        return learning.Figures.from_json(figures["after"]) if "after" in figures else None
+
+    @property
+    def in_use(self) -> bool:
+        return self.run.outcome == LearnOutcome.LIVE and self.site.learned_policy
+
+
+def learned_by_site(session: Session, scope: Scope) -> list[Learned]:
+    """Per site in ``scope`` that has learned (or tried to), its newest run, by name."""
+    runs = learning.latest(session, scope.site_ids)
+    found = [Learned(session.get_one(Site, site_id), run) for site_id, run in runs.items()]
+    return sorted(found, key=lambda learned: learned.site.slug)

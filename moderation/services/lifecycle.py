@@ -43,7 +43,7 @@ from moderation.models import (
     Thread,
 )
 from moderation.scoring import Scorer
-from moderation.services import authors, policy
+from moderation.services import authors, learning, policy
 from moderation.services.transactions import savepoint
 from moderation.types import Actor, CommentStatus, EventType, Rule, iso_utc
 
@@ -64,6 +64,7 @@ _POLICY_RULES = frozenset(
         Rule.LABEL_OVER_HIDE,
         Rule.PREMODERATION,
         Rule.LABEL_OVER_HOLD,
+        Rule.LEARNED_HOLD,
         Rule.SUSPECT_WORD,
         Rule.PASSED_POLICY,
         Rule.AUTHOR_BANNED,
@@ -125,7 +126,10 @@ def describe(rule: Rule, detail: dict[str, Any] | None) -> str:
 
 
 def _policy_detail(decision: policy.Decision, **extra: Any) -> dict[str, Any]:
-    return {"fired": [fired.as_detail() for fired in decision.fired], **extra}
+    detail = {"fired": [fired.as_detail() for fired in decision.fired], **extra}
+    if decision.learned is not None:  # the site's learned calibration decided hold or not
+        detail["learned"] = decision.learned
+    return detail
 
 
 # ---------------------------------------------------------------- what people decided
@@ -559,8 +563,13 @@ def record_import_score(
     _supersede_score(session, comment.id, now)
     session.add(new_score(comment.id, scorer, scores, duration_ms, now))
     if apply_policy and decided_by_people(session, comment) is None:
+        site = comment.thread.site
         decision = policy.decide(
-            comment.thread.site, comment.body, scores, scorer.default_thresholds
+            site,
+            comment.body,
+            scores,
+            scorer.default_thresholds,
+            learned=learning.live_calibration(session, site, scorer.name),
         )
         if decision.status != comment.status and _move(
             session,
@@ -602,6 +611,7 @@ def record_scores(
         author=authors.standing_kind(
             session, comment.thread.site_id, comment.author_key, comment.ip_hash, now
         ),
+        learned=learning.live_calibration(session, comment.thread.site, scorer.name),
     )
     only_if = [Comment.status == CommentStatus.PENDING]
     if claim_token is not None:
@@ -697,6 +707,7 @@ def rescore(
             author=authors.standing_kind(
                 session, comment.thread.site_id, comment.author_key, comment.ip_hash, now
             ),
+            learned=learning.live_calibration(session, comment.thread.site, scorer.name),
         )
         if decision.status != comment.status:
             return _move(

@@ -6,7 +6,9 @@ Rules, strongest first:
 3. ``author_banned``: a moderator banned the author (a site that refuses banned authors'
    comments never stores them: services.comments.submit) → held;
 4. premoderation (``pre`` mode) → held;
-5. a label at or above its hold threshold → held;
+5. a label at or above its hold threshold → held; where the site's calibration learned from
+   its moderators is live and on (``learned``, services.learning), it decides instead:
+   ``learned_hold`` when the probability that they would hide it reaches its threshold;
 6. a suspect word → held;
 7. ``author_trusted``: a moderator trusts the author → visible, whatever rules 4-6 say
    (rules 1-2 still hide: trust skips the queue, not the banned words or the model's hide);
@@ -18,10 +20,10 @@ status comes from."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from moderation.models import Site
 from moderation.scoring import LabelThresholds
@@ -44,6 +46,8 @@ class Fired:
         if self.rule in (Rule.LABEL_OVER_HIDE, Rule.LABEL_OVER_HOLD):
             which = "hide" if self.rule == Rule.LABEL_OVER_HIDE else "hold"
             return f"{self.label} {self.score:.2f} ≥ {which} threshold {self.threshold:.2f}"
+        if self.rule == Rule.LEARNED_HOLD:
+            return f"this site's moderators would hide it: {self.score:.2f} ≥ {self.threshold:.2f}"
         if self.rule in (Rule.BANNED_WORD, Rule.SUSPECT_WORD):
             kind = "banned" if self.rule == Rule.BANNED_WORD else "suspect"
             return f"{kind} word: " + ", ".join(f"'{w}'" for w in self.words)
@@ -61,7 +65,9 @@ class Fired:
         """JSON for ModerationAction.detail: only the fields this rule uses."""
         detail: dict[str, Any] = {"rule": self.rule.value}
         if self.label is not None:
-            detail.update(label=self.label, score=self.score, threshold=self.threshold)
+            detail["label"] = self.label
+        if self.score is not None:
+            detail.update(score=self.score, threshold=self.threshold)
         if self.words:
             detail["words"] = list(self.words)
         if self.scores:
@@ -73,6 +79,9 @@ class Fired:
 class Decision:
     status: CommentStatus
     fired: tuple[Fired, ...]
+    # Where the site's learned calibration decided hold or not: its id, probability and
+    # threshold, recorded on the action whichever way it went; None where it was not used.
+    learned: dict[str, Any] | None = None
 
     @property
     def rule(self) -> Rule:
@@ -125,15 +134,29 @@ def effective_thresholds(
     return merged
 
 
+class Learned(Protocol):
+    """A site's calibration learned from its moderators (services.learning.Calibration)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def threshold(self) -> float: ...
+
+    def probability(self, scores: Mapping[str, float], rules: Collection[Rule]) -> float: ...
+
+
 def decide(
     site: Site,
     text: str,
     scores: Mapping[str, float],
     scorer_defaults: Mapping[str, LabelThresholds],
     author: StandingKind | None = None,
+    learned: Learned | None = None,
 ) -> Decision:
     """Apply ``site``'s policy to a comment with these label ``scores``; ``author``: the
-    ban or trust in force for its author on the site, if any."""
+    ban or trust in force for its author on the site, if any; ``learned``: the site's
+    live calibration, which decides in place of the labels' hold thresholds."""
     hide: list[Fired] = []
     hold: list[Fired] = []
 
@@ -160,15 +183,36 @@ def decide(
     if author == StandingKind.BAN:
         hold.insert(0, Fired(Rule.AUTHOR_BANNED))
 
+    used: dict[str, Any] | None = None
+    if learned is not None and not hide:
+        # Its features are the rules that fired as the thresholds stand (label_over_hold
+        # included): it was fitted on those (services.learning.features).
+        probability = learned.probability(scores, [f.rule for f in hold])
+        hold = [f for f in hold if f.rule != Rule.LABEL_OVER_HOLD]
+        if probability >= learned.threshold:
+            # Rule 5's place: after a ban and premoderation, before the word lists.
+            first = (Rule.AUTHOR_BANNED, Rule.PREMODERATION)
+            at = next((i for i, f in enumerate(hold) if f.rule not in first), len(hold))
+            hold.insert(
+                at, Fired(Rule.LEARNED_HOLD, score=probability, threshold=learned.threshold)
+            )
+        used = {
+            "calibration": learned.id,
+            "probability": probability,
+            "threshold": learned.threshold,
+        }
+
     if hide:
         return Decision(CommentStatus.HIDDEN, tuple(hide + hold))
     if hold and author == StandingKind.TRUST:
         # The rules it skipped, named for the record (not in ``fired``: the queue's
         # reason filter would list a visible comment under "label over hold").
         skipped = tuple(dict.fromkeys(f.rule.value for f in hold))
-        return Decision(CommentStatus.VISIBLE, (Fired(Rule.AUTHOR_TRUSTED, words=skipped),))
+        return Decision(CommentStatus.VISIBLE, (Fired(Rule.AUTHOR_TRUSTED, words=skipped),), used)
     if hold:
-        return Decision(CommentStatus.HELD, tuple(hold))
+        return Decision(CommentStatus.HELD, tuple(hold), used)
     return Decision(
-        CommentStatus.VISIBLE, (Fired(Rule.PASSED_POLICY, scores=tuple(sorted(scores.items()))),)
+        CommentStatus.VISIBLE,
+        (Fired(Rule.PASSED_POLICY, scores=tuple(sorted(scores.items()))),),
+        used,
     )

@@ -29,7 +29,15 @@ from sqlalchemy.orm import Session
 
 from moderation.models import Comment, ImportedComment
 from moderation.scoring import Scorer
-from moderation.services import lifecycle, notifications, outbox, policy, reader_mail, webhooks
+from moderation.services import (
+    learning,
+    lifecycle,
+    notifications,
+    outbox,
+    policy,
+    reader_mail,
+    webhooks,
+)
 from moderation.services import retention as retention_service
 from moderation.services.transactions import savepoint
 from moderation.types import CommentStatus, ImportScoring, utcnow
@@ -255,6 +263,7 @@ class Worker:
         clock: Clock = utcnow,
         webhook_allow_private: bool = False,
         notifier: notifications.Notifier | None = None,
+        learn: learning.Settings | None = None,
         retention: Retention | None = None,
     ) -> None:
         self.session = session
@@ -267,6 +276,8 @@ class Worker:
         self.clock = clock
         self.webhook_allow_private = webhook_allow_private
         self.notifier = notifier  # None: mail is queued but not sent by this worker
+        self.learn = learn  # None: this worker never learns sites' standards
+        self._learn_checked: float | None = None
         self.retention = retention  # None: this worker prunes nothing
         self._pruned_at: datetime | None = None
         self._stop = threading.Event()
@@ -315,6 +326,7 @@ class Worker:
                 total += result.scored
                 busy = self._deliver_once(self.session) if once else False
                 if result.claimed == 0 and not busy:
+                    self._learn_when_due(force=once)
                     if once:
                         break
                     self._stop.wait(self.poll_seconds)
@@ -323,6 +335,38 @@ class Worker:
                 self._stop.set()
                 delivery.join(timeout=30)
         return total
+
+    def _learn_when_due(self, force: bool = False) -> None:
+        """When idle: learn again for the sites whose moderators decided enough since
+        their last run (``learning.learn_due``), looking at most every
+        ``learn.check_seconds`` (``force``: now). A failure is logged; scoring goes on."""
+        if self.learn is None or self.learn.every <= 0:
+            return
+        moment = time.monotonic()
+        if (
+            not force
+            and self._learn_checked is not None
+            and moment - self._learn_checked < self.learn.check_seconds
+        ):
+            return
+        self._learn_checked = moment
+        try:
+            outcomes = learning.learn_due(
+                self.session,
+                self.scorer.name,
+                self.scorer.default_thresholds,
+                every=self.learn.every,
+                minimum=self.learn.minimum,
+                recall_tolerance=self.learn.recall_tolerance,
+                now=self.clock(),
+            )
+            self.session.commit()
+        except Exception:
+            log.exception("worker %s: learning from moderators failed", self.worker_id)
+            self.session.rollback()
+            return
+        for outcome in outcomes:
+            log.info("site %s: %s", outcome.calibration.site.slug, outcome.calibration.note)
 
     def _deliver_until_stopped(self, bind: Engine | Connection) -> None:
         session = Session(bind=bind)
