@@ -39,7 +39,6 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from babel.support import NullTranslations, Translations
-
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
