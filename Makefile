@@ -61,5 +61,5 @@ translations: install
 	$(BIN)/pybabel extract -F moderation/translations/babel.cfg -k N_ --no-location \
 	  --omit-header --sort-output --width 100 -o moderation/translations/messages.pot moderation
 	$(BIN)/pybabel update -i moderation/translations/messages.pot -d moderation/translations \
-	  --no-location --width 100 --no-fuzzy-matching
+	  --width 100 --no-fuzzy-matching
 	$(BIN)/pybabel compile -d moderation/translations

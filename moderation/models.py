@@ -205,6 +205,11 @@ class Comment(Base):
         server_default=false(),
         comment="the author asked to be mailed (at author_email) when replies appear",
     )
+    reader_language: Mapped[str | None] = mapped_column(
+        String(8),
+        comment="the language (en, de, …) the author read the widget in when opting in to "
+        "reply mail: their mails speak the latest one; null: English",
+    )
     pinned_at: Mapped[datetime | None] = mapped_column(
         UTCDateTime, comment="pinned by a moderator: readers see it first in its thread"
     )

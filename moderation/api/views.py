@@ -30,7 +30,7 @@ from moderation.api.thread_cache import PageCache, page_key
 from moderation.current_scorer import get_scorer
 from moderation.db import current_session, db, one_writer_at_a_time
 from moderation.extensions import limiter, limits_warning, retry_after_seconds
-from moderation.i18n import _, service_message
+from moderation.i18n import _, reader_locale, service_message
 from moderation.models import Comment, Site, Thread
 from moderation.services import (
     authors,
@@ -361,6 +361,7 @@ def create_comment(site: str) -> Any:
             author_token=author_token,
             acknowledged_warning=data.acknowledged_warning,
             notify_replies=data.notify_replies,
+            reader_language=reader_locale() if data.notify_replies else None,  # for its mails
         )
         if scored is not None:
             worker.record_inline(session, comment, scored, get_scorer(), utcnow())

@@ -119,6 +119,7 @@ def submit(
     author_token: str | None = None,
     acknowledged_warning: bool = False,
     notify_replies: bool = False,
+    reader_language: str | None = None,
 ) -> Comment:
     """Store a new comment as ``pending`` in its thread (created on first use), for the
     scorer. A comment the author posted despite the pre-posting warning
@@ -178,6 +179,7 @@ def submit(
         author_token_hash=hash_author_token(author_token) if author_token else None,
         acknowledged_warning=acknowledged_warning,
         notify_replies=notify_replies,
+        reader_language=reader_language,
         created_at=now,
         updated_at=now,
     )

@@ -20,6 +20,8 @@ then: one decided in the meantime is shown as decided, without links."""
 
 from __future__ import annotations
 
+import functools
+import gettext
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -60,13 +62,29 @@ log = logging.getLogger(__name__)
 BURST_LIMIT = 10  # immediate mails to one moderator within BURST_WINDOW; then a summary
 BURST_WINDOW = timedelta(minutes=1)
 
-mail_templates = Environment(
-    loader=PackageLoader("moderation", "templates/mail"),
-    autoescape=select_autoescape(["html"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
+
+def _mail_environment(translations: gettext.NullTranslations) -> Environment:
+    """The mail templates, their ``{% trans %}`` and ``_()`` speaking ``translations``."""
+    environment = Environment(
+        loader=PackageLoader("moderation", "templates/mail"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    environment.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
+    return environment
+
+
+mail_templates = _mail_environment(gettext.NullTranslations())  # English: moderators' mail
+
+
+@functools.cache
+def _mail_templates(translations: gettext.NullTranslations) -> Environment:
+    """One environment per catalogue (readers' mail, reader_mail.py): installing a
+    catalogue sets the environment's globals, so a shared one would race between threads."""
+    return _mail_environment(translations)
 
 
 @dataclass(frozen=True)
@@ -361,11 +379,14 @@ def compose(
     template: str,
     context: dict[str, Any],
     headers: dict[str, str] | None = None,
+    translations: gettext.NullTranslations | None = None,
 ) -> EmailMessage:
     """A mail of the service: text and HTML from ``template`` (``.txt``/``.html``), a
     Message-ID from ``message_key`` (the same on every retry, so a resent mail is the
     same mail), marked auto-generated. The subject goes on one line: names and titles in
-    it are what people typed, and a line break would make the header invalid."""
+    it are what people typed, and a line break would make the header invalid.
+    ``translations``: the catalogue the templates' marked texts are read from (English
+    without one); the caller translates the subject."""
     mail = EmailMessage()
     mail["Subject"] = " ".join(subject.split())
     mail["From"] = notifier.mailer.sender
@@ -376,8 +397,9 @@ def compose(
     mail["Auto-Submitted"] = "auto-generated"
     for name, value in (headers or {}).items():
         mail[name] = value
-    mail.set_content(mail_templates.get_template(f"{template}.txt").render(context))
-    mail.add_alternative(mail_templates.get_template(f"{template}.html").render(context),
+    templates = mail_templates if translations is None else _mail_templates(translations)
+    mail.set_content(templates.get_template(f"{template}.txt").render(context))
+    mail.add_alternative(templates.get_template(f"{template}.html").render(context),
                          subtype="html")  # fmt: skip
     return mail
 

@@ -21,22 +21,30 @@ dispatched) writes ReaderMail rows:
 
 ``deliver_due`` sends them with the claim, lease and backoff of ``deliveries``, each
 rendered when sent: a reply hidden meanwhile, or an address unsubscribed meanwhile,
-gets no mail. Every mail carries the one-click unsubscribe headers of RFC 8058."""
+gets no mail. Every mail carries the one-click unsubscribe headers of RFC 8058.
+
+Mails speak the reader's language: the one they read the widget in when they last opted
+in on the site (``Comment.reader_language``, from the API request's Accept-Language),
+with the server's catalogues (moderation/translations, the ones moderation/i18n.py gives
+Flask-Babel) read here through Babel itself, as services never import Flask."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from pathlib import Path
 
+from babel.support import NullTranslations, Translations
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from moderation.models import Comment, OutboxEvent, ReaderMail, ReplySubscription, Thread
-from moderation.services import reader_links
+from moderation.services import authors, reader_links
 from moderation.services.deliveries import DeliveryResult
 from moderation.services.notifications import Notifier, compose, send_due
 from moderation.services.transactions import savepoint
@@ -45,6 +53,7 @@ from moderation.types import CommentStatus, DeliveryStatus, EventType, ReaderMai
 RESEND_AFTER = timedelta(hours=24)  # at most one confirmation mail per address and site
 CONFIRMS_FROM = frozenset({CommentStatus.VISIBLE.value, CommentStatus.HELD.value})
 REPLY_EVENTS = frozenset({EventType.PUBLISHED, EventType.RESTORED})
+CATALOGUES = Path(__file__).resolve().parents[1] / "translations"
 
 
 def email_key(address: str) -> str:
@@ -312,6 +321,31 @@ def _thread_url(thread: Thread) -> str | None:
     return url if url.lower().startswith(("https://", "http://")) else None
 
 
+def reader_language(session: Session, subscription: ReplySubscription) -> str | None:
+    """The language of the address's latest opted-in comment on the site that is not
+    hidden (a reader who posts in French after German gets French from then on); None
+    (English) when it had none."""
+    return session.scalar(
+        select(Comment.reader_language)
+        .join(Thread, Comment.thread_id == Thread.id)
+        .where(
+            Comment.author_key == authors.author_key(subscription.email, None),
+            Thread.site_id == subscription.site_id,
+            Comment.notify_replies.is_(True),
+            Comment.status != CommentStatus.HIDDEN,
+        )
+        .order_by(Comment.id.desc())
+        .limit(1)
+    )
+
+
+@functools.cache
+def translations(language: str) -> NullTranslations:
+    """The catalogue of ``language``; for English or a language without one, none (the
+    texts as written)."""
+    return Translations.load(str(CATALOGUES), [language])
+
+
 def render(
     session: Session, mail: ReaderMail, notifier: Notifier, now: datetime
 ) -> EmailMessage | None:
@@ -325,7 +359,11 @@ def render(
     comment = mail.comment
     thread = comment.thread
     base, unsubscribe_url = _urls(notifier, subscription)
+    language = reader_language(session, subscription) or "en"
+    catalogue = translations(language)
+    gettext = catalogue.gettext
     context: dict[str, object] = {
+        "lang": language if isinstance(catalogue, Translations) else "en",
         "site": thread.site.name,
         "thread_title": thread.title or thread.key,
         "thread_url": _thread_url(thread),
@@ -344,7 +382,9 @@ def render(
             subscription.confirm_sent_at,
         )
         context["confirm_url"] = f"{base}/replies/confirm/{token}"
-        subject = f"[{thread.site.name}] Confirm: email me when someone replies"
+        subject = gettext("[%(site)s] Confirm: email me when someone replies") % {
+            "site": thread.site.name
+        }
         template = "reader_confirm"
     else:
         parent = comment.parent
@@ -366,10 +406,11 @@ def render(
                 f"{str(thread_url).partition('#')[0]}#comment-{comment.id}" if thread_url else None
             ),
         )
-        subject = (
-            f"[{thread.site.name}] {comment.author_name} replied to you "
-            f"on “{context['thread_title']}”"
-        )
+        subject = gettext("[%(site)s] %(replier)s replied to you on “%(thread)s”") % {
+            "site": thread.site.name,
+            "replier": comment.author_name,
+            "thread": context["thread_title"],
+        }
         template = "reader_reply"
     # RFC 8058: mail clients offer "unsubscribe" and POST to the link, no page, no sign-in.
     one_click = {
@@ -377,7 +418,7 @@ def render(
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
     return compose(notifier, subscription.email, subject, mail.message_key, now, template,
-                   context, one_click)  # fmt: skip
+                   context, one_click, catalogue)  # fmt: skip
 
 
 def deliver_due(
