@@ -201,7 +201,8 @@ def _policy_flags(decision: policy.Decision) -> bool:
     premoderation: on a premoderated site everything is held, which says nothing."""
     if decision.status == CommentStatus.HIDDEN:
         return True
-    return any(f.rule not in (Rule.PREMODERATION, Rule.PASSED_POLICY) for f in decision.fired)
+    passing = (Rule.PREMODERATION, Rule.PASSED_POLICY, Rule.PROFANITY_NOT_AIMED)
+    return any(f.rule not in passing for f in decision.fired)
 
 
 def agreement_by_site(
