@@ -3,8 +3,9 @@ share of acceptable comments held (false alarms) and of abusive ones held or hid
 
     .venv/bin/python bench/policy_tradeoff.py [FILE ...]
 
-Default files: the policy's development set (tests/data/policy_dev.csv) and the labelled
-Jigsaw rows of shared/data/toxicity (the lite model's training data: optimistic). The
+Default files: the policy's development set (tests/data/policy_dev.csv), and the labelled
+Jigsaw rows and Davidson's tweets of shared/data/toxicity (the lite model's training data:
+optimistic). About two minutes, most of it Davidson's 24,783 tweets. The
 held-out set is left out on purpose: thresholds are chosen without looking at it. Each
 row of the table runs the real policy (services.policy.decide, targeting rules and all)
 with only the toxicity hold threshold changed; "old suspect words" adds the suspect-word
@@ -34,39 +35,45 @@ def main(files: list[str]) -> None:
 
     scorer = LiteScorer()
     default = scorer.default_thresholds["toxicity"].hold
+    toxicity = REPO.parent / "shared" / "data" / "toxicity"
     paths = [Path(f) for f in files] or [
         REPO / "tests" / "data" / "policy_dev.csv",
-        REPO.parent / "shared" / "data" / "toxicity" / "detoxify_jigsaw_dummy_train.csv",
-        REPO.parent / "shared" / "data" / "toxicity" / "ibm_max_jigsaw_test_examples.csv",
+        toxicity / "detoxify_jigsaw_dummy_train.csv",
+        toxicity / "ibm_max_jigsaw_test_examples.csv",
+        toxicity / "davidson_labeled_data.csv",
     ]
+    sets = []
     for path in paths:
         data = evaluation.read_labelled(path)
         abusive = [any(flags[i] for flags in data.labels.values()) for i in range(len(data.texts))]
-        scores = scorer.score(data.texts)
+        sets.append((path.name, data.texts, abusive, scorer.score(data.texts)))
+
+    def outcome(threshold: float, words: tuple[str, ...], texts, abusive, scores) -> str:  # type: ignore[no-untyped-def]
+        thresholds = {"toxicity": {"hold": threshold}}
+        site = Site(slug="t", moderation_mode=ModerationMode.POST, banned_words=[],
+                    suspect_words=list(words), thresholds=thresholds)  # fmt: skip
+        flagged = [
+            decide(site, text, score, scorer.default_thresholds).status != CommentStatus.VISIBLE
+            for text, score in zip(texts, scores, strict=True)
+        ]
         n_bad = sum(abusive)
-        n_ok = len(abusive) - n_bad
-        print(f"\n{path.name}: {len(abusive)} texts, {n_bad} abusive ({scorer.version})")
-        print("| hold at | acceptable held | abusive held or hidden | with old suspect words: "
-              "acceptable held | abusive held or hidden |")  # fmt: skip
-        print("|---:|---:|---:|---:|---:|")
-        for threshold in THRESHOLDS:
-            cells = []
-            for words in ((), OLD_SUSPECT_WORDS):
-                site = Site(slug="t", moderation_mode=ModerationMode.POST, banned_words=[],
-                            suspect_words=list(words),
-                            thresholds={"toxicity": {"hold": threshold}})  # fmt: skip
-                flagged = [
-                    decide(site, text, score, scorer.default_thresholds).status
-                    != CommentStatus.VISIBLE
-                    for text, score in zip(data.texts, scores, strict=True)
-                ]
-                ok_held = sum(f and not bad for f, bad in zip(flagged, abusive, strict=True))
-                bad_held = sum(f and bad for f, bad in zip(flagged, abusive, strict=True))
-                cells += [f"{100 * ok_held / n_ok:.1f} % ({ok_held})",
-                          f"{100 * bad_held / n_bad:.1f} % ({bad_held})"]  # fmt: skip
-            shown = "off" if threshold > 1 else f"{threshold:.2f}"
-            mark = " (default)" if threshold == default else ""
-            print(f"| {shown}{mark} | " + " | ".join(cells) + " |")
+        ok_held = sum(f and not bad for f, bad in zip(flagged, abusive, strict=True))
+        bad_held = sum(f and bad for f, bad in zip(flagged, abusive, strict=True))
+        return (f"{100 * ok_held / (len(abusive) - n_bad):.1f} % ({ok_held}) | "
+                f"{100 * bad_held / n_bad:.1f} % ({bad_held})")  # fmt: skip
+
+    print(f"scorer {scorer.version}; acceptable held | abusive held or hidden, per file")
+    print("| hold at | " + " | ".join(f"{name}: acceptable held | abusive held"
+                                       for name, *_ in sets) + " |")  # fmt: skip
+    print("|---:|" + "---:|---:|" * len(sets))
+    for threshold in THRESHOLDS:
+        shown = "off" if threshold > 1 else f"{threshold:.2f}"
+        mark = " (default)" if threshold == default else ""
+        cells = " | ".join(outcome(threshold, (), *rest) for _, *rest in sets)
+        print(f"| {shown}{mark} | {cells} |")
+    assert default is not None
+    cells = " | ".join(outcome(default, OLD_SUSPECT_WORDS, *rest) for _, *rest in sets)
+    print(f"| {default:.2f} + the old suspect words | {cells} |")
 
 
 if __name__ == "__main__":
