@@ -225,6 +225,9 @@ def test_the_queue_tabs_count_and_filter(admin_client: FlaskClient, held_comment
     assert 'data-count="held">2<' in page and 'data-count="all">3<' in page
     searched = admin_client.get("/moderation/?tab=held&q=second").get_data(as_text=True)
     assert "second rude one" in searched and "first rude one" not in searched
+    for reason in ("threat", "veiled threat", "attack on a group", "insult aimed at someone",
+                   "profanity aimed at no one"):  # fmt: skip
+        assert f"<option >{reason}</option>" in page
 
 
 def test_hide_with_replies_over_http(
