@@ -72,11 +72,11 @@ class Rule(enum.StrEnum):
     LABEL_OVER_HIDE = "label_over_hide"  # a label at or above its hide threshold
     AUTHOR_BANNED = "author_banned"  # a moderator banned the author (site holds their comments)
     PREMODERATION = "premoderation"
+    LABEL_OVER_HOLD = "label_over_hold"  # a label at or above its hold threshold
     THREAT = "threat"  # a violent word aimed at a person or group: "I will hurt you"
     VEILED_THREAT = "veiled_threat"  # menace with no violent word: "I know where you live"
     GROUP_ATTACK = "group_attack"  # a slur, or a group of people called vermin, criminals…
     INSULT_AIMED = "insult_aimed"  # an insult aimed at someone: "you idiot", "f*** you"
-    LABEL_OVER_HOLD = "label_over_hold"  # a label at or above its hold threshold
     SUSPECT_WORD = "suspect_word"
     AUTHOR_TRUSTED = "author_trusted"  # a moderator trusts the author: not held for review
     # The model's profanity score not counted: swearing aimed at no one ("this damn printer").

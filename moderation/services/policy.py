@@ -2,24 +2,26 @@
 
 Rules, strongest first:
 1. a banned word or pattern → hidden;
-2. a label at or above its hide threshold → hidden (a profanity label aimed at no one
-   excepted, as in rule 10);
+2. a label at or above its hide threshold → hidden (except as in rule 6);
 3. ``author_banned``: a moderator banned the author (a site that refuses banned authors'
    comments never stores them: services.comments.submit) → held;
 4. premoderation (``pre`` mode) → held;
-5. ``threat``: a violent word aimed at a person or group, as intent, wish, call or order
+5. a label at or above its hold threshold → held, except:
+6. ``profanity_not_aimed``: a profanity label (``PROFANITY_LABELS``) does not count, for
+   rule 2 or 5, when the text's hard words are swearing or insults aimed at no one and
+   rules 7-10 did not fire ("this damn printer", "calling people idiots ends the debate");
+   recorded, last, on whatever the decision is;
+7. ``threat``: a violent word aimed at a person or group, as intent, wish, call or order
    ("I will hurt you", "people like you should be shot") → held (services.targeting);
-6. ``veiled_threat``: menace with no violent word ("I know where you live") → held;
-7. ``group_attack``: a slur, or a group of people smeared ("… are vermin") → held;
-8. ``insult_aimed``: an insult aimed at someone ("you idiot", "f*** you") → held;
-9. a label at or above its hold threshold → held;
-10. ``profanity_not_aimed``: except a profanity label (``PROFANITY_LABELS``) when the
-    text's hard words are swearing or insults aimed at no one and rules 5-8 did not fire
-    ("this damn printer", "calling people idiots ends the debate"): recorded, not held;
+8. ``veiled_threat``: menace with no violent word ("I know where you live") → held;
+9. ``group_attack``: a slur, or a group of people smeared ("… are vermin") → held;
+10. ``insult_aimed``: an insult aimed at someone ("you idiot", "f*** you") → held;
 11. a suspect word or pattern → held;
 12. ``author_trusted``: a moderator trusts the author → visible, whatever rules 4-11 say
     (rules 1-2 still hide: trust skips the queue, not the banned words or the model's hide);
 13. otherwise visible.
+The model's labels come before the text rules, as they did before the text rules existed:
+the first reason stays the model's where it spoke, and every rule that fired is listed.
 Every rule that fires is named in the decision (``Fired``, with what made it fire), so a
 moderator sees all of them and the queue can filter on any; the first is the one the
 status comes from.
@@ -248,6 +250,7 @@ def decide(
 
     if site.moderation_mode == ModerationMode.PRE:
         hold.append(Fired(Rule.PREMODERATION))
+    hold.extend(over_hold)
     for rule, found in (
         (Rule.THREAT, reading.threats),
         (Rule.VEILED_THREAT, reading.veiled_threats),
@@ -256,7 +259,6 @@ def decide(
     ):
         if found:
             hold.append(Fired(rule, words=tuple(found[:5])))
-    hold.extend(over_hold)
 
     suspect = find_words(text, site.suspect_words or [])
     if suspect:

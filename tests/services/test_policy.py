@@ -100,8 +100,8 @@ def test_every_rule_that_fires_is_named() -> None:
     assert decision.reasons == (
         "banned word: 'scam'",
         "premoderation: this site holds every comment for review",
-        "threat aimed at a person: 'i will hurt you'",
         "toxicity 0.90 ≥ hold threshold 0.80",
+        "threat aimed at a person: 'i will hurt you'",
         "suspect word: 'hurt'",
     )
 
@@ -142,8 +142,8 @@ def test_the_same_words_aimed_at_someone_hold() -> None:
     decision = decide(site(), "You damn idiot.", {"toxicity": 0.99}, DEFAULTS)
     assert decision.status == CommentStatus.HELD
     assert decision.reasons == (
-        "insult aimed at a person: 'you damn idiot'",
         "toxicity 0.99 ≥ hold threshold 0.80",
+        "insult aimed at a person: 'you damn idiot'",
     )
 
 
