@@ -492,12 +492,15 @@ _AIMED_ABUSE = re.compile(
 )
 _SECOND_COPULA = (
     r"(?:you are|are you|you look|you sound|you seem|you were|you have always been|"
-    r"you remain|you will always be|you must be|you people are|you lot are)"
+    r"you remain|you will always be|you must be|you people are|you lot are|you guys are|"
+    r"you all are|yall are)"
 )
+# Words that may stand between "you are" and the insult: "you are all idiots".
+_SECOND_FILLER = r"all|both|just|really|so|clearly|obviously|truly|being|nothing but|such"
 _AIMED_INSULT = re.compile(
     rf"\b(?:"
     rf"(?:you|u|ya)(?: (?:{_ADJECTIVE}))* (?:{_INSULT_WORD})\b|"
-    rf"{_SECOND_COPULA}(?! not\b)(?: (?:{_ADJECTIVE}))* (?:{_INSULT_WORD}|"
+    rf"{_SECOND_COPULA}(?! not\b)(?: (?:{_ADJECTIVE}|{_SECOND_FILLER}))* (?:{_INSULT_WORD}|"
     rf"{_alternatives(INSULT_ADJECTIVES)})\b|"
     rf"(?:{_INSULT_WORD}) like (?:you|u|him|her|them|yourself)\b|"
     rf"what an? (?:(?:{_ADJECTIVE}) )*(?:{_PERSON_INSULT})\b|"

@@ -85,6 +85,7 @@ def test_everyday_phrases_near_a_veiled_threat_are_not_one(text: str) -> None:
     "text",
     [
         "you are a fucking retard",
+        "you are all idiots",
         "Hey moron, learn to read.",
         "What an absolute tosser you are.",
         "Get lost, loser.",
