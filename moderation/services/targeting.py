@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 # ---------------------------------------------------------------- word lists
 
@@ -218,6 +219,9 @@ _SENTENCE_END = re.compile(r"[.!?;\n]+|\s[-–—]\s")
 _TOKEN = re.compile(r"[a-z0-9*#@$']+")
 
 
+# Each rule reads the same text: normalized and split once (the worker reads one comment
+# after another, so a small cache is enough).
+@lru_cache(maxsize=64)
 def normalize(text: str) -> str:
     """Lowercase, straight apostrophes, contractions spelled out."""
     lowered = text.lower().replace("’", "'").replace("‘", "'").replace("`", "'")
@@ -226,8 +230,9 @@ def normalize(text: str) -> str:
     return lowered
 
 
-def sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE_END.split(normalize(text)) if s.strip()]
+@lru_cache(maxsize=64)
+def sentences(text: str) -> tuple[str, ...]:
+    return tuple(s.strip() for s in _SENTENCE_END.split(normalize(text)) if s.strip())
 
 
 def tokens(sentence: str) -> list[str]:
