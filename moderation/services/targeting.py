@@ -471,7 +471,7 @@ _PROFANE_NOUN = (
 )
 # Coarser than swearing: sexual insults and slurs are not "harmless profanity", so the
 # model's score for them counts even when they are aimed at no one we can see.
-STRONG = re.compile(rf"\b(?:{_PROFANE_NOUN}|cock\w*|dicks?|pussy|pussies|cum\w*)\b")
+STRONG = re.compile(rf"\b(?:{_PROFANE_NOUN}|cock\w*|dicks?|pussy|pussies|cum|cumming|cumshot)\b")
 _PROFANE_ADJECTIVE = r"\w*(?:fuck|shit|crap)\w*"
 _INSULT_WORD = _alternatives(INSULT_NOUNS) + "|" + _INSULT_PHRASE + "|" + _PROFANE_NOUN
 _ADJECTIVE = _alternatives(INSULT_ADJECTIVES | _INTENSIFIERS) + "|" + _PROFANE_ADJECTIVE
