@@ -1,5 +1,7 @@
-"""Calibrate the lite scorer's default hold threshold on the labelled Jigsaw rows of
-shared/data/toxicity, and show what it misses per label.
+"""The lite scorer's precision and recall on its own, per threshold, on the labelled
+Jigsaw rows of shared/data/toxicity, and what it misses per label with and without the
+policy's targeting rules. The default threshold itself is chosen under the whole policy,
+false alarms against catches: bench/policy_tradeoff.py.
 
     .venv/bin/python bench/calibrate_lite.py
 
@@ -62,9 +64,8 @@ def precision_recall(
 
 
 def main() -> None:
-    from config.default import DEFAULT_SUSPECT_WORDS
     from moderation.scoring.lite import LiteScorer
-    from moderation.services.policy import find_words
+    from moderation.services import targeting
 
     scorer = LiteScorer()
     rows = jigsaw_rows()
@@ -88,15 +89,13 @@ def main() -> None:
         f"precision {p:.3f}, recall {r:.3f}"
     )
 
-    print("\nrecall per label at the default threshold (score only / with suspect words):")
+    print("\nrecall per label at the default threshold (score only / with targeting rules):")
     for label in LABELS[1:]:
         positives = [(r, s) for r, s in zip(rows, scores, strict=True) if r.labels[label]]
         if not positives:
             continue
         by_score = sum(s >= default for _, s in positives)
-        with_words = sum(
-            s >= default or bool(find_words(r.text, DEFAULT_SUSPECT_WORDS)) for r, s in positives
-        )
+        with_words = sum(s >= default or targeting.read(r.text).aimed for r, s in positives)
         print(
             f"  {label:14s} {len(positives):3d} rows: {by_score / len(positives):.2f} / "
             f"{with_words / len(positives):.2f}"
@@ -111,8 +110,8 @@ def main() -> None:
 
     threat = "I will find you and hurt you"
     print(
-        f"\n{threat!r} scores {scorer.score([threat])[0]['toxicity']:.2f}; suspect words "
-        f"found: {find_words(threat, DEFAULT_SUSPECT_WORDS)}"
+        f"\n{threat!r} scores {scorer.score([threat])[0]['toxicity']:.2f}; targeting rules "
+        f"found: {targeting.threats(threat)}"
     )
 
 

@@ -531,6 +531,14 @@ def site_list() -> None:
 @click.option("--add-origin", "added", multiple=True, help="an origin to allow as well")
 @click.option("--remove-origin", "removed", multiple=True, help="an origin to allow no longer")
 @click.option("--mode", type=MODES, default=None, help="post or pre")
+@click.option("--add-suspect", "add_suspect", multiple=True,
+              help="a phrase, or a /pattern/, that holds a comment (repeatable)")  # fmt: skip
+@click.option("--remove-suspect", "remove_suspect", multiple=True,
+              help="a suspect entry to drop, as listed")  # fmt: skip
+@click.option("--add-banned", "add_banned", multiple=True,
+              help="a phrase, or a /pattern/, that hides a comment (repeatable)")  # fmt: skip
+@click.option("--remove-banned", "remove_banned", multiple=True,
+              help="a banned entry to drop, as listed")  # fmt: skip
 def site_update(
     slug: str,
     name: str | None,
@@ -538,9 +546,15 @@ def site_update(
     added: tuple[str, ...],
     removed: tuple[str, ...],
     mode: str | None,
+    add_suspect: tuple[str, ...],
+    remove_suspect: tuple[str, ...],
+    add_banned: tuple[str, ...],
+    remove_banned: tuple[str, ...],
 ) -> None:
-    """Change site SLUG's name, origins or moderation mode (the rest of its policy is on
-    the Sites page). Each change is recorded in the site's settings history."""
+    """Change site SLUG's name, origins, moderation mode or word lists (thresholds are on
+    the Sites page). A word-list entry is a phrase, or a regular expression between
+    slashes (/kil+ (you|u)/). Each change is recorded in the site's settings history; a bad
+    entry changes nothing."""
     from moderation.services.sites import get_site, normalize_origin, update_settings
     from moderation.types import utcnow
 
@@ -567,14 +581,35 @@ def site_update(
                                    f"({', '.join(current) or 'it has none'})")  # fmt: skip
                 current.remove(normalized)
             values["allowed_origins"] = current + list(added)
+        for field, add, drop in (
+            ("suspect_words", add_suspect, remove_suspect),
+            ("banned_words", add_banned, remove_banned),
+        ):
+            if add or drop:
+                values[field] = _edited_list(getattr(site, field) or [], add, drop, field, slug)
         if not values:
             raise BadInput("nothing to change: give --name, --origin, --add-origin, "
-                           "--remove-origin or --mode")  # fmt: skip
+                           "--remove-origin, --mode, --add-suspect, --remove-suspect, "
+                           "--add-banned or --remove-banned")  # fmt: skip
         changed = update_settings(session, site, values, None, utcnow())
     except DomainError as error:
         raise domain_error(error) from None
     session.commit()
     click.echo(f"updated {', '.join(changed) or 'nothing (same values)'}: site {_describe(site)}")
+
+
+def _edited_list(
+    current: list[str], add: tuple[str, ...], drop: tuple[str, ...], field: str, slug: str
+) -> list[str]:
+    """A site's word list with ``drop`` taken out and ``add`` put in (checked later, with
+    the rest of the change, by update_settings)."""
+    words = list(current)
+    for entry in drop:
+        if entry.strip() not in words:
+            kind = field.replace("_words", "")
+            raise BadInput(f"{entry.strip()!r} is not a {kind} entry of site {slug!r}")
+        words.remove(entry.strip())
+    return words + [entry for entry in add if entry.strip() not in words]
 
 
 @site_cli.command("delete")

@@ -75,8 +75,14 @@ class Rule(enum.StrEnum):
     LABEL_OVER_HOLD = "label_over_hold"  # a label at or above its hold threshold
     # In place of label_over_hold where the site's calibration is live (services.learning).
     LEARNED_HOLD = "learned_hold"  # this site's moderators would likely hide it
+    THREAT = "threat"  # a violent word aimed at a person or group: "I will hurt you"
+    VEILED_THREAT = "veiled_threat"  # menace with no violent word: "I know where you live"
+    GROUP_ATTACK = "group_attack"  # a slur, or a group of people called vermin, criminals…
+    INSULT_AIMED = "insult_aimed"  # an insult aimed at someone: "you idiot", "f*** you"
     SUSPECT_WORD = "suspect_word"
     AUTHOR_TRUSTED = "author_trusted"  # a moderator trusts the author: not held for review
+    # The model's profanity score not counted: swearing aimed at no one ("this damn printer").
+    PROFANITY_NOT_AIMED = "profanity_not_aimed"
     PASSED_POLICY = "passed_policy"
     # The system, outside the policy.
     READER_REPORTS = "reader_reports"  # distinct readers' reports reached flags_to_hold

@@ -54,7 +54,8 @@ def test_bootstrap_creates_the_demo_site_and_prints_the_password_once(
     assert second.exit_code == 0 and "password:" not in second.output
     assert session.scalar(select(func.count(Moderator.id))) == 1
     demo = session.scalar(select(Site).where(Site.slug == "demo"))
-    assert demo is not None and "find you" in demo.suspect_words
+    # No suspect words: the policy's targeting rules replace the old default list.
+    assert demo is not None and demo.suspect_words == []
 
 
 def test_an_explicit_scorer_that_cannot_load_stops_start_up(database_url: str) -> None:

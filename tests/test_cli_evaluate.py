@@ -45,7 +45,7 @@ def test_evaluate_prints_the_figures_and_writes_an_escaped_html_report(
     assert result.exit_code == 0, result.output
     out = result.output
     assert "6 texts (simple format), scorer lite, policy of site 'news'" in out
-    assert re.search(r"abusive\s+toxicity\s+3\s+\d\.\d{3}\s+\d\.\d{3}\s+0\.35", out), out
+    assert re.search(r"abusive\s+toxicity\s+3\s+\d\.\d{3}\s+\d\.\d{3}\s+0\.90", out), out
     # The suspect word holds the harmless battery remark: a false alarm, shown as such.
     assert "acceptable texts held or hidden: 1" in out
     assert f"[suspect word: 'kill'] {SCRIPT}" in out
@@ -71,8 +71,8 @@ def test_without_a_demo_site_the_default_policy_applies(
     assert result.exit_code == 0, result.output
     assert "2 texts (simple format)" in result.output
     assert "policy of the default policy (no site yet)" in result.output
-    # DEFAULT_SUSPECT_WORDS has "kill".
-    assert "acceptable texts held or hidden: 1" in result.output
+    # No default suspect words: the battery remark is no longer a false alarm.
+    assert "acceptable texts held or hidden: 0" in result.output
 
 
 def test_bad_input_is_one_line_and_changes_nothing(

@@ -55,6 +55,19 @@ def test_create_prints_the_two_lines_to_paste_and_the_next_step(
     assert site.suspect_words == app.config["DEFAULT_SUSPECT_WORDS"]
 
 
+def test_update_adds_and_removes_word_list_entries_phrases_and_patterns(
+    app: Flask, session: Session, site: Site
+) -> None:
+    site.suspect_words = ["crypto"]
+    session.commit()
+    result = run(app, "site", "update", "blog", "--add-suspect", "/k+i+l+ (you|u)/",
+                 "--add-banned", "spamco", "--remove-suspect", "crypto")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "updated banned_words, suspect_words" in result.output
+    session.expire_all()
+    assert (site.suspect_words, site.banned_words) == (["/k+i+l+ (you|u)/"], ["spamco"])
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
@@ -121,6 +134,10 @@ def test_update_replaces_adds_and_removes_origins_and_changes_name_and_mode(
          "--origin replaces every origin"),
         (["blog", "--add-origin", "https://b.example/path"], 2, "no path"),
         (["nope", "--name", "X"], 1, "no site 'nope' (sites: blog); create it with"),
+        (["blog", "--add-suspect", "spam", "--add-suspect", "/(kill/"], 2,
+         "suspect word /(kill/ is not a pattern we can use (missing ): (kill); write a "
+         "regular expression between slashes, or a phrase without them"),
+        (["blog", "--remove-banned", "nope"], 2, "'nope' is not a banned entry of site 'blog'"),
     ],
 )  # fmt: skip
 def test_update_refuses_in_one_line_and_changes_nothing(

@@ -62,13 +62,14 @@ def test_sites_get_the_switch_on_and_downgrade_keeps_learned_actions(
             conn.execute(
                 text(
                     "INSERT INTO action_rule (action_id, position, rule)"
-                    " VALUES (1, 0, 'learned_hold')"
+                    " VALUES (1, 0, 'learned_hold'), (1, 1, 'threat')"
                 )
-            )
-        command.downgrade(config, "0019")
+            )  # 0017's targeting rules are still allowed after this revision's constraint
+        command.downgrade(config, "0017")
         with db.engine.connect() as conn:
             assert conn.execute(text("SELECT rule FROM moderation_action")).scalar() == (
                 "unrecorded"
             )
-            assert conn.execute(text("SELECT rule FROM action_rule")).scalar() == "unrecorded"
+            rules = conn.execute(text("SELECT rule FROM action_rule ORDER BY position"))
+            assert rules.scalars().all() == ["unrecorded", "threat"]
         db.engine.dispose()

@@ -8,7 +8,7 @@ CHECK constraints of moderation_action.rule and action_rule.rule (by hand: autog
 does not compare CHECK constraints).
 
 Revision ID: 0018
-Revises: 0019
+Revises: 0017
 Create Date: 2026-11-30 05:40:00
 
 """
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0018'
-down_revision = '0019'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 
@@ -27,13 +27,13 @@ RULES_BEFORE = [
     'passed_policy', 'reader_reports', 'posted_despite_warning', 'scoring_failed',
     'moderator', 'author_edit', 'author_delete', 'import', 'unrecorded',
     'author_banned', 'author_trusted',
+    # 0017's targeting rules
+    'threat', 'veiled_threat', 'group_attack', 'insult_aimed', 'profanity_not_aimed',
 ]
 NEW_RULES = ['learned_hold']
 
 
 def _allow_rules(rules):
-    # The lead re-chaining this after another revision that adds rules: read the current
-    # list from types.Rule in that revision, and add NEW_RULES to it here.
     listed = ", ".join(f"'{r}'" for r in rules)
     for table in ('moderation_action', 'action_rule'):
         with op.batch_alter_table(table, schema=None) as batch_op:

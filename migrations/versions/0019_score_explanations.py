@@ -5,7 +5,7 @@ the most (leave-one-word-out, computed when a moderator opens a held comment sco
 Detoxify or ONNX). Nothing to backfill: explanations are made on demand.
 
 Revision ID: 0019
-Revises: 0016
+Revises: 0018
 Create Date: 2026-11-30 05:40:00
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0019'
-down_revision = '0016'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 

@@ -95,6 +95,7 @@ def checked_by(check: Callable[[Any], Any]) -> Callable[[Any, Any], None]:
     return validate
 
 
+WORDS_LABEL = "{kind} words ({does}), one per line: a phrase, or a /pattern/ between slashes"
 MODE_CHOICES = [
     SelectChoice(ModerationMode.POST.value, "post: show unless the policy holds it"),
     SelectChoice(ModerationMode.PRE.value, "pre: hold every comment for review"),
@@ -140,8 +141,16 @@ def site_settings_form(
             validators=[DataRequired(message="give the site a name"), checked_by(sites.check_name)],
         )
         moderation_mode = SelectField("Moderation mode", choices=MODE_CHOICES)
-        banned_words = TextAreaField("Banned words (hide), one per line")
-        suspect_words = TextAreaField("Suspect words (hold), one per line")
+        banned_words = TextAreaField(
+            WORDS_LABEL.format(kind="Banned", does="hide"),
+            validators=[checked_by(lambda t: sites.check_word_list(text_lines(t), "banned_words"))],
+        )
+        suspect_words = TextAreaField(
+            WORDS_LABEL.format(kind="Suspect", does="hold"),
+            validators=[
+                checked_by(lambda t: sites.check_word_list(text_lines(t), "suspect_words"))
+            ],
+        )
         allowed_origins = TextAreaField(
             ORIGINS_LABEL,
             validators=[checked_by(lambda text: sites.normalize_origins(text_lines(text)))],

@@ -36,7 +36,7 @@ class LiteScorer:
     # Calibrated on the labelled Jigsaw rows of shared/data/toxicity with
     # bench/calibrate_lite.py; README ("The lite scorer") gives precision and recall.
     default_thresholds: Mapping[str, LabelThresholds] = {
-        "toxicity": LabelThresholds(hold=0.35, hide=None)
+        "toxicity": LabelThresholds(hold=0.9, hide=None)
     }
 
     def __init__(self, model_file: str | os.PathLike[str] | None = None) -> None:

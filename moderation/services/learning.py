@@ -114,7 +114,8 @@ def policy_flags(decision: policy.Decision) -> bool:
     premoderation: on a premoderated site everything is held, which says nothing."""
     if decision.status == CommentStatus.HIDDEN:
         return True
-    return any(f.rule not in (Rule.PREMODERATION, Rule.PASSED_POLICY) for f in decision.fired)
+    passing = (Rule.PREMODERATION, Rule.PASSED_POLICY, Rule.PROFANITY_NOT_AIMED)
+    return any(f.rule not in passing for f in decision.fired)
 
 
 def features(decision: policy.Decision) -> set[Rule]:
@@ -128,7 +129,13 @@ def _forced(decision: policy.Decision) -> bool:
     rule, or held by one other than the labels' hold thresholds (premoderation aside)."""
     if decision.status == CommentStatus.HIDDEN:
         return True
-    skip = (Rule.PREMODERATION, Rule.PASSED_POLICY, Rule.LABEL_OVER_HOLD, Rule.AUTHOR_TRUSTED)
+    skip = (
+        Rule.PREMODERATION,
+        Rule.PASSED_POLICY,
+        Rule.LABEL_OVER_HOLD,
+        Rule.AUTHOR_TRUSTED,
+        Rule.PROFANITY_NOT_AIMED,
+    )
     return any(f.rule not in skip for f in decision.fired)
 
 

@@ -69,6 +69,11 @@ _POLICY_RULES = frozenset(
         Rule.PASSED_POLICY,
         Rule.AUTHOR_BANNED,
         Rule.AUTHOR_TRUSTED,
+        Rule.THREAT,
+        Rule.VEILED_THREAT,
+        Rule.GROUP_ATTACK,
+        Rule.INSULT_AIMED,
+        Rule.PROFANITY_NOT_AIMED,
     }
 )
 

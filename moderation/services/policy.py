@@ -1,21 +1,39 @@
 """A site's policy: from a comment's scores and text to a status and the reasons for it.
 
 Rules, strongest first:
-1. a banned word → hidden;
-2. a label at or above its hide threshold → hidden;
+1. a banned word or pattern → hidden;
+2. a label at or above its hide threshold → hidden (except as in rule 6);
 3. ``author_banned``: a moderator banned the author (a site that refuses banned authors'
    comments never stores them: services.comments.submit) → held;
 4. premoderation (``pre`` mode) → held;
-5. a label at or above its hold threshold → held; where the site's calibration learned from
-   its moderators is live and on (``learned``, services.learning), it decides instead:
+5. a label at or above its hold threshold → held (where the site's calibration learned from
+   its moderators is live and on, ``learned``, services.learning, it decides instead:
    ``learned_hold`` when the probability that they would hide it reaches its threshold;
-6. a suspect word → held;
-7. ``author_trusted``: a moderator trusts the author → visible, whatever rules 4-6 say
-   (rules 1-2 still hide: trust skips the queue, not the banned words or the model's hide);
-8. otherwise visible.
+   its inputs are the labels' scores and the rules of 6-11 that fired), except:
+6. ``profanity_not_aimed``: a profanity label (``PROFANITY_LABELS``) does not count, for
+   rule 2 or 5, when the text's hard words are swearing or insults aimed at no one and
+   rules 7-10 did not fire ("this damn printer", "calling people idiots ends the debate");
+   recorded, last, on whatever the decision is;
+7. ``threat``: a violent word aimed at a person or group, as intent, wish, call or order
+   ("I will hurt you", "people like you should be shot") → held (services.targeting);
+8. ``veiled_threat``: menace with no violent word ("I know where you live") → held;
+9. ``group_attack``: a slur, or a group of people smeared ("… are vermin") → held;
+10. ``insult_aimed``: an insult aimed at someone ("you idiot", "f*** you") → held;
+11. a suspect word or pattern → held;
+12. ``author_trusted``: a moderator trusts the author → visible, whatever rules 4-11 say
+    (rules 1-2 still hide: trust skips the queue, not the banned words or the model's hide);
+13. otherwise visible.
+The model's labels come before the text rules, as they did before the text rules existed:
+the first reason stays the model's where it spoke, and every rule that fired is listed.
 Every rule that fires is named in the decision (``Fired``, with what made it fire), so a
 moderator sees all of them and the queue can filter on any; the first is the one the
-status comes from."""
+status comes from.
+
+Sites' word lists hold exact phrases (whole words, any case) and patterns: an entry
+written between slashes, ``/kil+ (you|u)/``, is a regular expression, searched anywhere
+in the text, ignoring case. Patterns run on RE2 (google-re2), whose time is linear in the
+text whatever the pattern, so no site's entry can stall the worker; sites.check_word_list
+refuses the ones RE2 cannot compile."""
 
 from __future__ import annotations
 
@@ -25,9 +43,25 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 
+import re2
+
 from moderation.models import Site
 from moderation.scoring import LabelThresholds
+from moderation.services import targeting
 from moderation.types import CommentStatus, ModerationMode, Rule, StandingKind
+
+# Labels that mostly measure swearing (the lite model's only label is one): their hold and
+# hide do not count for swearing aimed at no one. A model's insult, threat or identity
+# label always counts.
+PROFANITY_LABELS = frozenset({"toxicity", "obscene"})
+# The longest pattern a site may list: patterns are for spellings and variants, not essays.
+PATTERN_MAX = 200
+_TARGETED_TEXT = {
+    Rule.THREAT: "threat aimed at a person",
+    Rule.VEILED_THREAT: "veiled threat aimed at a person",
+    Rule.GROUP_ATTACK: "attack on a group of people",
+    Rule.INSULT_AIMED: "insult aimed at a person",
+}
 
 
 @dataclass(frozen=True)
@@ -51,6 +85,14 @@ class Fired:
         if self.rule in (Rule.BANNED_WORD, Rule.SUSPECT_WORD):
             kind = "banned" if self.rule == Rule.BANNED_WORD else "suspect"
             return f"{kind} word: " + ", ".join(f"'{w}'" for w in self.words)
+        if self.rule in _TARGETED_TEXT:
+            return f"{_TARGETED_TEXT[self.rule]}: " + ", ".join(f"'{w}'" for w in self.words)
+        if self.rule == Rule.PROFANITY_NOT_AIMED:
+            swearing = ", ".join(f"'{w}'" for w in self.words)
+            return (
+                f"profanity aimed at no one: {swearing} ({self.label} {self.score:.2f} ≥ "
+                f"threshold {self.threshold:.2f}, not counted)"
+            )
         if self.rule == Rule.PREMODERATION:
             return "premoderation: this site holds every comment for review"
         if self.rule == Rule.AUTHOR_BANNED:
@@ -107,18 +149,61 @@ def _word_pattern(words: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
 
 
+def is_pattern(entry: str) -> bool:
+    """Whether a word-list entry is a pattern: written between slashes, ``/…/``."""
+    entry = entry.strip()
+    return len(entry) > 2 and entry.startswith("/") and entry.endswith("/")
+
+
+class BadPattern(ValueError):
+    """A word-list pattern RE2 cannot compile, or one too long; ``str()`` says why."""
+
+
+@lru_cache(maxsize=1024)
+def compile_pattern(entry: str) -> Any:
+    """The RE2 regex of a ``/…/`` entry, ignoring case; BadPattern when it is not one."""
+    source = entry.strip()[1:-1]
+    if len(source) > PATTERN_MAX:
+        raise BadPattern(f"longer than {PATTERN_MAX} characters")
+    options = re2.Options()
+    options.case_sensitive = False
+    options.log_errors = False  # the refusal is ours to word, not RE2's to print
+    try:
+        return re2.compile(source, options)
+    except re2.error as error:
+        message = error.args[0] if error.args else "not a regular expression"
+        if isinstance(message, bytes):
+            message = message.decode("utf-8", "replace")
+        raise BadPattern(str(message)) from None
+
+
 def find_words(text: str, words: Iterable[str]) -> list[str]:
     """The listed words or phrases that occur in ``text`` as whole words, ignoring case,
-    in order of first appearance, each once."""
-    pattern = _word_pattern(tuple(words))
-    if pattern is None:
-        return []
-    found: list[str] = []
-    for match in pattern.finditer(text):
-        word = " ".join(match.group(0).lower().split())
-        if word not in found:
-            found.append(word)
-    return found
+    in order of first appearance, each once; for a ``/pattern/`` entry, the text it
+    matched. A stored pattern that no longer compiles counts as a phrase: a site's list
+    never stops the worker."""
+    phrases: list[str] = []
+    patterns: list[Any] = []
+    for word in words:
+        if is_pattern(word):
+            try:
+                patterns.append(compile_pattern(word))
+                continue
+            except BadPattern:
+                pass
+        phrases.append(word)
+    found: list[tuple[int, str]] = []
+    pattern = _word_pattern(tuple(phrases))
+    if pattern is not None:
+        found.extend(
+            (match.start(), " ".join(match.group(0).lower().split()))
+            for match in pattern.finditer(text)
+        )
+    for regex in patterns:
+        match = regex.search(text)
+        if match is not None and match.group(0).strip():
+            found.append((match.start(), " ".join(match.group(0).lower().split())[:80]))
+    return list(dict.fromkeys(word for _, word in sorted(found, key=lambda f: f[0])))
 
 
 def effective_thresholds(
@@ -159,22 +244,45 @@ def decide(
     live calibration, which decides in place of the labels' hold thresholds."""
     hide: list[Fired] = []
     hold: list[Fired] = []
+    reading = targeting.read(text)
+    # Swearing aimed at no one: a profanity label's verdict on it does not count.
+    let_pass = bool(reading.profanity) and not reading.aimed and not reading.strong
+    waived: list[Fired] = []
 
     banned = find_words(text, site.banned_words or [])
     if banned:
         hide.append(Fired(Rule.BANNED_WORD, words=tuple(banned)))
 
+    over_hold: list[Fired] = []
     for label, limits in effective_thresholds(site, scorer_defaults).items():
         value = scores.get(label)
         if value is None:
             continue
         if limits.hide is not None and value >= limits.hide:
-            hide.append(Fired(Rule.LABEL_OVER_HIDE, label, value, limits.hide))
+            fired = Fired(Rule.LABEL_OVER_HIDE, label, value, limits.hide)
         elif limits.hold is not None and value >= limits.hold:
-            hold.append(Fired(Rule.LABEL_OVER_HOLD, label, value, limits.hold))
+            fired = Fired(Rule.LABEL_OVER_HOLD, label, value, limits.hold)
+        else:
+            continue
+        if let_pass and label in PROFANITY_LABELS:
+            swearing = tuple(reading.profanity[:5])
+            waived.append(Fired(Rule.PROFANITY_NOT_AIMED, label, value, fired.threshold, swearing))
+        elif fired.rule == Rule.LABEL_OVER_HIDE:
+            hide.append(fired)
+        else:
+            over_hold.append(fired)
 
     if site.moderation_mode == ModerationMode.PRE:
-        hold.insert(0, Fired(Rule.PREMODERATION))
+        hold.append(Fired(Rule.PREMODERATION))
+    hold.extend(over_hold)
+    for rule, found in (
+        (Rule.THREAT, reading.threats),
+        (Rule.VEILED_THREAT, reading.veiled_threats),
+        (Rule.GROUP_ATTACK, reading.group_attacks),
+        (Rule.INSULT_AIMED, reading.insults),
+    ):
+        if found:
+            hold.append(Fired(rule, words=tuple(found[:5])))
 
     suspect = find_words(text, site.suspect_words or [])
     if suspect:
@@ -187,7 +295,7 @@ def decide(
     if learned is not None and not hide:
         # Its features are the rules that fired as the thresholds stand (label_over_hold
         # included): it was fitted on those (services.learning.features).
-        probability = learned.probability(scores, [f.rule for f in hold])
+        probability = learned.probability(scores, [f.rule for f in hold + waived])
         hold = [f for f in hold if f.rule != Rule.LABEL_OVER_HOLD]
         if probability >= learned.threshold:
             # Rule 5's place: after a ban and premoderation, before the word lists.
@@ -203,16 +311,13 @@ def decide(
         }
 
     if hide:
-        return Decision(CommentStatus.HIDDEN, tuple(hide + hold))
+        return Decision(CommentStatus.HIDDEN, tuple(hide + hold + waived), used)
     if hold and author == StandingKind.TRUST:
         # The rules it skipped, named for the record (not in ``fired``: the queue's
         # reason filter would list a visible comment under "label over hold").
         skipped = tuple(dict.fromkeys(f.rule.value for f in hold))
         return Decision(CommentStatus.VISIBLE, (Fired(Rule.AUTHOR_TRUSTED, words=skipped),), used)
     if hold:
-        return Decision(CommentStatus.HELD, tuple(hold), used)
-    return Decision(
-        CommentStatus.VISIBLE,
-        (Fired(Rule.PASSED_POLICY, scores=tuple(sorted(scores.items()))),),
-        used,
-    )
+        return Decision(CommentStatus.HELD, tuple(hold + waived), used)
+    passed = Fired(Rule.PASSED_POLICY, scores=tuple(sorted(scores.items())))
+    return Decision(CommentStatus.VISIBLE, (*waived, passed), used)

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from moderation.models import Comment, Moderator, SettingsChange, Site, Thread
+from moderation.services import policy
 from moderation.services.errors import Conflict, Invalid, NotFound
 from moderation.services.transactions import savepoint
 from moderation.types import BanMode, CommentStatus, ModerationMode
@@ -239,15 +240,40 @@ def normalize_origins(values: Iterable[str]) -> list[str]:
     return result
 
 
+WORD_LIST_MAX = 1000
+_WORD_KIND = {"banned_words": "banned word", "suspect_words": "suspect word"}
+
+
 def _words(values: Iterable[str], name: str) -> list[str]:
+    """A word list as stored: entries stripped, blank and repeated ones dropped, each
+    ``/pattern/`` checked (policy: RE2, at most PATTERN_MAX characters)."""
     words: list[str] = []
     for value in values:
         if not isinstance(value, str):
             raise Invalid(f"{name} must be text", field=name)
         word = value.strip()
-        if word and word not in words:
-            words.append(word)
+        if not word or word in words:
+            continue
+        if policy.is_pattern(word):
+            try:
+                policy.compile_pattern(word)
+            except policy.BadPattern as error:
+                raise Invalid(
+                    f"{_WORD_KIND.get(name, name)} {word} is not a pattern we can use "
+                    f"({error}); write a regular expression between slashes, or a phrase "
+                    "without them",
+                    field=name,
+                ) from None
+        words.append(word)
+    if len(words) > WORD_LIST_MAX:
+        raise Invalid(f"{name}: at most {WORD_LIST_MAX} entries, not {len(words)}", field=name)
     return words
+
+
+def check_word_list(lines: Iterable[str], name: str) -> list[str]:
+    """The word list as it would be stored, or Invalid saying which entry is wrong: for the
+    settings page's field and the command line, which refuse what update_settings does."""
+    return _words(lines, name)
 
 
 def _thresholds(values: Mapping[str, Any]) -> dict[str, dict[str, float]]:

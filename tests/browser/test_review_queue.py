@@ -26,7 +26,8 @@ from tests.browser.conftest import LiveServer, PageWatch
 PASSWORD = "correct horse battery staple"
 ADMIN = "ada@example.org"
 
-# Scored by the lite model: the first four are held (≥ 0.35), the others pass.
+# The first four are held (insults aimed at someone; most also score ≥ 0.9 with the lite
+# model), the others pass.
 TOXIC = "Go back to school, moron."
 RUDE = "Shut up, nobody asked you"
 INSULT = "You are a clown and your opinion is worthless"
@@ -155,7 +156,7 @@ def test_the_held_tab_shows_the_score_bars_and_why_the_model_held_it(
     expect(bar.locator(".label")).to_have_text("toxicity")
     assert float(bar.locator("meter").get_attribute("value") or 0) > 0.9
     expect(held.locator(".reasons")).to_contain_text(
-        re.compile(r"toxicity 0\.9\d ≥ hold threshold 0\.35")
+        re.compile(r"toxicity 0\.9\d ≥ hold threshold 0\.90")
     )
     expect(item(page, kind)).to_have_count(0)  # passed the policy: not in Held
 

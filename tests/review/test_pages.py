@@ -225,6 +225,9 @@ def test_the_queue_tabs_count_and_filter(admin_client: FlaskClient, held_comment
     assert 'data-count="held">2<' in page and 'data-count="all">3<' in page
     searched = admin_client.get("/moderation/?tab=held&q=second").get_data(as_text=True)
     assert "second rude one" in searched and "first rude one" not in searched
+    for reason in ("threat", "veiled threat", "attack on a group", "insult aimed at someone",
+                   "profanity aimed at no one"):  # fmt: skip
+        assert f"<option >{reason}</option>" in page
 
 
 def test_hide_with_replies_over_http(
@@ -312,7 +315,7 @@ def test_dashboard_shows_how_often_the_model_agreed_with_api_feedback(
     session.commit()
     page = admin_client.get("/moderation/dashboard").get_data(as_text=True)
     assert "3 suggestions" in page
-    assert "the model agreed with 67%" in page and "of 3 (toxic at ≥ 0.35)" in page
+    assert "the model agreed with 67%" in page and "of 3 (toxic at ≥ 0.90)" in page
 
 
 def test_the_audit_page_lists_only_colleagues_of_a_moderator(
@@ -405,7 +408,7 @@ def test_score_bars_are_coloured_against_the_sites_thresholds(
 
     strict = make_site(session, "news", thresholds={"toxicity": {"hold": 0.6, "hide": 0.9}})
     for where, body, score, status in (
-        (site, "held on the blog", 0.48, CommentStatus.HELD),  # lite holds at 0.35
+        (site, "held on the blog", 0.93, CommentStatus.HELD),  # lite holds at 0.9
         (site, "fine on the blog", 0.2, CommentStatus.VISIBLE),
         (strict, "fine on the news", 0.5, CommentStatus.VISIBLE),
         (strict, "held on the news", 0.85, CommentStatus.HELD),

@@ -117,6 +117,32 @@ def test_the_site_page_edits_name_origins_mode_and_policy_with_errors_by_the_fie
     assert site.allowed_origins == ["https://blog.example", "https://www.blog.example"]
 
 
+def test_a_bad_word_list_pattern_is_refused_next_to_its_field_and_nothing_changes(
+    admin_client: FlaskClient, session: Session, site: Site
+) -> None:
+    path = "/moderation/sites/blog"
+    form = {"name": "Blog", "allowed_origins": "https://blog.example", "moderation_mode": "post",
+            "flags_to_hold": "3", "suspect_words": "crypto\n/k+i+l+ (you|u)/"}  # fmt: skip
+    before = database_state(session)
+    bad = {**form, "banned_words": "spamco\n/(free money/"}
+    refused = admin_client.post(path, data={**bad, "csrf_token": form_token(admin_client, path)})
+    text = refused.get_data(as_text=True)
+    assert refused.status_code == 200
+    field = text[text.index('name="banned_words"') :]
+    message = "banned word /(free money/ is not a pattern we can use (missing ): (free money)"
+    assert field.index(f'role="alert">{message}') < field.index('name="suspect_words"')
+    assert database_state(session) == before
+    saved = admin_client.post(path, data={**form, "banned_words": "/sp[a4]mco/",
+                                          "csrf_token": form_token(admin_client, path)},
+                              follow_redirects=True)  # fmt: skip
+    assert "thresholds, banned_words, suspect_words" in saved.get_data(as_text=True)
+    session.expire_all()
+    assert (site.banned_words, site.suspect_words) == (
+        ["/sp[a4]mco/"],
+        ["crypto", "/k+i+l+ (you|u)/"],
+    )
+
+
 def test_the_old_settings_address_still_shows_the_settings(
     admin_client: FlaskClient, site: Site
 ) -> None:

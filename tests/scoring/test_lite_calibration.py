@@ -26,4 +26,4 @@ def test_default_threshold_gives_the_precision_and_recall_readme_states() -> Non
     truth = [r.labels["toxic"] == 1 for r in rows]
     threshold = scorer.default_thresholds["toxicity"].hold
     precision, recall = calibrate.precision_recall(scores, truth, threshold)
-    assert (round(precision, 2), round(recall, 2)) == (0.74, 0.86)
+    assert (round(precision, 2), round(recall, 2)) == (0.92, 0.53)

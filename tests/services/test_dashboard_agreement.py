@@ -39,7 +39,8 @@ def decisions_on_news(session: Session) -> Site:
     battery = scored(session, news, "this update will kill the battery", 0.01)
     assert battery.status == CommentStatus.HELD  # the suspect word
     factories.decided(session, battery, Action.APPROVE, by=person)
-    veiled = scored(session, news, "we know where your children go to school", 0.01)
+    # hostile, and no rule knows it (a veiled threat used to be the example: rules hold those now)
+    veiled = scored(session, news, "nobody here would miss you", 0.01)
     assert veiled.status == CommentStatus.VISIBLE
     factories.decided(session, veiled, Action.HIDE, by=person)
     reported = scored(session, news, "an unpopular opinion", 0.01)
@@ -53,7 +54,7 @@ def decisions_on_news(session: Session) -> Site:
     factories.decided(session, second_thoughts, Action.APPROVE, by=person)
     factories.decided(session, second_thoughts, Action.HIDE, by=person)
     # An approval undone: no decision stands on it.
-    undone = scored(session, news, "nasty piece of work", 0.9)
+    undone = scored(session, news, "a nasty remark", 0.9)
     result = factories.decided(session, undone, Action.APPROVE, by=person)
     review.undo(session, person, ALL, result.decision_id, utcnow())
     session.commit()

@@ -179,7 +179,7 @@ def test_with_several_labels_each_is_measured_and_any_label_against_the_top_scor
         "j.csv", "jigsaw", ["a", "b", "c"],
         {"threat": [False, True, False], "insult": [False, False, True]},
     )  # fmt: skip
-    scores = [{"toxicity": v} for v in (0.1, 0.2, 0.8)]
+    scores = [{"toxicity": v} for v in (0.1, 0.2, 0.95)]
     result = evaluation.evaluate(data, scores, site(), LiteScorer())
     by_label = {f.label: f for f in result.figures}
     assert set(by_label) == {"threat", "insult", "any"}

@@ -40,7 +40,7 @@ def _site_with_history(session: Session, site: Site) -> dict[str, Comment]:
                             author="Кирилл")  # fmt: skip
     factories.scored(session, deep, {"toxicity": 0.03})
     held = factories.submit(session, site, "held for a person", thread="/post-1", author="Cy")
-    factories.scored(session, held, {"toxicity": 0.5})
+    factories.scored(session, held, {"toxicity": 0.95})
     hidden = factories.submit(session, site, "hidden by a moderator", thread="/post-1", author="Di")
     factories.scored(session, hidden, {"toxicity": 0.5})
     factories.decided(session, hidden, Action.HIDE)

@@ -34,7 +34,10 @@ from tests import factories
 from tests.conftest import database_state, make_site
 
 CLEAN = "What a thoughtful post, thanks"  # lite: toxicity ~0.00
-TOXIC = "fuck you idiot"  # lite: toxicity ~1.00, over lite's hold threshold 0.35
+TOXIC = "fuck you idiot"  # lite: toxicity ~1.00, over lite's hold threshold 0.9; an insult
+INSULT = "insult aimed at a person: 'fuck you', 'you idiot'"
+# Held by the model alone: no rule of the policy's text rules knows it.
+MODEL_ONLY = "pussies, all of them"
 TOKEN = "author-token-" + "x" * 24
 WINDOW = timedelta(minutes=15)
 
@@ -314,11 +317,13 @@ def test_the_worker_holds_a_comment_over_the_hold_threshold(session: Session, si
         actor=Actor.SYSTEM,
         rule=Rule.LABEL_OVER_HOLD,
         from_status=CommentStatus.PENDING,
-        reason="toxicity 1.00 ≥ hold threshold 0.35",
+        reason=f"toxicity 1.00 ≥ hold threshold 0.90; {INSULT}",
+        fired=[Rule.LABEL_OVER_HOLD, Rule.INSULT_AIMED],
     )
     assert action.detail == {
         "fired": [
-            {"rule": "label_over_hold", "label": "toxicity", "score": score, "threshold": 0.35}
+            {"rule": "label_over_hold", "label": "toxicity", "score": score, "threshold": 0.9},
+            {"rule": "insult_aimed", "words": ["fuck you", "you idiot"]},
         ]
     }
 
@@ -334,7 +339,8 @@ def test_the_worker_hides_a_comment_over_the_sites_hide_threshold(session: Sessi
         actor=Actor.SYSTEM,
         rule=Rule.LABEL_OVER_HIDE,
         from_status=CommentStatus.PENDING,
-        reason="toxicity 1.00 ≥ hide threshold 0.80",
+        reason=f"toxicity 1.00 ≥ hide threshold 0.80; {INSULT}",
+        fired=[Rule.LABEL_OVER_HIDE, Rule.INSULT_AIMED],
     )
 
 
@@ -402,9 +408,16 @@ def test_every_rule_that_fired_is_recorded_strongest_first(session: Session) -> 
         from_status=CommentStatus.PENDING,
         reason=(
             "banned word: 'idiot'; toxicity 1.00 ≥ hide threshold 0.80; "
-            "premoderation: this site holds every comment for review; suspect word: 'you'"
+            f"premoderation: this site holds every comment for review; {INSULT}; "
+            "suspect word: 'you'"
         ),
-        fired=[Rule.BANNED_WORD, Rule.LABEL_OVER_HIDE, Rule.PREMODERATION, Rule.SUSPECT_WORD],
+        fired=[
+            Rule.BANNED_WORD,
+            Rule.LABEL_OVER_HIDE,
+            Rule.PREMODERATION,
+            Rule.INSULT_AIMED,
+            Rule.SUSPECT_WORD,
+        ],  # fmt: skip
     )
 
 
@@ -419,8 +432,8 @@ def test_a_comment_held_for_several_reasons_names_each_of_them(session: Session)
         actor=Actor.SYSTEM,
         rule=Rule.LABEL_OVER_HOLD,
         from_status=CommentStatus.PENDING,
-        reason="toxicity 1.00 ≥ hold threshold 0.35; suspect word: 'idiot'",
-        fired=[Rule.LABEL_OVER_HOLD, Rule.SUSPECT_WORD],
+        reason=f"toxicity 1.00 ≥ hold threshold 0.90; {INSULT}; suspect word: 'idiot'",
+        fired=[Rule.LABEL_OVER_HOLD, Rule.INSULT_AIMED, Rule.SUSPECT_WORD],
     )
 
 
@@ -462,7 +475,8 @@ def test_a_rescore_that_changes_the_status_says_which_model_decided(
     session: Session, site: Site
 ) -> None:
     # An older model let the toxic text through; the current one holds it.
-    comment = factories.scored(session, factories.submit(session, site, TOXIC), {"toxicity": 0.1})
+    submitted = factories.submit(session, site, MODEL_ONLY)
+    comment = factories.scored(session, submitted, {"toxicity": 0.1})
     assert comment.status == CommentStatus.VISIBLE
     with writes(session) as written:
         result = rescoring.rescore_batch(session, get_scorer(), [comment.id], utcnow())
@@ -477,7 +491,7 @@ def test_a_rescore_that_changes_the_status_says_which_model_decided(
         actor=Actor.SYSTEM,
         rule=Rule.LABEL_OVER_HOLD,
         from_status=CommentStatus.VISIBLE,
-        reason=f"re-scored with lite {scorer.version}: toxicity 1.00 ≥ hold threshold 0.35",
+        reason=f"re-scored with lite {scorer.version}: toxicity 1.00 ≥ hold threshold 0.90",
     )
     assert action.reason.startswith("re-scored with")
     assert action.detail is not None

@@ -309,3 +309,37 @@ def test_a_keep_cannot_be_undone_and_says_what_to_do_instead(session: Session, s
     assert [c.id for c in result.changed] == [comment.id]
     with pytest.raises(Invalid, match="a Keep cannot be undone; hide the comment"):
         review.undo(session, person, ALL, result.decision_id, utcnow())
+
+
+def test_the_reason_filter_finds_each_targeting_rule_that_fired(
+    session: Session, site: Site
+) -> None:
+    from moderation.scoring.lite import LiteScorer
+    from moderation.services import comments, worker
+
+    bodies = {
+        "threat": "Someone should shoot that reporter.",
+        "veiled threat": "I know where you live.",
+        "insult aimed at someone": "You absolute moron.",
+        "attack on a group": "Refugees are vermin.",
+        "profanity aimed at no one": "Shit, the printer jammed again.",
+    }
+    posted = {
+        reason: comments.submit(
+            session, site_slug=site.slug, thread_key="t", author_name="A", body=body, now=utcnow()
+        )  # fmt: skip
+        for reason, body in bodies.items()
+    }
+    session.commit()
+    worker.process_batch(session, LiteScorer(), "w1", batch_size=10, lease_seconds=60,
+                         max_attempts=3)  # fmt: skip
+    session.expire_all()
+    for reason, comment in posted.items():
+        assert reason in review.REASON_FILTERS
+        found = review.queue(session, ALL, Tab.ALL, QueueFilter(reason=reason)).items
+        assert [c.id for c in found] == [comment.id], reason
+    assert posted["profanity aimed at no one"].status == CommentStatus.VISIBLE
+    assert posted["threat"].status == CommentStatus.HELD
+    assert posted["veiled threat"].actions[-1].reason == (
+        "veiled threat aimed at a person: 'i know where you live'"
+    )

@@ -157,8 +157,14 @@ def test_updates_are_checked_normalized_and_audited_with_who(session: Session) -
         ({"flags_to_hold": "3"}, "flags_to_hold", "whole number"),
         ({"moderation_mode": "none"}, "moderation_mode", "'post' or 'pre'"),
         ({"slug": "renamed"}, "slug", "unknown settings: slug"),
+        ({"suspect_words": ["ok", "/(kill/"]}, "suspect_words",
+         r"suspect word /\(kill/ is not a pattern we can use \(missing \): \(kill\)"),
+        ({"banned_words": ["/(?<=spam)co/"]}, "banned_words",
+         r"banned word /\(\?<=spam\)co/ is not a pattern we can use \(invalid perl operator"),
+        ({"suspect_words": ["/" + "a" * 201 + "/"]}, "suspect_words", "longer than 200"),
+        ({"suspect_words": [f"w{n}" for n in range(1001)]}, "suspect_words", "at most 1000"),
     ],
-)
+)  # fmt: skip
 def test_a_bad_update_changes_nothing_at_all(
     session: Session, values: dict[str, object], field: str, message: str
 ) -> None:
@@ -242,3 +248,15 @@ def test_the_embed_code_is_the_two_lines_with_the_services_url(session: Session)
         '<div id="comments" data-site="my-blog"></div>\n'
         '<script src="https://comments.example.org/embed.js" async></script>'
     )
+
+
+def test_word_lists_keep_phrases_and_patterns_as_written(session: Session) -> None:
+    site = create(session)
+    site.suspect_words = ["crypto", "find you"]  # a list from before patterns existed
+    changed = sites.update_settings(
+        session, site, {"suspect_words": [" crypto ", "find you", "/k+i+l+ (you|u)/", "crypto"]},
+        None, utcnow(),
+    )  # fmt: skip
+    assert changed == ["suspect_words"]
+    assert site.suspect_words == ["crypto", "find you", "/k+i+l+ (you|u)/"]
+    assert sites.check_word_list(["", "/a|b/"], "banned_words") == ["/a|b/"]
