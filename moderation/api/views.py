@@ -118,7 +118,10 @@ def _site_for_request() -> _SiteRef | None:
     args = request.view_args or {}
     site: Site | None = None
     if "site" in args:
-        site = db.session.scalar(db.select(Site).where(Site.slug == args["site"]))
+        try:
+            site = sites.cached_site(current_session(), args["site"])
+        except sites.NoSuchSite:
+            site = None
     elif "comment_id" in args:
         comment = db.session.get(Comment, args["comment_id"])
         site = comment.thread.site if comment is not None else None
@@ -294,7 +297,7 @@ def healthz() -> Any:
 @_limit("RATELIMIT_POST", "POST")
 def create_comment(site: str) -> Any:
     session = current_session()
-    site_row = sites.get_site(session, site)  # an unknown site is a 404 whatever the body says
+    site_row = sites.cached_site(session, site)  # an unknown site is a 404 whatever the body says
     key = _idempotency_key()
     data = parse_body(CommentIn)
     if data.website and data.website.strip():
@@ -331,9 +334,10 @@ def create_comment(site: str) -> Any:
             author_token=author_token,
             acknowledged_warning=data.acknowledged_warning,
             notify_replies=data.notify_replies,
+            scores=scored.scores if scored is not None else None,
+            scorer=get_scorer(),
+            scoring_ms=scored.duration_ms if scored is not None else 0.0,
         )
-        if scored is not None:
-            worker.record_inline(session, comment, scored, get_scorer(), utcnow())
         # The answer is read before the commit and the commit is the last thing that may
         # fail: from then on nothing turns a stored comment into an error (the writer
         # would post it again).
@@ -428,7 +432,7 @@ def _score_after_commit(comment: Comment, answer: dict[str, Any]) -> dict[str, A
 @bp.post("/sites/<site>/comments/check")
 @_limit("RATELIMIT_CHECK", "POST")
 def check_draft(site: str) -> Any:
-    site_row = sites.get_site(current_session(), site)
+    site_row = sites.cached_site(current_session(), site)
     data = parse_body(DraftIn)
     try:
         result = drafts.check_draft(
@@ -449,7 +453,7 @@ def check_draft(site: str) -> Any:
 
 @bp.get("/sites/<site>/comments")
 def list_comments(site: str) -> Any:
-    site_row = sites.get_site(current_session(), site)
+    site_row = sites.cached_site(current_session(), site)
     key = request.args.get("thread", "").strip()
     if not key:
         message = "is required: the thread's key"
@@ -590,7 +594,7 @@ def flag_comment(comment_id: int) -> Any:
 
 @bp.get("/sites/<site>/counts")
 def thread_counts(site: str) -> Any:
-    site_row = sites.get_site(current_session(), site)
+    site_row = sites.cached_site(current_session(), site)
     keys = [k for k in request.args.getlist("thread") if k.strip()]
     if not keys:
         message = "is required, once per thread: ?thread=a&thread=b"

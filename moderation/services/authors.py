@@ -63,6 +63,11 @@ def standing(
     )
 
 
+# Built once: an alias is a new FROM clause with its own column collection, which costs
+# more to build than the query it is used in takes to run (it is looked up for every post).
+_banned_comment = aliased(Comment, name="banned_comment")
+
+
 def standing_kind(
     session: Session, site_id: int, key: str | None, ip_hash: str | None, now: datetime
 ) -> StandingKind | None:
@@ -79,7 +84,7 @@ def standing_kind(
     keys = [k for k in (key, f"ip:{ip_hash}" if ip_hash else None) if k]
     if not keys:
         return None
-    banned_comment = aliased(Comment)
+    banned_comment = _banned_comment
     same_author: ColumnElement[bool] = AuthorStanding.author_key.in_(keys)
     if ip_hash:
         same_author = or_(same_author, banned_comment.ip_hash == ip_hash)

@@ -24,8 +24,9 @@ Nothing here commits: callers commit once, at their boundary (a request, a worke
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, ScalarSelect, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -45,7 +46,7 @@ from moderation.models import (
 from moderation.scoring import Scorer
 from moderation.services import authors, policy
 from moderation.services.transactions import savepoint
-from moderation.types import Actor, CommentStatus, EventType, Rule, iso_utc
+from moderation.types import Actor, CommentStatus, EventType, Rule, StandingKind, iso_utc
 
 POSTED_DESPITE_WARNING = "the author posted despite the pre-posting warning; held for a moderator"
 
@@ -394,6 +395,36 @@ def _top(scores: dict[str, float]) -> float | None:
 # ---------------------------------------------------------------- the transitions
 
 
+@dataclass(frozen=True)
+class Scored:
+    """A new comment's model result, computed before it is stored, with the policy's
+    decision on it (``decide``): ``create`` stores the comment already decided."""
+
+    scores: dict[str, float]
+    scorer: Scorer
+    duration_ms: float
+    decision: policy.Decision
+
+
+def decide(
+    session: Session,
+    comment: Comment,
+    scores: dict[str, float],
+    scorer: Scorer,
+    now: datetime,
+    author: StandingKind | None | Literal["look up"] = "look up",
+) -> policy.Decision:
+    """The site's policy on ``comment`` with these ``scores``; ``author``: its author's
+    ban or trust when the caller has it already, else looked up here."""
+    if author == "look up":
+        author = authors.standing_kind(
+            session, comment.thread.site_id, comment.author_key, comment.ip_hash, now
+        )
+    return policy.decide(
+        comment.thread.site, comment.body, scores, scorer.default_thresholds, author=author
+    )
+
+
 def create(
     session: Session,
     comment: Comment,
@@ -402,11 +433,21 @@ def create(
     *,
     rule: Rule | None = None,
     detail: dict[str, Any] | None = None,
+    scored: Scored | None = None,
 ) -> Comment:
     """Store a new comment (built by the caller) in ``status``: ``pending`` for the
     scorer (no action: nothing was decided yet), or ``held``/``visible``/``hidden`` for
     the ``rule`` that says why (posted despite the warning, an import). Emits
-    ``comment.created``."""
+    ``comment.created``.
+
+    With ``scored`` (a pending comment scored before it was stored), the comment is
+    stored with the policy's decision at once: the same rows as ``create`` followed by
+    ``record_scores`` (its ``comment.created`` event as pending, version 1; the action,
+    its event, the score; the comment itself at version 2), written in two flushes
+    without the conditional UPDATE, which no one else can race on a comment this
+    transaction has not yet committed."""
+    if scored is not None and status == CommentStatus.PENDING:
+        return _create_decided(session, comment, now, scored)
     comment.status = status
     comment.version = 1
     session.add(comment)
@@ -417,6 +458,42 @@ def create(
         if rule is None:
             raise ValueError("a comment created as anything but pending needs its rule")
         _record(session, comment, None, actor=Actor.SYSTEM, rule=rule, detail=detail, now=now)
+    session.flush()
+    return comment
+
+
+def _create_decided(session: Session, comment: Comment, now: datetime, scored: Scored) -> Comment:
+    decision = scored.decision
+    comment.status = decision.status
+    comment.version = 2
+    comment.top_score = _top(scored.scores)
+    comment.claimed_by = None
+    comment.claimed_until = None
+    comment.updated_at = now
+    session.add(comment)
+    session.flush()  # the comment's id, which the events' payloads carry
+    created = {name: getattr(comment, name) for name in _PAYLOAD_FIELDS}
+    created.update(status=CommentStatus.PENDING, version=1, top_score=None)
+    session.add(
+        OutboxEvent(
+            type=EventType.CREATED,
+            comment_id=comment.id,
+            site_id=comment.thread.site_id,
+            payload=_payload(created, comment.thread),
+            created_at=now,
+        )
+    )
+    _record(
+        session,
+        comment,
+        CommentStatus.PENDING,
+        actor=Actor.SYSTEM,
+        rule=decision.rule,
+        detail=_policy_detail(decision),
+        now=now,
+        scores=scored.scores,
+    )
+    session.add(new_score(comment.id, scored.scorer, scored.scores, scored.duration_ms, now))
     session.flush()
     return comment
 
@@ -594,15 +671,7 @@ def record_scores(
     site's policy decides, only while it is still pending (and, with ``claim_token``,
     still held by that claim). Returns None, changing nothing, when someone else finished
     the comment first: a comment is scored exactly once."""
-    decision = policy.decide(
-        comment.thread.site,
-        comment.body,
-        scores,
-        scorer.default_thresholds,
-        author=authors.standing_kind(
-            session, comment.thread.site_id, comment.author_key, comment.ip_hash, now
-        ),
-    )
+    decision = decide(session, comment, scores, scorer, now)
     only_if = [Comment.status == CommentStatus.PENDING]
     if claim_token is not None:
         only_if.append(Comment.claimed_by == claim_token)
