@@ -102,6 +102,9 @@ THREAD_CACHE_SECONDS = 600
 # change made through another process (another web process, the command line) takes
 # effect within this many seconds; one made in the same process at once. 0: no cache.
 SITE_CACHE_SECONDS = 1.0
+# The comment counts of a set of pages are kept by each web process until its next
+# commit: one made by another process is seen within this many seconds. 0: no cache.
+COUNTS_CACHE_SECONDS = 1.0
 
 # Rate limits (Flask-Limiter): in memory for one process (`make run`); set
 # MODERATION_RATELIMIT_STORAGE=redis://127.0.0.1:6379 when several processes serve.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -26,9 +27,9 @@ from moderation.api.schemas import (
     comment_json,
     node_json,
 )
-from moderation.api.thread_cache import PageCache, page_key
+from moderation.api.thread_cache import PageCache, RecentAnswers, page_key
 from moderation.current_scorer import get_scorer
-from moderation.db import current_session, db, one_writer_at_a_time
+from moderation.db import commits_so_far, current_session, db, one_writer_at_a_time
 from moderation.extensions import limiter, limits_warning, retry_after_seconds
 from moderation.models import Comment, Site, Thread
 from moderation.services import (
@@ -594,7 +595,6 @@ def flag_comment(comment_id: int) -> Any:
 
 @bp.get("/sites/<site>/counts")
 def thread_counts(site: str) -> Any:
-    site_row = sites.cached_site(current_session(), site)
     keys = [k for k in request.args.getlist("thread") if k.strip()]
     if not keys:
         message = "is required, once per thread: ?thread=a&thread=b"
@@ -604,7 +604,22 @@ def thread_counts(site: str) -> Any:
     if len(keys) > 200:
         message = "at most 200 threads per request"
         raise ApiProblem(problem(422, message, errors=[{"field": "thread", "message": message}]))
-    return {"counts": threads.counts(current_session(), site_row, keys)}
+    # Blogs ask for the same pages' counts over and over (every view of an index page):
+    # the answer is kept until the next commit in this process (RecentAnswers).
+    recent: RecentAnswers = current_app.extensions["moderation.recent_counts"]
+    cache_key = (current_app.extensions["moderation.cache_namespace"], site, tuple(keys))
+    commits = commits_so_far()
+    body = recent.get(cache_key, commits)
+    if body is None:
+        site_row = sites.cached_site(current_session(), site)
+        counts = threads.counts(current_session(), site_row, keys)
+        body = cast(Response, current_app.json.response({"counts": counts})).get_data()
+        recent.put(cache_key, commits, body)
+    etag = hashlib.blake2b(body, digest_size=16).hexdigest()
+    headers = {"ETag": f'"{etag}"', "Cache-Control": "no-cache"}
+    if request.if_none_match.contains_weak(etag):
+        return Response(status=304, headers=headers)
+    return Response(body, mimetype="application/json", headers=headers)
 
 
 @bp.get("/openapi.json")
