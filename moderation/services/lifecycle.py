@@ -478,7 +478,10 @@ def _create_decided(session: Session, comment: Comment, now: datetime, scored: S
     given.update(
         thread_id=comment.thread.id, parent_id=comment.parent.id if comment.parent else None
     )
-    row = session.execute(insert(table).values(given).returning(*table.c)).one()
+    # The session's connection, not session.execute: nothing to flush first, and the
+    # statements are built once (_INSERTS), their parameters given apart.
+    connection = session.connection()
+    row = connection.execute(_INSERTS["comment"], given).one()
     for key, value in row._mapping.items():
         setattr(comment, str(key), value)
     make_transient_to_detached(comment)
@@ -487,16 +490,16 @@ def _create_decided(session: Session, comment: Comment, now: datetime, scored: S
     fields = {name: getattr(comment, name) for name in _PAYLOAD_FIELDS}
     detail = _policy_detail(decision)
     reason = describe(decision.rule, detail)
-    action_id = session.execute(
-        insert(_table(ModerationAction)).returning(ModerationAction.id),
+    action_id = connection.execute(
+        _INSERTS["moderation_action"],
         {"comment_id": comment.id, "actor": Actor.SYSTEM, "moderator_id": None,
          "from_status": CommentStatus.PENDING, "to_status": decision.status,
          "rule": decision.rule, "detail": detail, "reason": reason, "decision_id": None,
          "created_at": now},
     ).scalar_one()  # fmt: skip
     fired = [Rule(item["rule"]) for item in detail["fired"]] or [decision.rule]
-    session.execute(
-        insert(_table(ActionRule)),
+    connection.execute(
+        _INSERTS["action_rule"],
         [{"action_id": action_id, "position": i, "rule": rule} for i, rule in enumerate(fired)],
     )
     created = _payload({**fields, "status": CommentStatus.PENDING, "version": 1,
@@ -506,16 +509,16 @@ def _create_decided(session: Session, comment: Comment, now: datetime, scored: S
                    rule=decision.rule.value, reason=reason, scores=scored.scores)  # fmt: skip
     event = {"comment_id": comment.id, "site_id": thread.site_id, "created_at": now,
              "published_at": None}  # fmt: skip
-    session.execute(
-        insert(_table(OutboxEvent)),
+    connection.execute(
+        _INSERTS["outbox_event"],
         [
             {**event, "type": EventType.CREATED, "action_id": None, "payload": created},
             {**event, "type": _event_type(CommentStatus.PENDING, decision.status, decision.rule),
              "action_id": action_id, "payload": decided},
         ],
     )  # fmt: skip
-    session.execute(
-        insert(_table(Score)),
+    connection.execute(
+        _INSERTS["score"],
         {"comment_id": comment.id, "scorer": scored.scorer.name,
          "scorer_version": scored.scorer.version, "labels": scored.scores,
          "duration_ms": scored.duration_ms, "created_at": now, "superseded_at": None},
@@ -525,6 +528,15 @@ def _create_decided(session: Session, comment: Comment, now: datetime, scored: S
 
 def _table(model: type[Any]) -> Table:
     return cast(Table, model.__table__)
+
+
+_INSERTS = {
+    "comment": insert(_table(Comment)).returning(*_table(Comment).c),
+    "moderation_action": insert(_table(ModerationAction)).returning(ModerationAction.id),
+    "action_rule": insert(_table(ActionRule)),
+    "outbox_event": insert(_table(OutboxEvent)),
+    "score": insert(_table(Score)),
+}
 
 
 def import_comments(
