@@ -16,7 +16,7 @@ from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -68,13 +68,19 @@ def hash_ip(ip: str | None, secret: str) -> str | None:
     return hmac.new(secret.encode(), ip.encode(), hashlib.sha256).hexdigest()
 
 
+# Built once: a post looks its thread up with it (see authors._STANDINGS for why).
+_THREAD_BY_KEY = select(Thread).where(
+    Thread.site_id == bindparam("site_id"), Thread.key == bindparam("key")
+)
+
+
 def get_or_create_thread(
     session: Session, site: Site, key: str, url: str | None, title: str | None
 ) -> Thread:
     """The thread ``key`` of ``site``, created on its first comment. A thread that
     exists keeps its url and title unless they were never set."""
-    query = select(Thread).where(Thread.site_id == site.id, Thread.key == key)
-    thread = session.scalar(query)
+    query, params = _THREAD_BY_KEY, {"site_id": site.id, "key": key}
+    thread = session.scalar(query, params)
     if thread is None:
         # Several readers may post the first comments of a new page at once: the loser of
         # the race on (site, key) takes the winner's thread instead of failing.
@@ -83,10 +89,13 @@ def get_or_create_thread(
                 thread = Thread(site=site, key=key, url=url, title=title, closed=False)
                 session.add(thread)
         except IntegrityError:
-            thread = session.scalars(query.execution_options(populate_existing=True)).one()
+            thread = session.scalars(query.execution_options(populate_existing=True), params).one()
     else:
-        thread.url = thread.url or url
-        thread.title = thread.title or title
+        # Only when missing: assigning even the same value makes the commit flush the thread.
+        if thread.url is None and url is not None:
+            thread.url = url
+        if thread.title is None and title is not None:
+            thread.title = title
     return thread
 
 
