@@ -638,7 +638,7 @@ def main() -> None:
     print(f"work folder: {workdir}")
     print(
         f"ours: `make run` (MODERATION_SCORER={args.scorer}, SQLite, "
-        f"MODERATION_WEB_PROCESSES={args.web_processes or 'unset: one per core'}, "
+        f"MODERATION_WEB_PROCESSES={args.web_processes or 'unset: make run uses 1'}, "
         "MODERATION_RATELIMIT_ENABLED=false: rate limits off); "
         f"Isso {ISSO_VERSION}: gunicorn --workers 2, SQLite, moderation off, "
         "guard (rate limits) off"
