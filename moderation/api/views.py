@@ -596,22 +596,25 @@ def flag_comment(comment_id: int) -> Any:
 @bp.get("/sites/<site>/counts")
 def thread_counts(site: str) -> Any:
     keys = [k for k in request.args.getlist("thread") if k.strip()]
-    if not keys:
-        message = "is required, once per thread: ?thread=a&thread=b"
-        raise ApiProblem(
-            problem(422, f"thread {message}", errors=[{"field": "thread", "message": message}])
-        )
-    if len(keys) > 200:
-        message = "at most 200 threads per request"
-        raise ApiProblem(problem(422, message, errors=[{"field": "thread", "message": message}]))
     # Blogs ask for the same pages' counts over and over (every view of an index page):
-    # the answer is kept until the next commit in this process (RecentAnswers).
+    # the answer is kept until the next commit in this process (RecentAnswers). An entry
+    # exists only for a site that did (deleting it commits), and for valid keys.
     recent: RecentAnswers = current_app.extensions["moderation.recent_counts"]
     cache_key = (current_app.extensions["moderation.cache_namespace"], site, tuple(keys))
     commits = commits_so_far()
     body = recent.get(cache_key, commits)
     if body is None:
-        site_row = sites.cached_site(current_session(), site)
+        site_row = sites.cached_site(current_session(), site)  # unknown: 404 before all else
+        if not keys:
+            message = "is required, once per thread: ?thread=a&thread=b"
+            raise ApiProblem(
+                problem(422, f"thread {message}", errors=[{"field": "thread", "message": message}])
+            )
+        if len(keys) > 200:
+            message = "at most 200 threads per request"
+            raise ApiProblem(
+                problem(422, message, errors=[{"field": "thread", "message": message}])
+            )
         counts = threads.counts(current_session(), site_row, keys)
         body = cast(Response, current_app.json.response({"counts": counts})).get_data()
         recent.put(cache_key, commits, body)
