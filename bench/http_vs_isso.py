@@ -233,7 +233,7 @@ def start_isso(workdir: Path) -> Server:
     return server
 
 
-def start_ours(workdir: Path, scorer: str) -> Server:
+def start_ours(workdir: Path, scorer: str, web_processes: int | None = None) -> Server:
     port = free_port()
     database = workdir / "ours.db"
     env = {
@@ -248,6 +248,8 @@ def start_ours(workdir: Path, scorer: str) -> Server:
         MODERATION_ADMIN_PASSWORD="bench-password-not-secret",  # noqa: S106
         MODERATION_SCORER=scorer,
     )
+    if web_processes is not None:  # else `make run`'s own choice: one per core
+        env["MODERATION_WEB_PROCESSES"] = str(web_processes)
     log = workdir / "ours.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -627,6 +629,8 @@ def main() -> None:
     parser.add_argument("--clients", type=lambda s: [int(c) for c in s.split(",")], default=[8, 32])
     parser.add_argument("--scorer", default="auto", help="MODERATION_SCORER for ours")
     parser.add_argument("--only", choices=["ours", "isso"])
+    parser.add_argument("--web-processes", type=int, default=None,
+                        help="MODERATION_WEB_PROCESSES for ours (default: make run's)")  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the databases and logs")
     args = parser.parse_args()
 
@@ -634,6 +638,7 @@ def main() -> None:
     print(f"work folder: {workdir}")
     print(
         f"ours: `make run` (MODERATION_SCORER={args.scorer}, SQLite, "
+        f"MODERATION_WEB_PROCESSES={args.web_processes or 'unset: make run uses 1'}, "
         "MODERATION_RATELIMIT_ENABLED=false: rate limits off); "
         f"Isso {ISSO_VERSION}: gunicorn --workers 2, SQLite, moderation off, "
         "guard (rate limits) off"
@@ -643,11 +648,15 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.1f} at start")  # fmt: skip
     runs: dict[str, Run] = {}
     order = [("isso", start_isso, IssoApi()), ("ours", start_ours, OurApi())]
-    for key, start, api in order:
+    for key, _start, api in order:
         if args.only and args.only != key:
             continue
         print(f"starting {api.name} ...", flush=True)
-        server = start(workdir, args.scorer) if key == "ours" else start(workdir)  # type: ignore[call-arg]
+        server = (
+            start_ours(workdir, args.scorer, args.web_processes)
+            if key == "ours"
+            else start_isso(workdir)
+        )
         try:
             runs[api.name] = asyncio.run(measure(server, api, args))
         finally:

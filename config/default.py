@@ -83,6 +83,13 @@ MAX_REPLY_DEPTH = 200
 CACHE_URL = None
 THREAD_CACHE_BYTES = 16 * 1024 * 1024
 THREAD_CACHE_SECONDS = 600
+# The public API takes each site (its policy, its origins) from the process's memory: a
+# change made through another process (another web process, the command line) takes
+# effect within this many seconds; one made in the same process at once. 0: no cache.
+SITE_CACHE_SECONDS = 1.0
+# The comment counts of a set of pages are kept by each web process until its next
+# commit: one made by another process is seen within this many seconds. 0: no cache.
+COUNTS_CACHE_SECONDS = 1.0
 
 # Rate limits (Flask-Limiter): in memory for one process (`make run`); set
 # MODERATION_RATELIMIT_STORAGE=redis://127.0.0.1:6379 when several processes serve.

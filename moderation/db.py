@@ -3,6 +3,7 @@ the Flask-SQLAlchemy extension, created unbound and bound in ``init_app``."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,6 +43,24 @@ db = SQLAlchemy(model_class=Base)
 def current_session() -> Session:
     """The session of the current app context (one per request), typed for services."""
     return db.session()
+
+
+# How many transactions this process has committed: what a per-process cache of data
+# that any commit may change (the comment counts) is checked against. Bumped after every
+# commit, read-only ones included, so it can only be too eager, never too late.
+_commits = itertools.count()
+_last_commit = next(_commits)
+
+
+@event.listens_for(Session, "after_commit")
+def _count_commit(session: Session) -> None:
+    global _last_commit
+    _last_commit = next(_commits)
+
+
+def commits_so_far() -> int:
+    """The number of commits in this process so far (see ``_commits``)."""
+    return _last_commit
 
 
 _sqlite_writers = threading.Lock()

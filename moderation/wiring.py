@@ -124,6 +124,13 @@ def init_app(app: Flask) -> None:
     app.extensions["moderation.cache_namespace"] = hashlib.sha256(database.encode()).hexdigest()
     app.extensions["moderation.thread_cache"] = cache_from_config(app.config)
 
+    from moderation.services import sites
+
+    sites.SITE_CACHE_SECONDS = float(app.config["SITE_CACHE_SECONDS"])
+    from moderation.api.thread_cache import RecentAnswers
+
+    app.extensions["moderation.recent_counts"] = RecentAnswers(app.config["COUNTS_CACHE_SECONDS"])
+
     # Every <int:…> in a route is an id or a page: bounded by PostgreSQL's integer, so
     # that a larger number is a 404 (no such row) rather than a database error.
     app.url_map.converters["int"] = BoundedIntConverter

@@ -111,14 +111,14 @@ class Server:
             time.sleep(0.1)
 
 
-StartServer = Callable[[Path, str], Server]
+StartServer = Callable[..., Server]
 
 
 @pytest.fixture
 def start_server(tmp_path: Path) -> Iterator[StartServer]:
     started: list[Server] = []
 
-    def start(database: Path, name: str) -> Server:
+    def start(database: Path, name: str, **extra_env: str) -> Server:
         port = free_port()
         env = {
             k: v
@@ -134,6 +134,7 @@ def start_server(tmp_path: Path) -> Iterator[StartServer]:
             # gunicorn's control socket goes here, not to a path shared with other servers.
             XDG_RUNTIME_DIR=str(tmp_path),
         )
+        env.update(extra_env)
         log_path = tmp_path / f"{name}.log"
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
@@ -293,3 +294,52 @@ def test_a_body_over_the_limit_gets_413_and_an_honest_connection_close(
             assert response.getheader("Connection") != "close"
     finally:
         connection.close()
+
+
+def command_lines(root: int) -> list[str]:
+    """The command lines of ``root``'s descendants."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, stack = [], list(children.get(root, []))
+    while stack:
+        pid = stack.pop()
+        stack.extend(children.get(pid, []))
+        try:
+            found.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:
+            continue
+    return found
+
+
+def test_make_run_with_two_web_processes_scores_in_a_worker_process_it_stops_with_itself(
+    tmp_path: Path, start_server: StartServer
+) -> None:
+    database = tmp_path / "two.db"
+    server = start_server(database, "two", MODERATION_WEB_PROCESSES="2")
+    server.wait_healthy()
+    commands = command_lines(server.proc.pid)
+    assert sum("moderation worker" in line for line in commands) == 1, commands
+    api = f"{server.base_url}/api/v1"
+    posted = call(
+        "POST",
+        f"{api}/sites/demo/comments",
+        {"thread": "hello-world", "author_name": "Ada", "body": "Thanks, a clear write-up."},
+    )
+    assert posted.status == 202 and posted.body["status"] == "pending", posted.body
+    poll(
+        lambda: comment_status(database, posted.body["id"]) == "visible",
+        SCORING_SECONDS,
+        "the worker process did not score the comment",
+        server,
+    )
+    # Read through both web processes (new connections land on either): the same answer.
+    for _ in range(6):
+        assert call("GET", f"{api}/comments/{posted.body['id']}").status == 200
+    server.stop()  # checks that no process, the worker included, outlives make
+    assert "scoring worker started" in server.output(), server.describe()

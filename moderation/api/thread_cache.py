@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -100,3 +101,31 @@ def cache_from_config(config: Mapping[str, Any]) -> PageCache:
     if url:
         return RedisCache(str(url), int(config["THREAD_CACHE_SECONDS"]))
     return MemoryCache(int(config["THREAD_CACHE_BYTES"]))
+
+
+class RecentAnswers:
+    """Answers that any commit may change (the comment counts of a set of pages), kept in
+    this process while no transaction has committed in it since they were made
+    (``db.commits_so_far``) and for at most ``seconds``: exact for changes made in this
+    process (with `make run`'s one web process, all of them: the scoring worker is a
+    thread of it), at most ``seconds`` late for those of other processes."""
+
+    def __init__(self, seconds: float, max_entries: int = 4096) -> None:
+        self.seconds = seconds
+        self.max_entries = max_entries
+        self._answers: dict[Any, tuple[int, float, bytes]] = {}
+
+    def get(self, key: Any, commits: int) -> bytes | None:
+        entry = self._answers.get(key)
+        if entry is None or entry[0] != commits or time.monotonic() - entry[1] >= self.seconds:
+            return None
+        return entry[2]
+
+    def put(self, key: Any, commits: int, body: bytes) -> None:
+        """Keep ``body``, made from what the database held after ``commits`` commits (read
+        before it was made: a commit meanwhile only makes the entry look older)."""
+        if self.seconds <= 0:
+            return
+        if len(self._answers) >= self.max_entries:
+            self._answers.clear()  # rarely: a new set of pages is one query away
+        self._answers[key] = (commits, time.monotonic(), body)

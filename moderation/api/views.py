@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -26,9 +27,9 @@ from moderation.api.schemas import (
     comment_json,
     node_json,
 )
-from moderation.api.thread_cache import PageCache, page_key
+from moderation.api.thread_cache import PageCache, RecentAnswers, page_key
 from moderation.current_scorer import get_scorer
-from moderation.db import current_session, db, one_writer_at_a_time
+from moderation.db import commits_so_far, current_session, db, one_writer_at_a_time
 from moderation.extensions import limiter, limits_warning, retry_after_seconds
 from moderation.i18n import _, reader_locale, service_message
 from moderation.models import Comment, Site, Thread
@@ -147,7 +148,10 @@ def _site_for_request() -> _SiteRef | None:
     args = request.view_args or {}
     site: Site | None = None
     if "site" in args:
-        site = db.session.scalar(db.select(Site).where(Site.slug == args["site"]))
+        try:
+            site = sites.cached_site(current_session(), args["site"])
+        except sites.NoSuchSite:
+            site = None
     elif "comment_id" in args:
         comment = db.session.get(Comment, args["comment_id"])
         site = comment.thread.site if comment is not None else None
@@ -324,7 +328,7 @@ def healthz() -> Any:
 @_limit("RATELIMIT_POST", "POST")
 def create_comment(site: str) -> Any:
     session = current_session()
-    site_row = sites.get_site(session, site)  # an unknown site is a 404 whatever the body says
+    site_row = sites.cached_site(session, site)  # an unknown site is a 404 whatever the body says
     key = _idempotency_key()
     data = parse_body(CommentIn)
     if data.website and data.website.strip():
@@ -362,9 +366,10 @@ def create_comment(site: str) -> Any:
             acknowledged_warning=data.acknowledged_warning,
             notify_replies=data.notify_replies,
             reader_language=reader_locale() if data.notify_replies else None,  # for its mails
+            scores=scored.scores if scored is not None else None,
+            scorer=get_scorer(),
+            scoring_ms=scored.duration_ms if scored is not None else 0.0,
         )
-        if scored is not None:
-            worker.record_inline(session, comment, scored, get_scorer(), utcnow())
         # The answer is read before the commit and the commit is the last thing that may
         # fail: from then on nothing turns a stored comment into an error (the writer
         # would post it again).
@@ -459,7 +464,7 @@ def _score_after_commit(comment: Comment, answer: dict[str, Any]) -> dict[str, A
 @bp.post("/sites/<site>/comments/check")
 @_limit("RATELIMIT_CHECK", "POST")
 def check_draft(site: str) -> Any:
-    site_row = sites.get_site(current_session(), site)
+    site_row = sites.cached_site(current_session(), site)
     data = parse_body(DraftIn)
     try:
         result = drafts.check_draft(
@@ -482,7 +487,7 @@ def check_draft(site: str) -> Any:
 
 @bp.get("/sites/<site>/comments")
 def list_comments(site: str) -> Any:
-    site_row = sites.get_site(current_session(), site)
+    site_row = sites.cached_site(current_session(), site)
     key = request.args.get("thread", "").strip()
     if not key:
         message = "is required: the thread's key"
@@ -638,17 +643,34 @@ def flag_comment(comment_id: int) -> Any:
 
 @bp.get("/sites/<site>/counts")
 def thread_counts(site: str) -> Any:
-    site_row = sites.get_site(current_session(), site)
     keys = [k for k in request.args.getlist("thread") if k.strip()]
-    if not keys:
-        message = "is required, once per thread: ?thread=a&thread=b"
-        raise ApiProblem(
-            problem(422, f"thread {message}", errors=[{"field": "thread", "message": message}])
-        )
-    if len(keys) > 200:
-        message = "at most 200 threads per request"
-        raise ApiProblem(problem(422, message, errors=[{"field": "thread", "message": message}]))
-    return {"counts": threads.counts(current_session(), site_row, keys)}
+    # Blogs ask for the same pages' counts over and over (every view of an index page):
+    # the answer is kept until the next commit in this process (RecentAnswers). An entry
+    # exists only for a site that did (deleting it commits), and for valid keys.
+    recent: RecentAnswers = current_app.extensions["moderation.recent_counts"]
+    cache_key = (current_app.extensions["moderation.cache_namespace"], site, tuple(keys))
+    commits = commits_so_far()
+    body = recent.get(cache_key, commits)
+    if body is None:
+        site_row = sites.cached_site(current_session(), site)  # unknown: 404 before all else
+        if not keys:
+            message = "is required, once per thread: ?thread=a&thread=b"
+            raise ApiProblem(
+                problem(422, f"thread {message}", errors=[{"field": "thread", "message": message}])
+            )
+        if len(keys) > 200:
+            message = "at most 200 threads per request"
+            raise ApiProblem(
+                problem(422, message, errors=[{"field": "thread", "message": message}])
+            )
+        counts = threads.counts(current_session(), site_row, keys)
+        body = cast(Response, current_app.json.response({"counts": counts})).get_data()
+        recent.put(cache_key, commits, body)
+    etag = hashlib.blake2b(body, digest_size=16).hexdigest()
+    headers = {"ETag": f'"{etag}"', "Cache-Control": "no-cache"}
+    if request.if_none_match.contains_weak(etag):
+        return Response(status=304, headers=headers)
+    return Response(body, mimetype="application/json", headers=headers)
 
 
 @bp.get("/openapi.json")

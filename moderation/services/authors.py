@@ -9,7 +9,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from moderation.models import AuthorStanding, Comment, Moderator, Site, Thread
@@ -63,6 +63,24 @@ def standing(
     )
 
 
+# Built once, with parameters, and run for every post: building a statement with an
+# alias and its conditions costs more than the query takes to run.
+_banned_comment = aliased(Comment, name="banned_comment")
+_STANDINGS = (
+    select(AuthorStanding.kind, AuthorStanding.author_key, _banned_comment.ip_hash)
+    .outerjoin(_banned_comment, _banned_comment.id == AuthorStanding.comment_id)
+    .where(
+        AuthorStanding.site_id == bindparam("site_id"),
+        or_(
+            AuthorStanding.author_key.in_(bindparam("keys", expanding=True)),
+            _banned_comment.ip_hash == bindparam("ip_hash"),
+        ),
+        AuthorStanding.lifted_at.is_(None),
+        or_(AuthorStanding.expires_at.is_(None), AuthorStanding.expires_at > bindparam("now")),
+    )
+)
+
+
 def standing_kind(
     session: Session, site_id: int, key: str | None, ip_hash: str | None, now: datetime
 ) -> StandingKind | None:
@@ -79,14 +97,9 @@ def standing_kind(
     keys = [k for k in (key, f"ip:{ip_hash}" if ip_hash else None) if k]
     if not keys:
         return None
-    banned_comment = aliased(Comment)
-    same_author: ColumnElement[bool] = AuthorStanding.author_key.in_(keys)
-    if ip_hash:
-        same_author = or_(same_author, banned_comment.ip_hash == ip_hash)
+    # Without an address, ``ip_hash = NULL`` matches nothing: the keys alone decide.
     rows = session.execute(
-        select(AuthorStanding.kind, AuthorStanding.author_key, banned_comment.ip_hash)
-        .outerjoin(banned_comment, banned_comment.id == AuthorStanding.comment_id)
-        .where(AuthorStanding.site_id == site_id, same_author, *_in_force(now))
+        _STANDINGS, {"site_id": site_id, "keys": keys, "ip_hash": ip_hash, "now": now}
     ).all()
     if any(kind == StandingKind.BAN for kind, _, _ in rows):
         return StandingKind.BAN

@@ -9,12 +9,14 @@ from __future__ import annotations
 import bisect
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
+from typing import Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,10 +26,12 @@ from moderation.services import authors, lifecycle
 from moderation.services.drafts import DraftNotChecked, score_within
 from moderation.services.errors import Conflict, DomainError, Invalid, NotFound
 from moderation.services.rendering import render_markdown
-from moderation.services.sites import get_site, origin_allowed, url_origin
+from moderation.services.sites import cached_site, origin_allowed, url_origin
 from moderation.services.threads import Node, ThreadPage, sort_key
 from moderation.services.transactions import savepoint
 from moderation.types import BanMode, CommentStatus, Rule, StandingKind
+
+log = logging.getLogger(__name__)
 
 
 class NotAuthor(DomainError):
@@ -64,13 +68,19 @@ def hash_ip(ip: str | None, secret: str) -> str | None:
     return hmac.new(secret.encode(), ip.encode(), hashlib.sha256).hexdigest()
 
 
+# Built once: a post looks its thread up with it (see authors._STANDINGS for why).
+_THREAD_BY_KEY = select(Thread).where(
+    Thread.site_id == bindparam("site_id"), Thread.key == bindparam("key")
+)
+
+
 def get_or_create_thread(
     session: Session, site: Site, key: str, url: str | None, title: str | None
 ) -> Thread:
     """The thread ``key`` of ``site``, created on its first comment. A thread that
     exists keeps its url and title unless they were never set."""
-    query = select(Thread).where(Thread.site_id == site.id, Thread.key == key)
-    thread = session.scalar(query)
+    query, params = _THREAD_BY_KEY, {"site_id": site.id, "key": key}
+    thread = session.scalar(query, params)
     if thread is None:
         # Several readers may post the first comments of a new page at once: the loser of
         # the race on (site, key) takes the winner's thread instead of failing.
@@ -79,10 +89,13 @@ def get_or_create_thread(
                 thread = Thread(site=site, key=key, url=url, title=title, closed=False)
                 session.add(thread)
         except IntegrityError:
-            thread = session.scalars(query.execution_options(populate_existing=True)).one()
+            thread = session.scalars(query.execution_options(populate_existing=True), params).one()
     else:
-        thread.url = thread.url or url
-        thread.title = thread.title or title
+        # Only when missing: assigning even the same value makes the commit flush the thread.
+        if thread.url is None and url is not None:
+            thread.url = url
+        if thread.title is None and title is not None:
+            thread.title = title
     return thread
 
 
@@ -120,11 +133,16 @@ def submit(
     acknowledged_warning: bool = False,
     notify_replies: bool = False,
     reader_language: str | None = None,
+    scores: dict[str, float] | None = None,
+    scorer: Scorer | None = None,
+    scoring_ms: float = 0.0,
 ) -> Comment:
     """Store a new comment as ``pending`` in its thread (created on first use), for the
-    scorer. A comment the author posted despite the pre-posting warning
-    (``acknowledged_warning``) is held for a moderator at once instead: the author was
-    told it may break a guideline, so a person decides, whatever the model says later.
+    scorer; with the ``scores`` ``scorer`` gave its text before (in ``scoring_ms``), it is
+    stored with the site policy's decision on them instead, in the same transaction. A
+    comment the author posted despite the pre-posting warning (``acknowledged_warning``)
+    is held for a moderator at once instead: the author was told it may break a
+    guideline, so a person decides, whatever the model says later.
 
     ``notify_replies``: the author wants a mail at ``author_email`` for each visible
     reply (see reader_mail; the outbox's consumer asks them to confirm first).
@@ -137,7 +155,7 @@ def submit(
         raise Invalid(
             "needs author_email: replies are mailed to that address", field="notify_replies"
         )
-    site = get_site(session, site_slug)
+    site = cached_site(session, site_slug)
     if thread_url is not None:
         # The queue links moderators to the thread's URL: only the site's own pages.
         origin = url_origin(thread_url)
@@ -150,9 +168,11 @@ def submit(
                 field="thread_url",
             )
     key = authors.author_key(author_email, ip_hash)
-    if site.ban_mode == BanMode.REFUSE and (
-        authors.standing_kind(session, site.id, key, ip_hash, now) == StandingKind.BAN
-    ):
+    # Looked up once per post: for the refusal here and for the policy below.
+    standing: StandingKind | None | Literal["look up"] = "look up"
+    if site.ban_mode == BanMode.REFUSE or (scores is not None and not acknowledged_warning):
+        standing = authors.standing_kind(session, site.id, key, ip_hash, now)
+    if site.ban_mode == BanMode.REFUSE and standing == StandingKind.BAN:
         raise authors.AuthorBanned(
             "a moderator of this site has banned you from commenting here; "
             "your comment was not stored"
@@ -187,7 +207,15 @@ def submit(
         return lifecycle.create(
             session, comment, now, CommentStatus.HELD, rule=Rule.POSTED_DESPITE_WARNING
         )
-    return lifecycle.create(session, comment, now, CommentStatus.PENDING)
+    scored = None
+    if scores is not None and scorer is not None:
+        try:
+            decision = lifecycle.decide(session, comment, scores, scorer, now, author=standing)
+            scored = lifecycle.Scored(scores, scorer, scoring_ms, decision)
+        except Exception:
+            # Stored pending instead: the worker scores it and applies the policy again.
+            log.exception("applying the policy to the inline scores failed")
+    return lifecycle.create(session, comment, now, CommentStatus.PENDING, scored=scored)
 
 
 def get_visible_comment(session: Session, comment_id: int) -> Comment:

@@ -24,12 +24,13 @@ Nothing here commits: callers commit once, at their boundary (a request, a worke
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, cast
 
-from sqlalchemy import ColumnElement, ScalarSelect, exists, func, insert, select, update
+from sqlalchemy import ColumnElement, ScalarSelect, Table, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from moderation.models import (
@@ -45,7 +46,7 @@ from moderation.models import (
 from moderation.scoring import Scorer
 from moderation.services import authors, learning, policy
 from moderation.services.transactions import savepoint
-from moderation.types import Actor, CommentStatus, EventType, Rule, iso_utc
+from moderation.types import Actor, CommentStatus, EventType, Rule, StandingKind, iso_utc
 
 POSTED_DESPITE_WARNING = "the author posted despite the pre-posting warning; held for a moderator"
 
@@ -403,6 +404,42 @@ def _top(scores: dict[str, float]) -> float | None:
 # ---------------------------------------------------------------- the transitions
 
 
+@dataclass(frozen=True)
+class Scored:
+    """A new comment's model result, computed before it is stored, with the policy's
+    decision on it (``decide``): ``create`` stores the comment already decided."""
+
+    scores: dict[str, float]
+    scorer: Scorer
+    duration_ms: float
+    decision: policy.Decision
+
+
+def decide(
+    session: Session,
+    comment: Comment,
+    scores: dict[str, float],
+    scorer: Scorer,
+    now: datetime,
+    author: StandingKind | None | Literal["look up"] = "look up",
+) -> policy.Decision:
+    """The site's policy on ``comment`` with these ``scores``; ``author``: its author's
+    ban or trust when the caller has it already, else looked up here."""
+    if author == "look up":
+        author = authors.standing_kind(
+            session, comment.thread.site_id, comment.author_key, comment.ip_hash, now
+        )
+    site = comment.thread.site
+    return policy.decide(
+        site,
+        comment.body,
+        scores,
+        scorer.default_thresholds,
+        author=author,
+        learned=learning.live_calibration(session, site, scorer.name),
+    )
+
+
 def create(
     session: Session,
     comment: Comment,
@@ -411,11 +448,21 @@ def create(
     *,
     rule: Rule | None = None,
     detail: dict[str, Any] | None = None,
+    scored: Scored | None = None,
 ) -> Comment:
     """Store a new comment (built by the caller) in ``status``: ``pending`` for the
     scorer (no action: nothing was decided yet), or ``held``/``visible``/``hidden`` for
     the ``rule`` that says why (posted despite the warning, an import). Emits
-    ``comment.created``."""
+    ``comment.created``.
+
+    With ``scored`` (a pending comment scored before it was stored), the comment is
+    stored with the policy's decision at once: the same rows as ``create`` followed by
+    ``record_scores`` (its ``comment.created`` event as pending, version 1; the action,
+    its event, the score; the comment itself at version 2), written in two flushes
+    without the conditional UPDATE, which no one else can race on a comment this
+    transaction has not yet committed."""
+    if scored is not None and status == CommentStatus.PENDING:
+        return _create_decided(session, comment, now, scored)
     comment.status = status
     comment.version = 1
     session.add(comment)
@@ -428,6 +475,83 @@ def create(
         _record(session, comment, None, actor=Actor.SYSTEM, rule=rule, detail=detail, now=now)
     session.flush()
     return comment
+
+
+def _create_decided(session: Session, comment: Comment, now: datetime, scored: Scored) -> Comment:
+    decision = scored.decision
+    comment.status = decision.status
+    comment.version = 2
+    comment.top_score = _top(scored.scores)
+    comment.updated_at = now
+    # Plain INSERTs, without the ORM's unit of work, which costs more than the statements
+    # themselves (README, Performance). The comment's comes back whole (its id, the
+    # columns' defaults), and the object joins the session as if it had been loaded.
+    table = _table(Comment)
+    given = {key: value for key, value in vars(comment).items() if key in table.c}
+    if comment.thread.id is None:
+        session.flush()  # a new page's thread
+    given.update(
+        thread_id=comment.thread.id, parent_id=comment.parent.id if comment.parent else None
+    )
+    # The session's connection, not session.execute: nothing to flush first, and the
+    # statements are built once (_INSERTS), their parameters given apart.
+    connection = session.connection()
+    row = connection.execute(_INSERTS["comment"], given).one()
+    for key, value in row._mapping.items():
+        setattr(comment, str(key), value)
+    make_transient_to_detached(comment)
+    session.add(comment)
+    thread = comment.thread
+    fields = {name: getattr(comment, name) for name in _PAYLOAD_FIELDS}
+    detail = _policy_detail(decision)
+    reason = describe(decision.rule, detail)
+    action_id = connection.execute(
+        _INSERTS["moderation_action"],
+        {"comment_id": comment.id, "actor": Actor.SYSTEM, "moderator_id": None,
+         "from_status": CommentStatus.PENDING, "to_status": decision.status,
+         "rule": decision.rule, "detail": detail, "reason": reason, "decision_id": None,
+         "created_at": now},
+    ).scalar_one()  # fmt: skip
+    fired = [Rule(item["rule"]) for item in detail["fired"]] or [decision.rule]
+    connection.execute(
+        _INSERTS["action_rule"],
+        [{"action_id": action_id, "position": i, "rule": rule} for i, rule in enumerate(fired)],
+    )
+    created = _payload({**fields, "status": CommentStatus.PENDING, "version": 1,
+                        "top_score": None}, thread)  # fmt: skip
+    decided = _payload(fields, thread)
+    decided.update(from_status=CommentStatus.PENDING.value, actor=Actor.SYSTEM.value,
+                   rule=decision.rule.value, reason=reason, scores=scored.scores)  # fmt: skip
+    event = {"comment_id": comment.id, "site_id": thread.site_id, "created_at": now,
+             "published_at": None}  # fmt: skip
+    connection.execute(
+        _INSERTS["outbox_event"],
+        [
+            {**event, "type": EventType.CREATED, "action_id": None, "payload": created},
+            {**event, "type": _event_type(CommentStatus.PENDING, decision.status, decision.rule),
+             "action_id": action_id, "payload": decided},
+        ],
+    )  # fmt: skip
+    connection.execute(
+        _INSERTS["score"],
+        {"comment_id": comment.id, "scorer": scored.scorer.name,
+         "scorer_version": scored.scorer.version, "labels": scored.scores,
+         "duration_ms": scored.duration_ms, "created_at": now, "superseded_at": None},
+    )  # fmt: skip
+    return comment
+
+
+def _table(model: type[Any]) -> Table:
+    return cast(Table, model.__table__)
+
+
+_INSERTS = {
+    "comment": insert(_table(Comment)).returning(*_table(Comment).c),
+    "moderation_action": insert(_table(ModerationAction)).returning(ModerationAction.id),
+    "action_rule": insert(_table(ActionRule)),
+    "outbox_event": insert(_table(OutboxEvent)),
+    "score": insert(_table(Score)),
+}
 
 
 def import_comments(
@@ -608,16 +732,7 @@ def record_scores(
     site's policy decides, only while it is still pending (and, with ``claim_token``,
     still held by that claim). Returns None, changing nothing, when someone else finished
     the comment first: a comment is scored exactly once."""
-    decision = policy.decide(
-        comment.thread.site,
-        comment.body,
-        scores,
-        scorer.default_thresholds,
-        author=authors.standing_kind(
-            session, comment.thread.site_id, comment.author_key, comment.ip_hash, now
-        ),
-        learned=learning.live_calibration(session, comment.thread.site, scorer.name),
-    )
+    decision = decide(session, comment, scores, scorer, now)
     only_if = [Comment.status == CommentStatus.PENDING]
     if claim_token is not None:
         only_if.append(Comment.claimed_by == claim_token)

@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import html
 import ipaddress
+import itertools
 import re
+import time
+import weakref
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import delete, event, exists, func, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached, object_session
 
 from moderation.models import Comment, Moderator, SettingsChange, Site, Thread
 from moderation.services import policy
@@ -55,6 +59,75 @@ def get_site(session: Session, slug: str) -> Site:
     if site is None:
         raise NoSuchSite(slug)
     return site
+
+
+# ---------------------------------------------------------------- the per-process site cache
+#
+# Every public request looks its site up by slug; sites change rarely. The hot paths (the
+# public API, a post) take the site from this process's memory instead of a query: a
+# change made in this process (any flush that writes a Site row, or delete_site) empties
+# the cache at once and again when its transaction commits (a reader that loaded the old
+# row in between is not kept); a change made by another process (another web process, the
+# command line) takes effect here within SITE_CACHE_SECONDS. Settings pages and the
+# command line read the site with get_site, from the database.
+
+SITE_CACHE_SECONDS = 1.0  # config SITE_CACHE_SECONDS, set by the app; 0 turns the cache off
+_generation = itertools.count()
+_current_generation = next(_generation)
+_site_rows: weakref.WeakKeyDictionary[Engine, dict[str, tuple[int, float, dict[str, Any]]]]
+_site_rows = weakref.WeakKeyDictionary()
+_SITE_CHANGED = "moderation.site_changed"
+
+
+def forget_cached_sites() -> None:
+    """Empty every engine's site cache in this process: the next lookups read the database."""
+    global _current_generation
+    _current_generation = next(_generation)
+
+
+def cached_site(session: Session, slug: str) -> Site:
+    """The site with this slug, as get_site, from this process's cache when it was read
+    less than SITE_CACHE_SECONDS ago and no Site changed in this process since."""
+    if SITE_CACHE_SECONDS <= 0:
+        return get_site(session, slug)
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)  # noqa: S101 - one engine per app, never a Connection
+    rows = _site_rows.setdefault(engine, {})
+    entry = rows.get(slug)
+    now = time.monotonic()
+    if (
+        entry is not None
+        and entry[0] == _current_generation
+        and now - entry[1] < SITE_CACHE_SECONDS
+    ):
+        site = Site(**entry[2])
+        make_transient_to_detached(site)
+        # No query: the copy joins the session as if loaded (the identity map's own copy,
+        # when this session has one already).
+        return session.merge(site, load=False)
+    generation = _current_generation  # before the read: a change meanwhile voids the entry
+    site = get_site(session, slug)
+    rows[slug] = (generation, now, {attr.key: getattr(site, attr.key) for attr in _SITE_COLUMNS})
+    return site
+
+
+_SITE_COLUMNS = tuple(Site.__mapper__.column_attrs)
+
+
+@event.listens_for(Site, "after_insert")
+@event.listens_for(Site, "after_update")
+@event.listens_for(Site, "after_delete")
+def _site_written(mapper: Any, connection: Any, target: Site) -> None:
+    forget_cached_sites()
+    session = object_session(target)
+    if session is not None:
+        session.info[_SITE_CHANGED] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _site_change_committed(session: Session) -> None:
+    if session.info.pop(_SITE_CHANGED, False):
+        forget_cached_sites()
 
 
 def ensure_site(
@@ -512,6 +585,8 @@ def delete_site(session: Session, site: Site, *, with_comments: bool = False) ->
         raise SiteHasComments(site.slug, late.comment_count, late.threads)
     session.expunge(site)
     session.flush()
+    forget_cached_sites()
+    session.info[_SITE_CHANGED] = True
     return summary
 
 

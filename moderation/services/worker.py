@@ -24,7 +24,6 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from moderation.models import Comment, ImportedComment
@@ -39,7 +38,6 @@ from moderation.services import (
     webhooks,
 )
 from moderation.services import retention as retention_service
-from moderation.services.transactions import savepoint
 from moderation.types import CommentStatus, ImportScoring, utcnow
 
 log = logging.getLogger(__name__)
@@ -489,27 +487,6 @@ def score_text(scorer: Scorer, text: str, budget_ms: float) -> InlineScores | No
         log.exception("inline scoring failed; the worker will retry")
         return None
     return InlineScores(scores, (time.perf_counter() - started) * 1000)
-
-
-def record_inline(
-    session: Session, comment: Comment, scored: InlineScores, scorer: Scorer, now: datetime
-) -> policy.Decision | None:
-    """Apply scores computed before ``comment`` was stored, in the transaction that
-    stores it, so that the comment and the policy's decision commit together. Under a
-    savepoint: when recording fails, the comment stays pending (and stored, for the
-    worker) and the caller's transaction goes on."""
-    try:
-        with savepoint(session):
-            return lifecycle.record_scores(
-                session, comment, scored.scores, scorer, scored.duration_ms, now
-            )
-    except (OperationalError, InterfaceError):
-        # The database itself is gone (restarting, failing over): the comment is not
-        # stored either, and the whole request must fail (503) for the writer to retry.
-        raise
-    except Exception:
-        log.exception("recording the inline score failed; the worker will score it")
-        return None
 
 
 def score_inline(

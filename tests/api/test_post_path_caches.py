@@ -1,0 +1,167 @@
+"""What the cheaper POST and counts paths must keep: a post scored inline is stored with
+its decision as before (the same rows, the same events); each web process keeps sites
+and comment counts in memory, and a change is seen by the next request in that process
+and within SITE_CACHE_SECONDS / COUNTS_CACHE_SECONDS in another."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.orm import Session
+
+from app import create_app
+from moderation.db import db
+from moderation.models import ActionRule, Comment, ModerationAction, OutboxEvent, Score, Site
+from moderation.services import review, sites
+from moderation.services.moderators import create_moderator
+from moderation.types import Role, utcnow
+from tests.conftest import IsolatedClient, app_config, make_site, reset_database
+
+COUNTS = "/api/v1/sites/blog/counts?thread=post-1&thread=post-2"
+
+
+@pytest.fixture
+def app(database_url: str, backend: str) -> Iterator[Flask]:
+    # Short lifetimes so that the "other process" tests wait little.
+    app = create_app(app_config(database_url, SITE_CACHE_SECONDS=0.5, COUNTS_CACHE_SECONDS=0.5))
+    app.test_client_class = IsolatedClient
+    with app.app_context():
+        reset_database(backend)
+        make_site(db.session, "blog")  # type: ignore[arg-type]
+        db.session.commit()
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+def post(client: FlaskClient, body: str, thread: str = "post-1") -> Any:
+    response = client.post(
+        "/api/v1/sites/blog/comments",
+        json={"thread": thread, "author_name": "Ada", "body": body},
+    )
+    assert response.status_code in (201, 202), response.json
+    return response
+
+
+def another_process_runs(database_url: str, statement: str) -> None:
+    """A change made outside this process: its own engine, no session of ours."""
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+def test_a_post_scored_inline_is_stored_with_its_decision_action_events_and_score(
+    app: Flask, session: Session
+) -> None:
+    answer = post(app.test_client(), "What a thoughtful article, thank you.")
+    assert answer.status_code == 201 and answer.json["status"] == "visible"
+    comment = session.get(Comment, answer.json["id"])
+    assert comment is not None and comment.version == 2 and comment.top_score is not None
+    [action] = session.scalars(
+        select(ModerationAction).where(ModerationAction.comment_id == comment.id)
+    )
+    assert (action.from_status, action.to_status) == ("pending", "visible")
+    assert action.rule == "passed_policy" and action.reason
+    assert [
+        r.rule for r in session.scalars(select(ActionRule).where(ActionRule.action_id == action.id))
+    ] == ["passed_policy"]
+    events = session.scalars(
+        select(OutboxEvent).where(OutboxEvent.comment_id == comment.id).order_by(OutboxEvent.id)
+    ).all()
+    assert [e.type for e in events] == ["comment.created", "comment.published"]
+    assert events[0].action_id is None
+    assert (events[0].payload["status"], events[0].payload["version"]) == ("pending", 1)
+    assert events[1].action_id == action.id
+    assert (events[1].payload["status"], events[1].payload["version"]) == ("visible", 2)
+    assert events[1].payload["scores"] == comment.scores[0].labels
+    [score] = session.scalars(select(Score).where(Score.comment_id == comment.id))
+    assert score.superseded_at is None and max(score.labels.values()) == comment.top_score
+
+
+def test_a_site_change_in_this_process_applies_to_the_next_post(
+    app: Flask, session: Session
+) -> None:
+    client = app.test_client()
+    assert post(client, "Before the change.").json["status"] == "visible"  # site now cached
+    site = session.scalar(select(Site).where(Site.slug == "blog"))
+    assert site is not None
+    sites.update_settings(session, site, {"moderation_mode": "pre"}, None, utcnow())
+    session.commit()
+    held = post(client, "Right after the change.")
+    assert held.status_code == 202 and held.json["status"] == "held"
+    shown = client.get("/api/v1/sites/blog/comments?thread=post-1").json["comments"]
+    assert [c["body_html"] for c in shown] == ["<p>Before the change.</p>"]
+
+
+def test_a_site_change_by_another_process_applies_within_site_cache_seconds(
+    app: Flask, database_url: str
+) -> None:
+    client = app.test_client()
+    assert post(client, "Before the change.").json["status"] == "visible"
+    another_process_runs(database_url, "UPDATE site SET moderation_mode = 'pre'")
+    time.sleep(0.6)  # SITE_CACHE_SECONDS is 0.5 here
+    assert post(client, "After the change.").json["status"] == "held"
+
+
+def test_a_deleted_site_is_gone_for_the_next_request(app: Flask, session: Session) -> None:
+    client = app.test_client()
+    assert client.get(COUNTS).status_code == 200  # the site is cached
+    site = session.scalar(select(Site).where(Site.slug == "blog"))
+    assert site is not None
+    sites.delete_site(session, site)
+    session.commit()
+    assert client.get(COUNTS).status_code == 404
+    assert (
+        client.post(
+            "/api/v1/sites/blog/comments",
+            json={"thread": "post-1", "author_name": "Ada", "body": "Hello?"},
+        ).status_code
+        == 404
+    )
+
+
+def test_counts_follow_every_change_and_answer_304_to_the_current_etag(
+    app: Flask, session: Session
+) -> None:
+    client = app.test_client()
+    empty = client.get(COUNTS)
+    assert empty.json == {"counts": {"post-1": 0, "post-2": 0}}
+    assert client.get(COUNTS, headers={"If-None-Match": empty.headers["ETag"]}).status_code == 304
+
+    first = post(client, "One.").json
+    post(client, "Two.", thread="post-2")
+    counted = client.get(COUNTS)
+    assert counted.json == {"counts": {"post-1": 1, "post-2": 1}}
+    assert counted.headers["ETag"] != empty.headers["ETag"]
+    again = client.get(COUNTS, headers={"If-None-Match": counted.headers["ETag"]})
+    assert again.status_code == 304 and again.get_data() == b""
+
+    moderator, _ = create_moderator(session, "m@example.org", Role.ADMIN, [], "a long password")
+    comment = session.get(Comment, first["id"])
+    assert comment is not None
+    review.decide(
+        session, moderator, review.Scope(None), [(comment.id, comment.version)],
+        review.Action.HIDE, utcnow(),
+    )  # fmt: skip
+    session.commit()
+    assert client.get(COUNTS).json == {"counts": {"post-1": 0, "post-2": 1}}
+
+
+def test_counts_changed_by_another_process_are_seen_within_counts_cache_seconds(
+    app: Flask, database_url: str
+) -> None:
+    client = app.test_client()
+    post(client, "One.")
+    assert client.get(COUNTS).json["counts"]["post-1"] == 1
+    another_process_runs(database_url, "UPDATE comment SET status = 'hidden'")
+    time.sleep(0.6)  # COUNTS_CACHE_SECONDS is 0.5 here
+    assert client.get(COUNTS).json["counts"]["post-1"] == 0
