@@ -5,6 +5,8 @@ Three sources, in this order (a word found by an earlier one is not repeated):
 1. banned words the policy matched (policy.find_words on the site's list, plus those the
    system's decision recorded: the list may have changed since);
 2. suspect words, likewise;
+   then the words the targeting rules recorded (a threat, a veiled threat, an attack on a
+   group, an insult aimed at someone: services.targeting);
 3. the model's terms, for the label that reached its hold or hide threshold (none when the
    model did not drive the decision):
    - a scorer with an ``explain`` method (the lite model, linear) answers exactly, at once;
@@ -68,7 +70,14 @@ class Term:
     method: str | None = None
 
     @property
+    def name(self) -> str:
+        """The kind as a moderator reads it."""
+        return self.kind.replace("-", " ")
+
+    @property
     def title(self) -> str:
+        if self.kind in TARGETED_KINDS.values():
+            return f"{self.name}: the words that made this rule fire"
         if self.kind != "model":
             return f"{self.kind} word on this site's list"
         if self.method == LEAVE_ONE_WORD_OUT:
@@ -97,9 +106,23 @@ def _words(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+# The targeting rules whose words are marked, and their kind (a CSS class: no spaces).
+TARGETED_KINDS = {
+    Rule.THREAT: "threat",
+    Rule.VEILED_THREAT: "veiled-threat",
+    Rule.GROUP_ATTACK: "group-attack",
+    Rule.INSULT_AIMED: "insult",
+}
+
+
 def word_terms(comment: Comment) -> list[Term]:
-    """The site's banned and suspect words in the comment, now and as decided."""
-    recorded: dict[Rule, list[str]] = {Rule.BANNED_WORD: [], Rule.SUSPECT_WORD: []}
+    """The site's banned and suspect words in the comment, now and as decided, then the
+    words the targeting rules recorded when it was decided."""
+    recorded: dict[Rule, list[str]] = {
+        Rule.BANNED_WORD: [],
+        Rule.SUSPECT_WORD: [],
+        **{rule: [] for rule in TARGETED_KINDS},
+    }
     system = [a for a in comment.actions if a.actor == Actor.SYSTEM and a.detail]
     if system:
         for fired in (system[-1].detail or {}).get("fired", []):
@@ -113,6 +136,11 @@ def word_terms(comment: Comment) -> list[Term]:
         (Rule.SUSPECT_WORD, "suspect", site.suspect_words or []),
     ):
         for word in policy.find_words(comment.body, [*recorded[rule], *listed]):
+            found.setdefault(_words(word), Term(_words(word), kind))
+    for rule, kind in TARGETED_KINDS.items():
+        # What the rule read may be normalised ("f*** you"): only words found as written
+        # in the body are marked.
+        for word in policy.find_words(comment.body, recorded[rule]):
             found.setdefault(_words(word), Term(_words(word), kind))
     return list(found.values())
 

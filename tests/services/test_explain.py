@@ -70,6 +70,25 @@ def test_a_held_comment_shows_suspect_words_and_the_lite_models_terms(
     assert found[kind.id].terms == ()  # passed: the model drove nothing
 
 
+def test_the_words_a_targeting_rule_read_are_marked(session: Session, site: Site) -> None:
+    threat = factories.submit(session, site, "Careful. I know where you live, pal.")
+    insult = factories.submit(session, site, "Go back to school, you clown")
+    score_pending(session)
+    assert threat.status == insult.status == CommentStatus.HELD
+    found = explain.explain_comments(session, [threat, insult], get_scorer(),
+                                     get_scorer().default_thresholds)  # fmt: skip
+    [veiled] = found[threat.id].word_terms
+    assert (veiled.word, veiled.kind, veiled.name) == (
+        "i know where you live",
+        "veiled-threat",
+        "veiled threat",
+    )
+    assert ("you clown", "insult") in {(t.word, t.kind) for t in found[insult.id].word_terms}
+    marked = explain.mark_terms(threat.body_html, found[threat.id].terms)
+    assert '<mark class="term term-veiled-threat"' in marked
+    assert ">I know where you live</mark>" in marked  # as the reader wrote it
+
+
 def test_marks_are_inserted_in_text_only_and_the_body_stays_sanitized() -> None:
     body = rendering.render_markdown(
         'You <script>alert("idiot")</script> **idiot**, see [idiot](https://x.example/?a=1&b=2) '
