@@ -29,6 +29,9 @@ def test_learn_prints_the_figures_and_goes_live(app: Flask, session: Session) ->
     assert "cross-validated on its own decisions (5 folds)" in output
     assert f"{before['false_alarms']} of {before['approved']}" in output
     assert f"{after['false_alarms']} of {after['approved']}" in output
+    # Both counts, before and after: the go-live rule weighs the two.
+    assert f"{before['caught']} of {before['hidden']} (" in output
+    assert f"{after['caught']} of {after['hidden']} (" in output
     assert f"holds at: this site's moderators would hide it ≥ {run.threshold:.2f}" in output
     assert "suggested without it: toxicity hold 0.50 → " in output
     assert output.rstrip().splitlines()[-1].startswith("live: held-then-approved ")

@@ -205,8 +205,9 @@ def test_with_too_few_decisions_nothing_is_fitted_and_the_thresholds_decide(
 
 
 def test_undone_decisions_and_replies_hidden_with_their_thread_are_not_labels(
-    session: Session, site: Site
+    session: Session,
 ) -> None:
+    site = make_site(session, "news", moderation_mode=ModerationMode.PRE)  # all held
     person = factories.moderator(session)
     bodies = ["What a crap match.", "This damn printer.", "You stupid fool.", "You clown."]
     swearing, printer, fool, clown = [
@@ -270,7 +271,7 @@ def test_the_worker_learns_after_every_n_new_decisions(
     assert (first.site_id, first.outcome) == (decided_site.id, LearnOutcome.LIVE)
     assert run_worker() == [first]  # no new decisions: nothing to learn again
     # Fewer than LEARN_EVERY new decisions: still nothing; then enough of them.
-    posted = sim.post_and_score(session, decided_site, sim.stream(sim.LATER[:5], sim.NEWS.kinds))
+    posted = sim.post_and_score(session, decided_site, sim.stream(sim.LATER, sim.NEWS.kinds))
     person = factories.moderator(session, "second@example.org")
     sim.moderate(session, person, posted[:20], sim.NEWS.hides)
     assert run_worker() == [first]
