@@ -51,6 +51,7 @@ def report(name: str, run: SiteCalibration, plain: sim.Tally, learned: sim.Tally
         f", hidden ones held {before['caught']} → {after['caught']} of {before['hidden']}; "
         f"later stream: held-then-approved {plain.false_alarms} → {learned.false_alarms} of "
         f"{plain.approved}, hidden ones held {plain.caught} → {learned.caught} of {plain.hidden}"
+        f"; suggested {run.suggested_thresholds}"
     )
 
 
