@@ -143,8 +143,9 @@ SESSION_LIFETIME_DAYS = 30
 # moderators"). The workers learn again for a site after every LEARN_EVERY actions of its
 # moderators (0: only `flask moderation learn`), looking at most every LEARN_CHECK_SECONDS.
 # Nothing is fitted with fewer than LEARN_MIN_DECISIONS approvals, or as few hides; a fit
-# goes live only if, cross-validated, it holds fewer comments that moderators approved at
-# a recall of the hidden ones at most LEARN_RECALL_TOLERANCE below the thresholds'.
+# goes live only if, cross-validated, it is no worse than the thresholds on both counts
+# (held-then-approved; recall of the hidden ones, LEARN_RECALL_TOLERANCE lower counting as
+# equal) and better on one (fewer held-then-approved, or recall higher by more than that).
 LEARN_EVERY = 50
 LEARN_CHECK_SECONDS = 60
 LEARN_MIN_DECISIONS = 50

@@ -1001,8 +1001,9 @@ def evaluate_command(
 def learn_command(site_slug: str, switch: str | None) -> None:
     """Learn the site's standards from its moderators' decisions: fit a calibration on the
     scorer's probabilities and the policy's rules, cross-validate it against the site's
-    thresholds, and put it live only if it holds fewer comments that moderators approved
-    at the same recall of the ones they hid. Prints the figures before and after."""
+    thresholds, and put it live only if it is no worse on both counts and better on one:
+    fewer held comments that moderators approved at the same recall of the ones they hid,
+    or more of those held at no more false alarms. Prints both counts before and after."""
     from moderation.current_scorer import get_scorer
     from moderation.services import learning
     from moderation.services.sites import NoSuchSite, get_site

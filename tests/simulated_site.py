@@ -1,13 +1,22 @@
-"""A simulated site for tests of learning from moderators: a stream of comments from
-templates, scored by the real lite model through the worker, and a "moderator" who
-decides through the real review service. This site's standard: swearing about things is
-fine here (approved), insults aimed at people are not (hidden). The lite model scores
-both high, so the plain 0.35 hold threshold holds nearly all of the swearing."""
+"""Simulated sites for tests of learning from moderators: a stream of comments from
+templates, scored by the real lite model through the worker, and a "moderator" who decides
+through the real review service by the site's own standard (which kinds it hides).
+
+Under the default policy the text rules already do much of what moderators teach: swearing
+aimed at no one passes (profanity_not_aimed), insults aimed at someone are held
+(insult_aimed). What is left to learn, measured here (README, "Learning from your
+moderators"):
+- NEWS: a site whose admin lowered the toxicity hold threshold to 0.5; the lite model
+  scores heated but harmless complaints ("I hate the train, it is the worst.") over it,
+  the moderators approve them and hide insults: false alarms should fall, recall hold.
+- FAMILY: a site on the defaults, premoderated while it learns, whose moderators hide
+  swearing too, which the rules let pass, and approve plain remarks: once it moves to
+  post-moderation, recall should rise at no more false alarms."""
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -15,8 +24,9 @@ from sqlalchemy.orm import Session
 from moderation.current_scorer import get_scorer
 from moderation.models import Comment, Moderator, Site
 from moderation.services import review, worker
-from moderation.types import CommentStatus, utcnow
+from moderation.types import CommentStatus, ModerationMode, utcnow
 from tests import factories
+from tests.conftest import make_site
 
 # Mild profanity about things, events and machines: nobody is addressed.
 SWEARING = [
@@ -28,6 +38,25 @@ SWEARING = [
     "Damn, that {x} was something else.",
     "The {x} is a pain in the ass.",
     "Bloody hell, who designed this {x}?",
+]
+# Heated complaints about things, nobody addressed, no swear word: the lite model scores
+# most of them over 0.5 (not over the default 0.9).
+HEATED = [
+    "I hate the {x}, it is the worst.",
+    "The {x} drove me crazy today.",
+    "The {x} is insane, I hate it.",
+    "What a ridiculous {x}, honestly.",
+    "Worst {x} of my life, I hated it.",
+    "The {x} was awful and I hate it.",
+]
+# Plain remarks: nothing any site would hide.
+CLEAN = [
+    "Thanks for the write-up on the {x}.",
+    "I enjoyed reading about the {x}.",
+    "Interesting point about the {x}.",
+    "The {x} was a complete disaster from start to finish.",
+    "This {x} is a joke.",
+    "The {x} made me furious.",
 ]
 # Insults aimed at the person being answered.
 INSULTS = [
@@ -45,25 +74,51 @@ LATER = ["train", "router", "budget meeting", "parking lot", "phone", "film", "l
          "election night", "queue"]  # fmt: skip
 
 
+KINDS = {"heated": HEATED, "clean": CLEAN, "swearing": SWEARING, "insult": INSULTS}
+
+
+@dataclass(frozen=True)
+class Standard:
+    """A site as the simulation sets it up: its hold thresholds, the kinds of comment its
+    readers write, and the kinds its moderators hide (they approve the others)."""
+
+    slug: str
+    thresholds: dict[str, dict[str, float]]
+    kinds: tuple[str, ...]
+    hides: frozenset[str]
+    mode: ModerationMode = ModerationMode.POST
+
+
+NEWS = Standard("news", {"toxicity": {"hold": 0.5}}, ("heated", "swearing", "insult"),
+                frozenset({"insult"}))  # fmt: skip
+# Premoderated while its moderators teach it (they see, and decide, every comment).
+FAMILY = Standard("family", {}, ("clean", "swearing", "insult"),
+                  frozenset({"swearing", "insult"}), ModerationMode.PRE)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Posted:
     comment: Comment
-    insult: bool
+    kind: str
 
 
-def stream(subjects: Sequence[str]) -> list[tuple[str, bool]]:
-    """Texts with whether each is an insult, interleaved as they would arrive."""
-    texts = [(t.format(x=x), False) for x in subjects for t in SWEARING]
-    texts += [(t.format(x=x), True) for x in subjects for t in INSULTS]
+def stream(subjects: Sequence[str], kinds: Collection[str]) -> list[tuple[str, str]]:
+    """Texts with their kind, interleaved as they would arrive."""
+    texts = [(t.format(x=x), kind) for kind in kinds for x in subjects for t in KINDS[kind]]
     return sorted(texts, key=lambda item: zlib.crc32(item[0].encode()))  # a fixed shuffle
 
 
-def post_and_score(session: Session, site: Site, items: Sequence[tuple[str, bool]]) -> list[Posted]:
+def make(session: Session, standard: Standard) -> Site:
+    return make_site(session, standard.slug, thresholds=standard.thresholds,
+                     moderation_mode=standard.mode)  # fmt: skip
+
+
+def post_and_score(session: Session, site: Site, items: Sequence[tuple[str, str]]) -> list[Posted]:
     """Submit every text as a reader would, then let a worker score them with the app's
     (lite) scorer and the site's policy."""
     posted = [
-        Posted(comments_submit(session, site, text, n), insult)
-        for n, (text, insult) in enumerate(items)
+        Posted(comments_submit(session, site, text, n), kind)
+        for n, (text, kind) in enumerate(items)
     ]
     while worker.process_batch(
         session, get_scorer(), "sim", batch_size=64, lease_seconds=60, max_attempts=3
@@ -77,11 +132,15 @@ def comments_submit(session: Session, site: Site, text: str, n: int) -> Comment:
     return factories.submit(session, site, text, thread=f"t{n % 7}", author=f"reader {n}")
 
 
-def moderate(session: Session, moderator: Moderator, posted: Sequence[Posted]) -> None:
-    """The site's moderator: approves held swearing, hides insults (held ones from the
-    queue, visible ones as readers report them)."""
-    approve = [p.comment for p in posted if not p.insult and p.comment.status == CommentStatus.HELD]
-    hide = [p.comment for p in posted if p.insult and p.comment.status != CommentStatus.HIDDEN]
+def moderate(
+    session: Session, moderator: Moderator, posted: Sequence[Posted], hides: Collection[str]
+) -> None:
+    """The site's moderator: approves held comments of the kinds it accepts, hides the
+    kinds in ``hides`` (held ones from the queue, visible ones as readers report them)."""
+    approve = [p.comment for p in posted
+               if p.kind not in hides and p.comment.status == CommentStatus.HELD]  # fmt: skip
+    hide = [p.comment for p in posted
+            if p.kind in hides and p.comment.status != CommentStatus.HIDDEN]  # fmt: skip
     scope = review.scope_of(moderator)
     for action, chosen in ((review.Action.APPROVE, approve), (review.Action.HIDE, hide)):
         if chosen:
@@ -90,25 +149,34 @@ def moderate(session: Session, moderator: Moderator, posted: Sequence[Posted]) -
     session.commit()
 
 
+def decided(session: Session, standard: Standard, subjects: Sequence[str] = EARLIER) -> Site:
+    """The site with its moderator's decisions on the stream about ``subjects``."""
+    site = make(session, standard)
+    posted = post_and_score(session, site, stream(subjects, standard.kinds))
+    moderate(session, factories.moderator(session, "editor@example.org"), posted, standard.hides)
+    return site
+
+
 @dataclass(frozen=True)
 class Tally:
-    """What the policy did with a stream, against the moderator's standard."""
+    """What the policy did with a stream, against the moderators' standard."""
 
-    swearing_held: int  # false alarms: the moderator will approve them
-    swearing: int
-    insults_held: int  # held or hidden: waiting for the moderator (or gone)
-    insults: int
+    false_alarms: int  # held (or hidden) and of a kind the moderators approve
+    approved: int
+    caught: int  # held or hidden, of a kind they hide: waiting for them (or gone)
+    hidden: int
 
     @property
     def recall(self) -> float:
-        return self.insults_held / self.insults
+        return self.caught / self.hidden
 
 
-def tally(posted: Sequence[Posted]) -> Tally:
-    flagged = [p for p in posted if p.comment.status != CommentStatus.VISIBLE]
+def tally(statuses: Sequence[tuple[CommentStatus, str]], hides: Collection[str]) -> Tally:
+    """``(status, kind)`` of each comment → the tally under a site that hides ``hides``."""
+    flagged = [kind for status, kind in statuses if status != CommentStatus.VISIBLE]
     return Tally(
-        swearing_held=sum(not p.insult for p in flagged),
-        swearing=sum(not p.insult for p in posted),
-        insults_held=sum(p.insult for p in flagged),
-        insults=sum(p.insult for p in posted),
+        false_alarms=sum(kind not in hides for kind in flagged),
+        approved=sum(kind not in hides for _, kind in statuses),
+        caught=sum(kind in hides for kind in flagged),
+        hidden=sum(kind in hides for _, kind in statuses),
     )

@@ -9,7 +9,6 @@ from sqlalchemy.orm import Session
 
 from moderation.models import SettingsChange, SiteCalibration
 from moderation.types import LearnOutcome
-from tests import factories
 from tests import simulated_site as sim
 from tests.conftest import make_site
 
@@ -20,9 +19,7 @@ def learn(app: Flask, *args: str) -> tuple[int, str]:
 
 
 def test_learn_prints_the_figures_and_goes_live(app: Flask, session: Session) -> None:
-    site = make_site(session, "news")
-    posted = sim.post_and_score(session, site, sim.stream(sim.EARLIER))
-    sim.moderate(session, factories.moderator(session), posted)
+    sim.decided(session, sim.NEWS)  # toxicity hold 0.5: heated complaints approved
     code, output = learn(app, "--site", "news")
     assert code == 0, output
     [run] = session.scalars(select(SiteCalibration))
@@ -32,8 +29,11 @@ def test_learn_prints_the_figures_and_goes_live(app: Flask, session: Session) ->
     assert "cross-validated on its own decisions (5 folds)" in output
     assert f"{before['false_alarms']} of {before['approved']}" in output
     assert f"{after['false_alarms']} of {after['approved']}" in output
+    # Both counts, before and after: the go-live rule weighs the two.
+    assert f"{before['caught']} of {before['hidden']} (" in output
+    assert f"{after['caught']} of {after['hidden']} (" in output
     assert f"holds at: this site's moderators would hide it ≥ {run.threshold:.2f}" in output
-    assert "suggested without it: toxicity hold 0.35 → " in output
+    assert "suggested without it: toxicity hold 0.50 → " in output
     assert output.rstrip().splitlines()[-1].startswith("live: held-then-approved ")
 
     code, output = learn(app, "--site", "news", "--off")

@@ -9,8 +9,11 @@ policy gains becomes a feature by itself; its output is the probability that *th
 site's* moderators would hide the comment.
 
 It is cross-validated on the site's own decisions against the plain thresholds, and goes
-live only if it holds fewer comments that moderators then approved at the same recall of
-the ones they hid. Live and switched on (``Site.learned_policy``), the policy uses it in
+live only if it is at least as good on both counts and better on one: fewer comments held
+that moderators then approved at the same recall of the ones they hid (a site whose
+thresholds over-hold), or more of the hidden ones held at no more false alarms (a site
+stricter than the policy's rules: the rules cannot tighten themselves, the calibration can
+hold what they let pass). Live and switched on (``Site.learned_policy``), the policy uses it in
 place of the labels' hold thresholds (policy.decide's ``learned``); banned words, hide
 thresholds, bans and the other rules stay as they are.
 
@@ -352,6 +355,61 @@ def _threshold_for_recall(
     return (lowest + max(below)) / 2 if below else lowest
 
 
+def _threshold_for_false_alarms(
+    probabilities: Sequence[float], hidden: Sequence[bool], forced: Sequence[bool], allowed: int
+) -> float:
+    """The lowest probability threshold at which the calibration, with the rules it does
+    not replace, holds at most ``allowed`` approved comments: raised halfway to the next
+    probability above the first approved one it must let pass, the same margin."""
+    free = allowed - sum(f and not h for f, h in zip(forced, hidden, strict=True))
+    approved = sorted(
+        (p for p, h, f in zip(probabilities, hidden, forced, strict=True) if not h and not f),
+        reverse=True,
+    )
+    if free >= len(approved):
+        return min((p for p, f in zip(probabilities, forced, strict=True) if not f), default=1.0)
+    passing = approved[max(free, 0)]  # the highest approved one it must not hold
+    above = [p for p, f in zip(probabilities, forced, strict=True) if not f and p > passing]
+    return (passing + min(above)) / 2 if above else 1.0
+
+
+def _threshold(
+    probabilities: Sequence[float],
+    hidden: Sequence[bool],
+    forced: Sequence[bool],
+    plain: Figures,
+) -> float:
+    """The calibration's threshold, chosen on these decisions against the plain
+    thresholds' ``plain`` figures: where it holds fewer approved comments at the plain
+    recall, that one (false alarms fall, recall holds); otherwise the one that holds the
+    most hidden ones at no more false alarms than the plain (recall rises)."""
+
+    def figures(threshold: float) -> Figures:
+        flagged = [f or p >= threshold for p, f in zip(probabilities, forced, strict=True)]
+        return _figures(flagged, hidden)
+
+    at_recall = _threshold_for_recall(probabilities, hidden, forced, plain.recall)
+    if figures(at_recall).false_alarms < plain.false_alarms:
+        return at_recall
+    at_false_alarms = _threshold_for_false_alarms(probabilities, hidden, forced, plain.false_alarms)
+    if figures(at_false_alarms).recall > figures(at_recall).recall:
+        return at_false_alarms
+    return at_recall
+
+
+def better(before: Figures, after: Figures, recall_tolerance: float) -> bool:
+    """The go-live rule: at least as good as the plain thresholds on both counts (a recall
+    at most ``recall_tolerance`` lower counts as equal), and strictly better on one:
+    fewer held-then-approved, or a recall higher by more than the tolerance."""
+    if after.false_alarms > before.false_alarms:
+        return False
+    if after.recall < before.recall - recall_tolerance:
+        return False
+    return (
+        after.false_alarms < before.false_alarms or after.recall > before.recall + recall_tolerance
+    )
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What a learning run came to: the stored row, and what to tell the person."""
@@ -430,8 +488,9 @@ def learn(
     SiteCalibration row, the newest of the site's: the one in force). With fewer than
     ``minimum`` decisions of either kind it fits nothing. Otherwise it cross-validates
     (``FOLDS`` folds; each fold's threshold chosen on the others) and goes live only if
-    it holds fewer comments that moderators approved, at a recall of hidden ones no more
-    than ``recall_tolerance`` below the thresholds'. The caller commits."""
+    it is ``better`` than the thresholds: no more held-then-approved and a recall of
+    hidden ones no more than ``recall_tolerance`` below theirs, with fewer of the one or
+    a recall higher by more than the tolerance. The caller commits."""
     found = examples(session, site, scorer_name, scorer_defaults)
     hidden = [e.hidden for e in found]
     approved_count, hidden_count = len(found) - sum(hidden), sum(hidden)
@@ -486,11 +545,11 @@ def learn(
         # The threshold for a fold is chosen on the other folds' predictions, so the
         # figures below never saw the comments they are measured on.
         others = [int(i) for i in train]
-        threshold = _threshold_for_recall(
+        threshold = _threshold(
             [float(out_of_fold[i]) for i in others],
             [hidden[i] for i in others],
             [forced[i] for i in others],
-            _figures([found[i].flagged for i in others], [hidden[i] for i in others]).recall,
+            _figures([found[i].flagged for i in others], [hidden[i] for i in others]),
         )
         for i in test:
             flagged_after[int(i)] = forced[int(i)] or float(out_of_fold[i]) >= threshold
@@ -500,9 +559,7 @@ def learn(
     row.labels, row.rules = labels, rules
     row.coefficients = [float(c) for c in model.coef_[0]]
     row.intercept = float(model.intercept_[0])
-    row.threshold = _threshold_for_recall(
-        [float(p) for p in out_of_fold], hidden, forced, before.recall
-    )
+    row.threshold = _threshold([float(p) for p in out_of_fold], hidden, forced, before)
     suggested, suggested_figures = _suggested_thresholds(
         found, scorer_defaults, site, before.recall
     )
@@ -513,12 +570,9 @@ def learn(
         "suggested": suggested_figures.as_json(),
         "folds": FOLDS,
     }
-    better = (
-        after.false_alarms < before.false_alarms
-        and after.recall >= before.recall - recall_tolerance
-    )
-    row.outcome = LearnOutcome.LIVE if better else LearnOutcome.NOT_BETTER
-    if better:
+    live = better(before, after, recall_tolerance)
+    row.outcome = LearnOutcome.LIVE if live else LearnOutcome.NOT_BETTER
+    if live:
         row.note = (
             f"live: held-then-approved {before.false_alarms} → {after.false_alarms} of "
             f"{before.approved}, recall of hidden {before.recall:.0%} → {after.recall:.0%}"

@@ -13,11 +13,9 @@ from moderation.current_scorer import get_scorer
 from moderation.models import Moderator, Site
 from moderation.services import learning
 from moderation.types import utcnow
-from tests import factories
 from tests import simulated_site as sim
 from tests.browser.conftest import LiveServer, PageWatch
 from tests.browser.test_review_queue import admin, sign_in  # noqa: F401 (admin: a fixture)
-from tests.conftest import make_site
 
 
 @pytest.fixture(autouse=True)
@@ -30,9 +28,7 @@ def no_errors(page: Page, watch: PageWatch) -> Iterator[None]:
 
 @pytest.fixture
 def learned_site(session: Session) -> Site:
-    site = make_site(session, "news")
-    posted = sim.post_and_score(session, site, sim.stream(sim.EARLIER))
-    sim.moderate(session, factories.moderator(session, "editor@example.org"), posted)
+    site = sim.decided(session, sim.NEWS)  # toxicity hold 0.5: heated complaints approved
     scorer = get_scorer()
     learning.learn(session, site, scorer.name, scorer.default_thresholds, minimum=50,
                    recall_tolerance=0.02, now=utcnow())  # fmt: skip
@@ -60,7 +56,7 @@ def test_the_dashboard_shows_it_and_an_admin_switches_it_off(
     expect(table.locator("tr.after .false-alarms")).to_have_text(
         f"{after['false_alarms']} of {after['approved']}"
     )
-    expect(card.locator(".suggested")).to_contain_text("toxicity hold 0.35 →")
+    expect(card.locator(".suggested")).to_contain_text("toxicity hold 0.50 →")
 
     page.goto(f"{live_server.url}/moderation/sites/news")
     page.get_by_role("button", name="Switch the learned calibration off").click()

@@ -12,7 +12,7 @@ from moderation.current_scorer import get_scorer
 from moderation.models import Comment, SettingsChange, Site, SiteCalibration
 from moderation.services import learning, policy, review
 from moderation.services.worker import Worker
-from moderation.types import CommentStatus, LearnOutcome, Rule, utcnow
+from moderation.types import CommentStatus, LearnOutcome, ModerationMode, Rule, utcnow
 from tests import factories
 from tests import simulated_site as sim
 from tests.conftest import make_site
@@ -29,34 +29,45 @@ def learn(session: Session, site: Site, minimum: int = SETTINGS.minimum) -> Site
     return outcome.calibration
 
 
-def plain_tally(site: Site, posted: list[sim.Posted]) -> sim.Tally:
+def statuses(posted: list[sim.Posted]) -> list[tuple[CommentStatus, str]]:
+    return [(p.comment.status, p.kind) for p in posted]
+
+
+def plain(site: Site, posted: list[sim.Posted]) -> list[tuple[CommentStatus, str]]:
     """What the site's thresholds alone would have done with the same stored scores."""
     defaults = get_scorer().default_thresholds
-    flagged = [
-        p
+    return [
+        (policy.decide(site, p.comment.body, p.comment.scores[-1].labels, defaults).status, p.kind)
         for p in posted
-        if policy.decide(site, p.comment.body, p.comment.scores[-1].labels, defaults).status
-        != CommentStatus.VISIBLE
     ]
-    return sim.Tally(
-        swearing_held=sum(not p.insult for p in flagged),
-        swearing=sum(not p.insult for p in posted),
-        insults_held=sum(p.insult for p in flagged),
-        insults=sum(p.insult for p in posted),
+
+
+def report(name: str, run: SiteCalibration, plain: sim.Tally, learned: sim.Tally) -> None:
+    """The figures README quotes (pytest -s shows them)."""
+    before, after = run.figures["before"], run.figures["after"]  # type: ignore[index]
+    print(  # noqa: T201
+        f"\n{name}: {run.outcome} on {run.approved} approved + {run.hidden} hidden; "
+        f"cross-validated held-then-approved {before['false_alarms']} → {after['false_alarms']}"
+        f", hidden ones held {before['caught']} → {after['caught']} of {before['hidden']}; "
+        f"later stream: held-then-approved {plain.false_alarms} → {learned.false_alarms} of "
+        f"{plain.approved}, hidden ones held {plain.caught} → {learned.caught} of {plain.hidden}"
+        f"; suggested {run.suggested_thresholds}"
     )
 
 
 @pytest.fixture
 def decided_site(session: Session) -> Site:
-    """A news site whose moderator has decided the earlier stream: swearing approved,
-    insults hidden."""
-    site = make_site(session, "news")
-    posted = sim.post_and_score(session, site, sim.stream(sim.EARLIER))
-    before = sim.tally(posted)
-    # The plain 0.35 threshold holds nearly all the swearing: the false alarms to remove.
-    assert before.swearing_held >= 0.9 * before.swearing
-    assert before.insults_held == before.insults
-    sim.moderate(session, factories.moderator(session, "editor@example.org"), posted)
+    """The news site (toxicity hold lowered to 0.5) whose moderator has decided the
+    earlier stream: heated complaints and swearing approved, insults hidden."""
+    site = sim.make(session, sim.NEWS)
+    posted = sim.post_and_score(session, site, sim.stream(sim.EARLIER, sim.NEWS.kinds))
+    before = sim.tally(statuses(posted), sim.NEWS.hides)
+    # Its 0.5 holds most heated complaints: the false alarms to remove. The text rules
+    # hold the insults aimed at someone, and let the swearing pass.
+    assert before.false_alarms >= 50
+    assert before.caught >= 0.8 * before.hidden
+    sim.moderate(session, factories.moderator(session, "editor@example.org"), posted,
+                 sim.NEWS.hides)  # fmt: skip
     return site
 
 
@@ -66,32 +77,91 @@ def test_after_enough_decisions_the_sites_false_alarms_fall_while_recall_holds(
     run = learn(session, decided_site)
     assert run.outcome == LearnOutcome.LIVE, run.note
     assert run.approved >= 50 and run.hidden >= 50
-    assert run.rules == ["label_over_hold"] and run.labels == ["toxicity"]
+    assert run.labels == ["toxicity"] and "label_over_hold" in run.rules
+    assert "profanity_not_aimed" in run.rules  # the waived rule is an input too
     before = learning.Figures.from_json(run.figures["before"])  # type: ignore[index]
     after = learning.Figures.from_json(run.figures["after"])  # type: ignore[index]
     assert after.false_alarms < before.false_alarms
     assert after.recall >= before.recall - SETTINGS.recall_tolerance
     # A plain threshold an admin could set instead, above the one in force.
-    assert run.suggested_thresholds["toxicity"]["current"] == 0.35  # type: ignore[index]
-    assert run.suggested_thresholds["toxicity"]["hold"] > 0.35  # type: ignore[index]
+    assert run.suggested_thresholds["toxicity"]["current"] == 0.5  # type: ignore[index]
+    assert run.suggested_thresholds["toxicity"]["hold"] > 0.5  # type: ignore[index]
 
     # New comments on other subjects: the calibration decides hold or not.
-    later = sim.post_and_score(session, decided_site, sim.stream(sim.LATER))
-    learned, plain = sim.tally(later), plain_tally(decided_site, later)
-    assert learned.swearing_held <= 0.9 * plain.swearing_held  # false alarms fall
-    assert learned.recall >= plain.recall - SETTINGS.recall_tolerance  # recall holds
+    later = sim.post_and_score(session, decided_site, sim.stream(sim.LATER, sim.NEWS.kinds))
+    learned = sim.tally(statuses(later), sim.NEWS.hides)
+    without = sim.tally(plain(decided_site, later), sim.NEWS.hides)
+    report("news", run, without, learned)
+    assert without.false_alarms >= 30  # what its moderators had to approve
+    assert learned.false_alarms <= 0.5 * without.false_alarms  # false alarms fall
+    assert learned.recall >= without.recall - SETTINGS.recall_tolerance  # recall holds
 
-    held = next(p.comment for p in later if p.comment.status == CommentStatus.HELD)
+    passed = next(
+        p.comment for p in later if p.kind == "heated" and p.comment.status == CommentStatus.VISIBLE
+        and p.comment.scores[-1].labels["toxicity"] >= 0.5
+    )  # fmt: skip
+    [action] = passed.actions
+    assert action.rule == Rule.PASSED_POLICY  # toxicity over 0.5, but not held here
+    used = action.detail["learned"]  # type: ignore[index]
+    assert used["calibration"] == run.id
+    assert used["probability"] < used["threshold"] == run.threshold
+
+
+def test_a_stricter_site_learns_to_hold_what_the_rules_let_pass(session: Session) -> None:
+    """A family site on the default policy whose moderators hide swearing too: the rules
+    let it pass (aimed at no one), the calibration learns to hold it. Recall rises at no
+    more false alarms: the go-live rule's other way of being better."""
+    site = sim.decided(session, sim.FAMILY)
+    run = learn(session, site)
+    assert run.outcome == LearnOutcome.LIVE, run.note
+    before = learning.Figures.from_json(run.figures["before"])  # type: ignore[index]
+    after = learning.Figures.from_json(run.figures["after"])  # type: ignore[index]
+    assert after.false_alarms <= before.false_alarms
+    assert after.recall > before.recall + 0.2
+
+    site.moderation_mode = ModerationMode.POST  # taught: the queue need not see everything
+    session.commit()
+    later = sim.post_and_score(session, site, sim.stream(sim.LATER, sim.FAMILY.kinds))
+    learned = sim.tally(statuses(later), sim.FAMILY.hides)
+    without = sim.tally(plain(site, later), sim.FAMILY.hides)
+    report("family", run, without, learned)
+    assert without.recall < 0.5  # the default lets the swearing pass
+    assert learned.recall >= without.recall + 0.3  # recall rises
+    assert learned.false_alarms <= without.false_alarms + 1  # at no more false alarms
+
+    held = next(p.comment for p in later
+                if p.kind == "swearing" and p.comment.status == CommentStatus.HELD)  # fmt: skip
     [action] = held.actions
     assert action.rule == Rule.LEARNED_HOLD
     assert action.reason.startswith("this site's moderators would hide it: ")
     assert action.detail["learned"]["calibration"] == run.id  # type: ignore[index]
-    passed = next(p.comment for p in later if p.comment.status == CommentStatus.VISIBLE)
-    [action] = passed.actions
-    assert action.rule == Rule.PASSED_POLICY  # toxicity over 0.35, but not held here
-    assert passed.scores[-1].labels["toxicity"] >= 0.35
-    used = action.detail["learned"]  # type: ignore[index]
-    assert used["probability"] < used["threshold"] == run.threshold
+
+
+def test_where_the_rules_already_match_the_moderators_nothing_goes_live(
+    session: Session,
+) -> None:
+    """A premoderated site on the defaults whose moderators approve swearing and hide
+    insults: the rules already let the one pass and hold the other, nothing to gain."""
+    standard = sim.Standard("plain", {}, ("clean", "swearing", "insult"),
+                            frozenset({"insult"}), ModerationMode.PRE)  # fmt: skip
+    site = sim.decided(session, standard)
+    run = learn(session, site, minimum=5)
+    assert run.outcome == LearnOutcome.NOT_BETTER, run.note
+    assert run.note.startswith("not live: it does not beat the thresholds")
+    assert learning.live_calibration(session, site, "lite") is None
+
+
+def test_the_go_live_rule_wants_no_worse_on_either_count_and_better_on_one() -> None:
+    plain = learning.Figures(false_alarms=10, approved=100, caught=80, hidden=100)
+
+    def live(false_alarms: int, caught: int) -> bool:
+        return learning.better(plain, learning.Figures(false_alarms, 100, caught, 100), 0.02)
+
+    assert live(5, 80) and live(5, 78)  # fewer false alarms, recall within the tolerance
+    assert live(10, 90)  # higher recall, as many false alarms
+    assert not live(10, 80) and not live(10, 82)  # the same, or within the tolerance
+    assert not live(11, 99)  # more false alarms, whatever the recall
+    assert not live(0, 77)  # recall lower than the tolerance allows
 
 
 def test_switched_off_the_thresholds_decide_again_and_the_switch_is_audited(
@@ -102,8 +172,8 @@ def test_switched_off_the_thresholds_decide_again_and_the_switch_is_audited(
     assert learning.set_learned_policy(session, decided_site, False, admin, utcnow())
     session.commit()
     assert not learning.set_learned_policy(session, decided_site, False, admin, utcnow())
-    later = sim.post_and_score(session, decided_site, sim.stream(sim.LATER[:2]))
-    assert sim.tally(later) == plain_tally(decided_site, later)
+    later = sim.post_and_score(session, decided_site, sim.stream(sim.LATER[:2], sim.NEWS.kinds))
+    assert statuses(later) == plain(decided_site, later)
     assert all("learned" not in (p.comment.actions[0].detail or {}) for p in later)
     assert any(p.comment.actions[0].rule == Rule.LABEL_OVER_HOLD for p in later)
     [change] = session.scalars(
@@ -115,30 +185,34 @@ def test_switched_off_the_thresholds_decide_again_and_the_switch_is_audited(
 def test_with_too_few_decisions_nothing_is_fitted_and_the_thresholds_decide(
     session: Session,
 ) -> None:
-    site = make_site(session, "news")
-    posted = sim.post_and_score(session, site, sim.stream(sim.EARLIER[:4]))
-    decided = sim.tally(posted)  # what the moderator will find held, and hide
-    sim.moderate(session, factories.moderator(session), posted)
+    site = sim.make(session, sim.NEWS)
+    posted = sim.post_and_score(session, site, sim.stream(sim.EARLIER[:4], sim.NEWS.kinds))
+    decided = sim.tally(statuses(posted), sim.NEWS.hides)  # what the moderator will decide
+    sim.moderate(session, factories.moderator(session), posted, sim.NEWS.hides)
     run = learn(session, site)
     assert run.outcome == LearnOutcome.TOO_FEW
-    # Every decision counted, and no more: held swearing approved, every insult hidden.
-    assert (run.approved, run.hidden) == (decided.swearing_held, decided.insults) == (32, 24)
-    assert run.note.startswith("too few decisions to learn from: 32 approved and 24 hidden")
+    # Every decision counted, and no more: held complaints approved, every insult hidden.
+    assert (run.approved, run.hidden) == (decided.false_alarms, decided.hidden)
+    assert run.approved < 50 and run.hidden < 50
+    assert run.note.startswith(
+        f"too few decisions to learn from: {run.approved} approved and {run.hidden} hidden"
+    )
     assert "it needs 50 of each" in run.note
     assert run.coefficients == [] and run.figures is None
     assert learning.live_calibration(session, site, "lite") is None
-    [later] = sim.post_and_score(session, site, [("What a crap film.", False)])
+    [later] = sim.post_and_score(session, site, [("I hate the film, it is the worst.", "heated")])
     assert later.comment.actions[0].rule == Rule.LABEL_OVER_HOLD
     assert "learned" not in (later.comment.actions[0].detail or {})
 
 
 def test_undone_decisions_and_replies_hidden_with_their_thread_are_not_labels(
-    session: Session, site: Site
+    session: Session,
 ) -> None:
+    site = make_site(session, "news", moderation_mode=ModerationMode.PRE)  # all held
     person = factories.moderator(session)
     bodies = ["What a crap match.", "This damn printer.", "You stupid fool.", "You clown."]
     swearing, printer, fool, clown = [
-        p.comment for p in sim.post_and_score(session, site, [(b, False) for b in bodies])
+        p.comment for p in sim.post_and_score(session, site, [(b, "") for b in bodies])
     ]
     factories.decided(session, swearing, review.Action.APPROVE, by=person)
     undone = factories.decided(session, printer, review.Action.APPROVE, by=person)
@@ -198,11 +272,11 @@ def test_the_worker_learns_after_every_n_new_decisions(
     assert (first.site_id, first.outcome) == (decided_site.id, LearnOutcome.LIVE)
     assert run_worker() == [first]  # no new decisions: nothing to learn again
     # Fewer than LEARN_EVERY new decisions: still nothing; then enough of them.
-    posted = sim.post_and_score(session, decided_site, sim.stream(sim.LATER[:5]))
+    posted = sim.post_and_score(session, decided_site, sim.stream(sim.LATER, sim.NEWS.kinds))
     person = factories.moderator(session, "second@example.org")
-    sim.moderate(session, person, posted[:20])
+    sim.moderate(session, person, posted[:20], sim.NEWS.hides)
     assert run_worker() == [first]
-    sim.moderate(session, person, posted[20:])
+    sim.moderate(session, person, posted[20:], sim.NEWS.hides)
     runs = run_worker()
     assert len(runs) == 2 and runs[1].approved + runs[1].hidden > first.approved + first.hidden
 
