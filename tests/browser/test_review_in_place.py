@@ -192,6 +192,7 @@ def test_the_words_that_drove_the_decision_are_marked_in_the_queue_and_on_the_pa
     page: Page, live_server: LiveServer, session: Session, site: Site, admin: Moderator
 ) -> None:
     site.suspect_words = ["clown"]
+    site.thresholds = {"toxicity": {"hold": 0.35}}  # a strict site: the model holds it too
     session.commit()
     held = post(session, "You are a **clown** and your opinion is worthless <b>x</b>")
     score_pending(session)

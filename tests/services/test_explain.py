@@ -55,6 +55,7 @@ def test_a_held_comment_shows_suspect_words_and_the_lite_models_terms(
 ) -> None:
     site.suspect_words = ["clown"]
     site.banned_words = ["worthless"]
+    site.thresholds = {"toxicity": {"hold": 0.35}}  # a strict site: the model drove it too
     session.commit()
     comment = factories.submit(session, site, "You are a clown and your opinion is WORTHLESS")
     kind = factories.submit(session, site, "Lovely photos of the coast, thank you.")
