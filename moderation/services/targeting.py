@@ -12,8 +12,11 @@ pass for it (services.policy).
 
 Every pattern here is plain and explainable: a moderator is shown the words that made a
 rule fire. They run on the text lowercased, with contractions spelled out, one sentence at
-a time, so a window never reaches across a full stop. All of them are linear: fixed word
-lists and bounded windows, no nested repetition."""
+a time, so a window never reaches across a full stop. They must stay fast on any input
+(they run inside the POST): fixed word lists and bounded windows, words cut at WORD_MAX
+letters, and every ``\\w*`` inside a repeated group atomic, (?>…), so that a run of repeated
+swear words cannot make the matcher backtrack without end (tests/services/test_targeting.py
+checks the worst inputs found)."""
 
 from __future__ import annotations
 
@@ -219,12 +222,19 @@ _SENTENCE_END = re.compile(r"[.!?;\n]+|\s[-–—]\s")
 _TOKEN = re.compile(r"[a-z0-9*#@$']+")
 
 
+# No word is longer than this (the longest English ones are ~30 letters): what is longer
+# is cut, so that no pattern ever works through a 10,000-letter "word".
+WORD_MAX = 40
+_LONG_WORD = re.compile(rf"\w{{{WORD_MAX + 1},}}")
+
+
 # Each rule reads the same text: normalized and split once (the worker reads one comment
 # after another, so a small cache is enough).
 @lru_cache(maxsize=64)
 def normalize(text: str) -> str:
-    """Lowercase, straight apostrophes, contractions spelled out."""
+    """Lowercase, straight apostrophes, contractions spelled out, words cut at WORD_MAX."""
     lowered = text.lower().replace("’", "'").replace("‘", "'").replace("`", "'")
+    lowered = _LONG_WORD.sub(lambda m: m.group(0)[:WORD_MAX], lowered)
     for pattern, replacement in _CONTRACTIONS:
         lowered = pattern.sub(replacement, lowered)
     return lowered
@@ -465,14 +475,16 @@ def veiled_threats(text: str) -> list[str]:
 
 # Coarse words that, as nouns, only ever name a person ("fucktard", "cocksucker"), and
 # coarse adjectives ("shitty little …").
+# Atomic groups, (?>…): the word, once matched, is never re-split when what follows fails
+# (with plain \w* a run of repeated swear words backtracked without end).
 _PROFANE_NOUN = (
-    r"\w*(?:fuck(?:er|wit|tard|face|head|stick|nut|ee)|cunt|twat|wanker|cocksuck|tard|"
-    r"motherfuck|dickhead|asshole|arsehole)\w*"
+    r"(?>\w*(?:fuck(?:er|wit|tard|face|head|stick|nut|ee)|cunt|twat|wanker|cocksuck|tard|"
+    r"motherfuck|dickhead|asshole|arsehole)\w*)"
 )
 # Coarser than swearing: sexual insults and slurs are not "harmless profanity", so the
 # model's score for them counts even when they are aimed at no one we can see.
 STRONG = re.compile(rf"\b(?:{_PROFANE_NOUN}|cock\w*|dicks?|pussy|pussies|cum|cumming|cumshot)\b")
-_PROFANE_ADJECTIVE = r"\w*(?:fuck|shit|crap)\w*"
+_PROFANE_ADJECTIVE = r"(?>\w*(?:fuck|shit|crap)\w*)"
 _INSULT_WORD = _alternatives(INSULT_NOUNS) + "|" + _INSULT_PHRASE + "|" + _PROFANE_NOUN
 _ADJECTIVE = _alternatives(INSULT_ADJECTIVES | _INTENSIFIERS) + "|" + _PROFANE_ADJECTIVE
 # Insults that can only be said of people (a film can be "garbage", not "an idiot").
