@@ -11,9 +11,11 @@ Rules, strongest first:
    ``learned_hold`` when the probability that they would hide it reaches its threshold;
    its inputs are the labels' scores and the rules of 6-11 that fired), except:
 6. ``profanity_not_aimed``: a profanity label (``PROFANITY_LABELS``) does not count, for
-   rule 2 or 5, when the text's hard words are swearing or insults aimed at no one and
-   rules 7-10 did not fire ("this damn printer", "calling people idiots ends the debate");
-   recorded, last, on whatever the decision is;
+   rule 2 or 5, when the text's hard words are swearing or insults aimed at no one,
+   rules 7-10 did not fire, and the text scored again without
+   the swear words falls under the threshold: the swearing was all the model objected to
+   ("this damn printer", "calling people idiots ends the debate"; not "damn, I hope your
+   family gets cancer"); recorded, last, on whatever the decision is;
 7. ``threat``: a violent word aimed at a person or group, as intent, wish, call or order
    ("I will hurt you", "people like you should be shot") → held (services.targeting);
 8. ``veiled_threat``: menace with no violent word ("I know where you live") → held;
@@ -38,7 +40,7 @@ refuses the ones RE2 cannot compile."""
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
@@ -238,16 +240,29 @@ def decide(
     scorer_defaults: Mapping[str, LabelThresholds],
     author: StandingKind | None = None,
     learned: Learned | None = None,
+    rescore: Callable[[str], Mapping[str, float]] | None = None,
 ) -> Decision:
     """Apply ``site``'s policy to a comment with these label ``scores``; ``author``: the
     ban or trust in force for its author on the site, if any; ``learned``: the site's
-    live calibration, which decides in place of the labels' hold thresholds."""
+    live calibration, which decides in place of the labels' hold thresholds;
+    ``rescore``: the scorer, for rule 6 (without it, as where only stored scores are at
+    hand, swearing aimed at no one is taken to be all the model objected to)."""
     hide: list[Fired] = []
     hold: list[Fired] = []
     reading = targeting.read(text)
     # Swearing aimed at no one: a profanity label's verdict on it does not count.
     let_pass = bool(reading.profanity) and not reading.aimed and not reading.strong
     waived: list[Fired] = []
+    unsworn: list[Mapping[str, float]] = []  # the scores without the swearing, once
+
+    def only_swearing(label: str, threshold: float) -> bool:
+        """Whether the label falls under ``threshold`` once the swear words are out: the
+        swearing was all the model objected to (not "damn, I hope your family gets …")."""
+        if rescore is None:
+            return True
+        if not unsworn:
+            unsworn.append(rescore(targeting.without_profanity(text)))
+        return unsworn[0].get(label, 0.0) < threshold
 
     banned = find_words(text, site.banned_words or [])
     if banned:
@@ -264,7 +279,8 @@ def decide(
             fired = Fired(Rule.LABEL_OVER_HOLD, label, value, limits.hold)
         else:
             continue
-        if let_pass and label in PROFANITY_LABELS:
+        # Only when the swearing is what the model objected to.
+        if let_pass and label in PROFANITY_LABELS and only_swearing(label, fired.threshold or 0.0):
             swearing = tuple(reading.profanity[:5])
             waived.append(Fired(Rule.PROFANITY_NOT_AIMED, label, value, fired.threshold, swearing))
         elif fired.rule == Rule.LABEL_OVER_HIDE:

@@ -169,9 +169,9 @@ _INSULT_PHRASES = re.compile(rf"\b(?:{_INSULT_PHRASE})\b")
 # too when they are not aimed at anyone ("being called stupid stays with you").
 PROFANITY = re.compile(
     r"\b(?:f+u+c+k+\w*|f[*#@$]+(?:k|ing|in)?|motherf\w*|sh[i1!*]+t\w*|bullshit\w*|crap\w*|"
-    r"damn\w*|goddamn\w*|dammit|hell|bloody|bollocks|bugger\w*|piss\w*|arse\w*|ass|"
-    r"asses|bitch\w*|bastard\w*|wtf|ffs|frigg\w*|freakin\w*|sod|sucks?|screw\w*|"
-    r"cock\w*|dick\w*|tits?|jeez|christ|bloody)\b"
+    r"damn\w*|goddamn\w*|dammit|hell|bloody|bollocks|bugger\w*|piss\w*|arse|arses|ass|"
+    r"asses|bitch\w*|bastard\w*|wtf|ffs|frigg\w*|freakin\w*|sod|sucks?|screw|screwed|"
+    r"cock|cocks|dick|dicks|tits?|jeez|christ|bloody)\b"
 )
 SLURS = frozenset({
     "faggot", "faggots", "fagget", "faggit", "faggits", "fagot", "faggeds", "trannies",
@@ -331,6 +331,15 @@ def _span(words: list[str], start: int, stop: int) -> str:
 # ---------------------------------------------------------------- the rules
 
 
+# A wish of disease on a person: no violent verb, the same menace ("I hope your kids get
+# cancer"). Only wished (hope, wish, pray, may): "you will get cancer if you smoke" is a
+# warning, and "I hope my dad beats cancer" names no one the speaker wishes it on.
+_DISEASE_WISH = re.compile(
+    r"\b(?:hope|hoping|wish|pray|may)\b(?: \w+){0,2}? (?:you|ya|u|your|ur|he|she|they|his|"
+    r"her|their|those|these)\b(?: (?!never\b|not\b|nobody\b)\w+){0,3}? "
+    r"(?:gets?|getting|got|catch(?:es)?|dies? of|develops?|rots? (?:with|from)) (?:\w+ )?"
+    r"(?:cancer|aids|ebola|covid|leprosy|a stroke|a heart attack|a tumou?r)\b"
+)
 _SELF_HARM = re.compile(
     r"\b(?:(?:kill|hang|shoot|neck|off|end) (?:yourself|yourselves)|kys|die in a "
     r"(?:fire|ditch|hole|car crash)|(?:go|just|please|should) (?:drink|eat) bleach|"
@@ -347,6 +356,37 @@ _SELF_HARM = re.compile(
 )
 
 
+_BEAT = frozenset(_verb_forms("beat") | {"beaten"})
+# "Beat" threatens only with what says it is about a body, not a match: "beat you up",
+# "beat him to a pulp", never "we will beat you on Saturday".
+_BEATING = frozenset({"up", "senseless", "death", "pulp", "unconscious", "bloody", "shit"})
+# "Die" said of a way to go or a feeling, not a wish: "you will die laughing", "hope you
+# die happy in your 90s", "I could die of embarrassment".
+_DIE_FIGURATIVE = frozenset({
+    "laughing", "happy", "happily", "old", "peacefully", "rich", "trying", "inside",
+    "content", "smiling", "waiting",
+})  # fmt: skip
+_DIE_OF_FIGURATIVE = frozenset({
+    "laughter", "laughing", "embarrassment", "boredom", "shame", "envy", "old", "natural",
+    "happiness", "curiosity", "thirst", "hunger", "cringe",
+})  # fmt: skip
+
+
+def _figurative(words: list[str], v: int) -> bool:
+    """Whether the violent word at ``v`` is one of its everyday senses (sport, idiom)."""
+    word, after = words[v], words[v + 1 : v + 7]
+    if word in _BEAT:
+        # Undergone ("deserve to be beaten") is about a body; done ("we will beat you"),
+        # only with what says so.
+        undergone = v > 0 and words[v - 1] in {"be", "get", "gets", "got", "being", "been"}
+        return not undergone and not any(w in _BEATING for w in after)
+    if word in _INTRANSITIVE and after:
+        if after[0] in _DIE_FIGURATIVE:
+            return True
+        return after[0] == "of" and len(after) > 1 and after[1] in _DIE_OF_FIGURATIVE
+    return False
+
+
 def threats(text: str) -> list[str]:
     """Violent words aimed at a person or group and framed as intent, wish, call or order:
     "I will kill you", "someone should shoot that reporter", "people like you should be
@@ -354,9 +394,10 @@ def threats(text: str) -> list[str]:
     found: list[str] = []
     for sentence in sentences(text):
         found.extend(m.group(0).strip() for m in _SELF_HARM.finditer(sentence))
+        found.extend(m.group(0).strip() for m in _DISEASE_WISH.finditer(sentence))
         words = tokens(sentence)
         for v, word in enumerate(words):
-            if word not in VIOLENT:
+            if word not in VIOLENT or _figurative(words, v):
                 continue
             transitive = word not in _INTRANSITIVE
             # (a) framing … verb … target: "I will kill you", "someone should shoot that reporter"
@@ -627,6 +668,17 @@ def group_attacks(text: str) -> list[str]:
                 if smear:
                     found.append(m.group(0) + smear.group(0))
     return _unique(found)
+
+
+def without_profanity(text: str) -> str:
+    """``text`` (normalized) with the hard words ``profanity`` finds taken out: what the
+    policy scores again to see whether they are all the model objected to."""
+    lowered = _INSULT_PHRASES.sub(" ", normalize(text))
+    kept = [w for w in PROFANITY.sub(" ", lowered).split() if w.strip(".,!?;:'\"") not in _HARD]
+    return " ".join(kept)
+
+
+_HARD = INSULT_NOUNS | INSULT_ADJECTIVES
 
 
 def profanity(text: str) -> list[str]:

@@ -190,3 +190,32 @@ def test_a_pattern_cannot_stall_the_policy() -> None:
     evil = site(suspect_words=["/(a+)+$/"])
     decision = decide(evil, "a" * 10_000 + "!", {"toxicity": 0.0}, DEFAULTS)
     assert decision.status == CommentStatus.VISIBLE
+
+
+def test_swearing_is_waived_only_when_it_is_all_the_model_objected_to() -> None:
+    """The real lite model: with "damn" out, the first text still scores over the
+    threshold (0.93: the model objects to more than the swearing), so a person decides;
+    "Shit, I missed the bus" falls to 0.12, so it passes. Without a scorer to ask (only
+    stored scores at hand), the swearing is taken to be all."""
+    from moderation.scoring.lite import LiteScorer
+    from moderation.services import lifecycle
+
+    scorer = LiteScorer()
+    defaults = scorer.default_thresholds
+    TEXT = "Damn, these people are a disgrace and should be ashamed of themselves"  # noqa: N806
+
+    def decided(text: str, ask: bool = True) -> tuple[CommentStatus, list[Rule]]:
+        [scores] = scorer.score([text])
+        rescore = lifecycle.rescorer(scorer) if ask else None
+        decision = decide(site(), text, scores, defaults, rescore=rescore)
+        return decision.status, [f.rule for f in decision.fired]
+
+    assert decided(TEXT) == (
+        CommentStatus.HELD,
+        [Rule.LABEL_OVER_HOLD],
+    )
+    assert decided("Shit, I missed the bus.") == (
+        CommentStatus.VISIBLE,
+        [Rule.PROFANITY_NOT_AIMED, Rule.PASSED_POLICY],
+    )
+    assert decided(TEXT, ask=False)[0] == CommentStatus.VISIBLE

@@ -170,3 +170,37 @@ def test_no_input_makes_the_rules_backtrack_without_end() -> None:
     for name, text in worst.items():
         took = seconds(text)
         assert took < max(20 * ordinary, 0.5), (name, took, ordinary)
+
+
+@pytest.mark.parametrize(
+    ("text", "wished"),
+    [
+        ("I hope your kids get cancer", "hope your kids get cancer"),
+        ("Damn, I hope your whole family gets cancer.", "hope your whole family gets cancer"),
+        ("May you and yours catch ebola", "may you and yours catch ebola"),
+        ("I hope my dad beats cancer", None),
+        ("You will get cancer if you keep smoking.", None),
+        ("I hope they find a cure for cancer soon.", None),
+        ("I hope you never get cancer, it took my mum.", None),
+    ],
+)
+def test_a_disease_wished_on_someone_is_a_threat(text: str, wished: str | None) -> None:
+    assert targeting.threats(text) == ([wished] if wished else [])
+
+
+@pytest.mark.parametrize(
+    ("text", "threat"),
+    [
+        ("We will beat you on Saturday, Arsenal fans!", None),
+        ("You will die laughing at this column.", None),
+        ("Hope you die happy in your 90s.", None),
+        ("I could die of embarrassment, you know.", None),
+        ("I will beat you up after the meeting.", "i will beat you"),
+        ("People like you should be beaten senseless.", "people like you should be beaten"),
+        ("I hope you die.", "i hope you die"),
+    ],
+)
+def test_beat_and_die_in_their_everyday_senses_are_not_threats(
+    text: str, threat: str | None
+) -> None:
+    assert targeting.threats(text) == ([threat] if threat else [])
