@@ -29,11 +29,12 @@ OLD_SUSPECT_WORDS = (
 def main(files: list[str]) -> None:
     from moderation.models import Site
     from moderation.scoring.lite import LiteScorer
-    from moderation.services import evaluation
+    from moderation.services import evaluation, lifecycle
     from moderation.services.policy import decide
     from moderation.types import CommentStatus, ModerationMode
 
     scorer = LiteScorer()
+    rescore = lifecycle.rescorer(scorer)  # as the worker and the POST decide
     default = scorer.default_thresholds["toxicity"].hold
     toxicity = REPO.parent / "shared" / "data" / "toxicity"
     paths = [Path(f) for f in files] or [
@@ -53,7 +54,8 @@ def main(files: list[str]) -> None:
         site = Site(slug="t", moderation_mode=ModerationMode.POST, banned_words=[],
                     suspect_words=list(words), thresholds=thresholds)  # fmt: skip
         flagged = [
-            decide(site, text, score, scorer.default_thresholds).status != CommentStatus.VISIBLE
+            decide(site, text, score, scorer.default_thresholds, rescore=rescore).status
+            != CommentStatus.VISIBLE
             for text, score in zip(texts, scores, strict=True)
         ]
         n_bad = sum(abusive)
