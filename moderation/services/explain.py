@@ -123,9 +123,12 @@ def word_terms(comment: Comment) -> list[Term]:
         Rule.SUSPECT_WORD: [],
         **{rule: [] for rule in TARGETED_KINDS},
     }
-    system = [a for a in comment.actions if a.actor == Actor.SYSTEM and a.detail]
-    if system:
-        for fired in (system[-1].detail or {}).get("fired", []):
+    # Every policy decision it had, not only the last: a comment held by a rule and then
+    # by readers' reports still shows the words the rule read.
+    for action in comment.actions:
+        if action.actor != Actor.SYSTEM or not action.detail:
+            continue
+        for fired in action.detail.get("fired", []):
             rule = fired.get("rule")
             if rule in recorded:
                 recorded[Rule(rule)].extend(str(w) for w in fired.get("words", []))

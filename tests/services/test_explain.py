@@ -20,9 +20,9 @@ from moderation.db import db
 from moderation.models import ScoreExplanation, Site
 from moderation.scoring import Scorer
 from moderation.scoring.lite import LiteScorer
-from moderation.services import explain, rendering, review, worker
+from moderation.services import explain, flags, rendering, review, worker
 from moderation.services.explain import Term
-from moderation.types import CommentStatus, Role, utcnow
+from moderation.types import CommentStatus, FlagReason, Role, utcnow
 from tests import factories
 from tests.conftest import IsolatedClient, app_config, make_site, reset_database
 
@@ -88,6 +88,25 @@ def test_the_words_a_targeting_rule_read_are_marked(session: Session, site: Site
     marked = explain.mark_terms(threat.body_html, found[threat.id].terms)
     assert '<mark class="term term-veiled-threat"' in marked
     assert ">I know where you live</mark>" in marked  # as the reader wrote it
+
+
+def test_the_rules_words_stay_marked_when_readers_reports_hold_it_again(
+    session: Session, site: Site
+) -> None:
+    comment = factories.submit(session, site, "Bloody ignorant fool, check your sources")
+    score_pending(session)
+    assert comment.status == CommentStatus.HELD
+    factories.decided(session, comment, review.Action.APPROVE)  # harsh but fair, says one
+    for n in range(site.flags_to_hold):
+        flags.flag_comment(session, comment.id, FlagReason.ABUSIVE, None, f"ip-{n}", utcnow())
+    session.commit()
+    session.refresh(comment)
+    assert comment.status == CommentStatus.HELD  # now for the readers' reports
+    found = explain.explain_comments(session, [comment], get_scorer(),
+                                     get_scorer().default_thresholds)  # fmt: skip
+    assert [(t.word, t.kind) for t in found[comment.id].word_terms] == [
+        ("bloody ignorant fool", "insult")
+    ]
 
 
 def test_marks_are_inserted_in_text_only_and_the_body_stays_sanitized() -> None:
