@@ -23,7 +23,7 @@ product on the stored coefficients (``Calibration``), so web processes never loa
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -46,6 +46,8 @@ from moderation.services import policy
 from moderation.types import Actor, CommentStatus, LearnOutcome, Rule
 
 FOLDS = 5
+# The scorer on one more text (lifecycle.rescorer), for the policy's rule 6.
+Rescore = Callable[[str], Mapping[str, float]]
 # A probability is read through its logit: the scorer's 0.97 and 0.999 are far apart for
 # a linear model only on that scale. Clipped so that 0 and 1 stay finite.
 _EPSILON = 1e-4
@@ -268,10 +270,15 @@ class Example:
 
 
 def examples(
-    session: Session, site: Site, scorer_name: str, scorer_defaults: Mapping[str, LabelThresholds]
+    session: Session,
+    site: Site,
+    scorer_name: str,
+    scorer_defaults: Mapping[str, LabelThresholds],
+    rescore: Rescore | None = None,
 ) -> list[Example]:
     """The site's decided comments with a current score from ``scorer_name``, each under
-    the site's policy as it stands now (thresholds, word lists)."""
+    the site's policy as it stands now (thresholds, word lists; ``rescore``: the scorer,
+    for the policy's rule 6, as the worker decides)."""
     verdicts = moderators_verdicts(session, [site.id])
     if not verdicts:
         return []
@@ -287,7 +294,7 @@ def examples(
         verdict = verdicts.get(comment_id)
         if verdict is None or not labels:
             continue
-        decision = policy.decide(site, body, labels, scorer_defaults)
+        decision = policy.decide(site, body, labels, scorer_defaults, rescore=rescore)
         found.append(
             Example(
                 scores=dict(labels),
@@ -483,6 +490,7 @@ def learn(
     minimum: int,
     recall_tolerance: float,
     now: datetime,
+    rescore: Rescore | None = None,
 ) -> Outcome:
     """Learn ``site``'s standards from its moderators' decisions and record the run (a
     SiteCalibration row, the newest of the site's: the one in force). With fewer than
@@ -491,7 +499,7 @@ def learn(
     it is ``better`` than the thresholds: no more held-then-approved and a recall of
     hidden ones no more than ``recall_tolerance`` below theirs, with fewer of the one or
     a recall higher by more than the tolerance. The caller commits."""
-    found = examples(session, site, scorer_name, scorer_defaults)
+    found = examples(session, site, scorer_name, scorer_defaults, rescore)
     hidden = [e.hidden for e in found]
     approved_count, hidden_count = len(found) - sum(hidden), sum(hidden)
     row = SiteCalibration(
@@ -598,6 +606,7 @@ def learn_due(
     minimum: int,
     recall_tolerance: float,
     now: datetime,
+    rescore: Rescore | None = None,
 ) -> list[Outcome]:
     """Learn again for each site whose moderators took ``every`` actions or more since
     its last run (or since it began). The caller commits."""
@@ -625,6 +634,7 @@ def learn_due(
                     minimum=minimum,
                     recall_tolerance=recall_tolerance,
                     now=now,
+                    rescore=rescore,
                 )
             )
     return outcomes

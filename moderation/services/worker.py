@@ -357,6 +357,7 @@ class Worker:
                 minimum=self.learn.minimum,
                 recall_tolerance=self.learn.recall_tolerance,
                 now=self.clock(),
+                rescore=lifecycle.rescorer(self.scorer),
             )
             self.session.commit()
         except Exception:

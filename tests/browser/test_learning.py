@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from moderation.current_scorer import get_scorer
 from moderation.models import Moderator, Site
-from moderation.services import learning
+from moderation.services import learning, lifecycle
 from moderation.types import utcnow
 from tests import simulated_site as sim
 from tests.browser.conftest import LiveServer, PageWatch
@@ -31,7 +31,8 @@ def learned_site(session: Session) -> Site:
     site = sim.decided(session, sim.NEWS)  # toxicity hold 0.5: heated complaints approved
     scorer = get_scorer()
     learning.learn(session, site, scorer.name, scorer.default_thresholds, minimum=50,
-                   recall_tolerance=0.02, now=utcnow())  # fmt: skip
+                   recall_tolerance=0.02, now=utcnow(),
+                   rescore=lifecycle.rescorer(scorer))  # fmt: skip
     session.commit()
     return site
 
