@@ -23,7 +23,9 @@ product on the stored coefficients (``Calibration``), so web processes never loa
 from __future__ import annotations
 
 import math
+import multiprocessing
 from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -491,6 +493,7 @@ def learn(
     recall_tolerance: float,
     now: datetime,
     rescore: Rescore | None = None,
+    apart: bool = False,
 ) -> Outcome:
     """Learn ``site``'s standards from its moderators' decisions and record the run (a
     SiteCalibration row, the newest of the site's: the one in force). With fewer than
@@ -498,7 +501,8 @@ def learn(
     (``FOLDS`` folds; each fold's threshold chosen on the others) and goes live only if
     it is ``better`` than the thresholds: no more held-then-approved and a recall of
     hidden ones no more than ``recall_tolerance`` below theirs, with fewer of the one or
-    a recall higher by more than the tolerance. The caller commits."""
+    a recall higher by more than the tolerance. With ``apart`` the fitting runs in a
+    child process (``_fit_apart``). The caller commits."""
     found = examples(session, site, scorer_name, scorer_defaults, rescore)
     hidden = [e.hidden for e in found]
     approved_count, hidden_count = len(found) - sum(hidden), sum(hidden)
@@ -525,29 +529,19 @@ def learn(
         session.flush()
         return Outcome(row)
 
-    # Imported here, not at the top: web processes apply calibrations, never fit them.
-    import numpy as np
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold
-
     labels = sorted({label for e in found for label in e.scores})
     rules = sorted({str(rule) for e in found for rule in e.rules})
-    x = np.array(
-        [
-            [_logit(e.scores.get(label, 0.0)) for label in labels]
-            + [1.0 if Rule(rule) in e.rules else 0.0 for rule in rules]
-            for e in found
-        ]
-    )
-    y = np.array(hidden, dtype=int)
+    x = [
+        [_logit(e.scores.get(label, 0.0)) for label in labels]
+        + [1.0 if Rule(rule) in e.rules else 0.0 for rule in rules]
+        for e in found
+    ]
+    y = [int(h) for h in hidden]
     forced = [e.forced for e in found]
     before = _figures([e.flagged for e in found], hidden)
 
-    out_of_fold = np.zeros(len(found))
-    folds = list(StratifiedKFold(FOLDS, shuffle=True, random_state=0).split(x, y))
-    for train, test in folds:
-        model = LogisticRegression(max_iter=1000).fit(x[train], y[train])
-        out_of_fold[test] = model.predict_proba(x[test])[:, 1]
+    fitted = _fit_apart(x, y) if apart else fit(x, y)
+    out_of_fold, folds = fitted.out_of_fold, fitted.folds
     flagged_after = [False] * len(found)
     for train, test in folds:
         # The threshold for a fold is chosen on the other folds' predictions, so the
@@ -563,10 +557,9 @@ def learn(
             flagged_after[int(i)] = forced[int(i)] or float(out_of_fold[i]) >= threshold
     after = _figures(flagged_after, hidden)
 
-    model = LogisticRegression(max_iter=1000).fit(x, y)
     row.labels, row.rules = labels, rules
-    row.coefficients = [float(c) for c in model.coef_[0]]
-    row.intercept = float(model.intercept_[0])
+    row.coefficients = fitted.coefficients
+    row.intercept = fitted.intercept
     row.threshold = _threshold([float(p) for p in out_of_fold], hidden, forced, before)
     suggested, suggested_figures = _suggested_thresholds(
         found, scorer_defaults, site, before.recall
@@ -597,6 +590,47 @@ def learn(
     return Outcome(row)
 
 
+@dataclass(frozen=True)
+class Fitted:
+    """What the logistic regression gave: each decision's out-of-fold probability, the
+    folds (train and test indices), and the model fitted on every decision."""
+
+    out_of_fold: list[float]
+    folds: list[tuple[list[int], list[int]]]
+    coefficients: list[float]
+    intercept: float
+
+
+def fit(x: list[list[float]], y: list[int]) -> Fitted:
+    """Fit on features ``x`` and labels ``y`` (1: hidden), cross-validated over FOLDS.
+    Imports scikit-learn (and keeps it loaded, ~100 MiB): never in a web process."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    features, labels = np.array(x), np.array(y, dtype=int)
+    out_of_fold = np.zeros(len(y))
+    folds = list(StratifiedKFold(FOLDS, shuffle=True, random_state=0).split(features, labels))
+    for train, test in folds:
+        model = LogisticRegression(max_iter=1000).fit(features[train], labels[train])
+        out_of_fold[test] = model.predict_proba(features[test])[:, 1]
+    model = LogisticRegression(max_iter=1000).fit(features, labels)
+    return Fitted(
+        out_of_fold=[float(p) for p in out_of_fold],
+        folds=[([int(i) for i in train], [int(i) for i in test]) for train, test in folds],
+        coefficients=[float(c) for c in model.coef_[0]],
+        intercept=float(model.intercept_[0]),
+    )
+
+
+def _fit_apart(x: list[list[float]], y: list[int]) -> Fitted:
+    """``fit`` in a child process that exits after it: the worker of `make run` lives in
+    the web process, which must not keep scikit-learn's ~100 MiB for a fit now and then."""
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+        return pool.submit(fit, x, y).result()
+
+
 def learn_due(
     session: Session,
     scorer_name: str,
@@ -607,6 +641,7 @@ def learn_due(
     recall_tolerance: float,
     now: datetime,
     rescore: Rescore | None = None,
+    apart: bool = False,
 ) -> list[Outcome]:
     """Learn again for each site whose moderators took ``every`` actions or more since
     its last run (or since it began). The caller commits."""
@@ -635,6 +670,7 @@ def learn_due(
                     recall_tolerance=recall_tolerance,
                     now=now,
                     rescore=rescore,
+                    apart=apart,
                 )
             )
     return outcomes

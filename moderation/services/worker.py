@@ -358,6 +358,7 @@ class Worker:
                 recall_tolerance=self.learn.recall_tolerance,
                 now=self.clock(),
                 rescore=lifecycle.rescorer(self.scorer),
+                apart=True,  # scikit-learn stays out of this (maybe web) process
             )
             self.session.commit()
         except Exception:

@@ -326,3 +326,38 @@ def test_applying_a_calibration_never_loads_scikit_learn() -> None:
         [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_the_worker_fits_in_a_child_process_and_keeps_scikit_learn_out() -> None:
+    """`make run`'s worker lives in the web process: its fits run apart (a spawned child
+    that exits), with the same result as a fit in the process itself, and scikit-learn
+    (~100 MiB) is never loaded into the parent."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import sys, json\n"
+        "from moderation.services import learning\n"
+        "x = [[i / 10, float(i % 3 == 0)] for i in range(-30, 30)]\n"
+        "y = [int(i > 0) if i % 7 else int(i <= 0) for i in range(-30, 30)]\n"
+        "apart = learning._fit_apart(x, y)\n"
+        "print(json.dumps({'sklearn': 'sklearn' in sys.modules,\n"
+        "                  'coefficients': apart.coefficients, 'intercept': apart.intercept,\n"
+        "                  'out_of_fold': apart.out_of_fold}))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(  # noqa: S603 (our own interpreter and script)
+        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True
+    )
+    import json
+
+    apart = json.loads(result.stdout)
+    assert apart["sklearn"] is False
+    x = [[i / 10, float(i % 3 == 0)] for i in range(-30, 30)]
+    y = [int(i > 0) if i % 7 else int(i <= 0) for i in range(-30, 30)]
+    here = learning.fit(x, y)
+    assert apart["coefficients"] == pytest.approx(here.coefficients)
+    assert apart["intercept"] == pytest.approx(here.intercept)
+    assert apart["out_of_fold"] == pytest.approx(here.out_of_fold)
+    assert here.coefficients[0] > 0  # the first feature does say "hidden"
