@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from moderation.models import Comment, Site, Thread
@@ -212,6 +212,11 @@ def submit(
         try:
             decision = lifecycle.decide(session, comment, scores, scorer, now, author=standing)
             scored = lifecycle.Scored(scores, scorer, scoring_ms, decision)
+        except (OperationalError, InterfaceError):
+            # The database itself went away (the decision reads the site's calibration):
+            # the comment cannot be stored either, and the request must fail as a whole
+            # (503) for the writer to retry, not go on in a broken transaction (a 500).
+            raise
         except Exception:
             # Stored pending instead: the worker scores it and applies the policy again.
             log.exception("applying the policy to the inline scores failed")
