@@ -77,7 +77,7 @@ def remember(
 ) -> None:
     """Keep ``key`` with the comment it stored (in the caller's transaction), and forget
     keys past RETENTION, this one's earlier use included."""
-    session.execute(delete(IdempotentRequest).where(IdempotentRequest.created_at < now - RETENTION))
+    session.execute(expired(now))
     session.add(
         IdempotentRequest(
             site_id=site.id, key=key, request_hash=body_hash, comment_id=comment.id, created_at=now
