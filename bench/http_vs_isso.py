@@ -1,7 +1,7 @@
 """HTTP load, side by side: our `make run` against Isso (the peer) under the same load.
 
     .venv/bin/python bench/http_vs_isso.py [--seconds 10] [--clients 8,32]
-        [--scorer auto|lite] [--only ours|isso]
+        [--scorer auto|lite] [--only ours|isso] [--phases post,thread,counts]
 
 Isso 0.14.0 is installed from PyPI into a virtualenv of its own, bench/.venv-isso
 (gitignored, made on the first run), and served by gunicorn with 2 sync workers, SQLite,
@@ -21,7 +21,7 @@ Then every POST answer is checked: each returned id is read back through the API
 author token) and must hold the text that was posted (else a "wrong id"), and every text
 acknowledged with 201/202 must be in the server's database exactly once (else "lost").
 It prints one table: requests/s and p50/p99 latency per phase, ours / Isso, and each
-server's RSS (all its processes) at the end."""
+server's RSS and PSS (all its processes) at the end."""
 
 from __future__ import annotations
 
@@ -125,13 +125,15 @@ def process_tree(pid: int) -> list[int]:
     return found
 
 
-def process_tree_rss_mib(pid: int) -> float:
-    """RSS of ``pid`` and all its descendants."""
+def process_tree_rss_mib(pid: int, field: str = "VmRSS:", file: str = "status") -> float:
+    """RSS of ``pid`` and all its descendants (with ``field="Pss:", file="smaps_rollup"``:
+    their PSS, where a page that forked processes share counts once in all, not once in
+    each)."""
     total_kib = 0
     for process in process_tree(pid):
         try:
-            for line in Path(f"/proc/{process}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
+            for line in Path(f"/proc/{process}/{file}").read_text().splitlines():
+                if line.startswith(field):
                     total_kib += int(line.split()[1])
         except OSError:
             pass
@@ -519,6 +521,7 @@ class Run:
     phases: dict[str, Phase] = field(default_factory=dict)
     verdict: Verdict | None = None
     rss_mib: float = 0.0
+    pss_mib: float = 0.0
     thread_bytes: int = 0
 
 
@@ -530,7 +533,7 @@ async def measure(server: Server, api: Api, args: argparse.Namespace) -> Run:
         raise SystemExit(f"{api.name}: the popular page shows {shown} of {2 * THREAD_ROOTS}")
     posts: list[Posted] = []
     pages = [f"page-{i}" for i in range(PAGES)]
-    for clients in args.clients:
+    for clients in args.clients if "post" in args.phases else ():
         texts: dict[tuple[int, int], str] = {}
 
         def post(index: int, n: int, clients: int = clients, texts: dict = texts
@@ -548,7 +551,7 @@ async def measure(server: Server, api: Api, args: argparse.Namespace) -> Run:
         run.phases[f"post/{clients}"] = await drive(
             server, clients, args.seconds, args.warmup, post, posted
         )
-    for clients in args.clients:
+    for clients in args.clients if "thread" in args.phases else ():
         print(f"  {api.name}: thread, {clients} clients", flush=True)
 
         def thread(index: int, n: int) -> tuple[str, str, bytes | None, dict[str, str]]:
@@ -558,7 +561,7 @@ async def measure(server: Server, api: Api, args: argparse.Namespace) -> Run:
             server, clients, args.seconds, args.warmup, thread
         )
         run.thread_bytes = phase.response_bytes // max(1, phase.requests)
-    for clients in args.clients:
+    for clients in args.clients if "counts" in args.phases else ():
         print(f"  {api.name}: counts, {clients} clients", flush=True)
 
         def counts(index: int, n: int) -> tuple[str, str, bytes | None, dict[str, str]]:
@@ -568,6 +571,7 @@ async def measure(server: Server, api: Api, args: argparse.Namespace) -> Run:
             server, clients, args.seconds, args.warmup, counts
         )
     run.rss_mib = process_tree_rss_mib(server.process.pid)
+    run.pss_mib = process_tree_rss_mib(server.process.pid, "Pss:", "smaps_rollup")
     print(
         f"  {api.name}: reading back {sum(p.comment_id is not None for p in posts)} comments",
         flush=True,
@@ -594,7 +598,7 @@ def table(runs: dict[str, Run], args: argparse.Namespace) -> str:
 
     titles = {"post": "POST a comment", "thread": "GET a 200-comment thread",
               "counts": f"counts of {PAGES} pages"}  # fmt: skip
-    for kind in ("post", "thread", "counts"):
+    for kind in args.phases:
         for clients in args.clients:
             key = f"{kind}/{clients}"
             phases = [runs[n].phases[key] for n in names]
@@ -606,6 +610,7 @@ def table(runs: dict[str, Run], args: argparse.Namespace) -> str:
                 add("    errors", [float(p.errors) for p in phases], "{:.0f}")
     add("thread response, KB", [runs[n].thread_bytes / 1000 for n in names], "{:.0f}")
     add("server RSS, MiB", [runs[n].rss_mib for n in names], "{:.0f}")
+    add("    PSS (shared pages once), MiB", [runs[n].pss_mib for n in names], "{:.0f}")
     for label, attribute in (("POSTs acknowledged", "acknowledged"), ("wrong ids", "wrong_ids"),
                              ("lost", "lost"), ("stored twice", "duplicated")):  # fmt: skip
         values = [float(getattr(runs[n].verdict, attribute)) for n in names]
@@ -629,6 +634,9 @@ def main() -> None:
     parser.add_argument("--clients", type=lambda s: [int(c) for c in s.split(",")], default=[8, 32])
     parser.add_argument("--scorer", default="auto", help="MODERATION_SCORER for ours")
     parser.add_argument("--only", choices=["ours", "isso"])
+    parser.add_argument("--phases", type=lambda s: s.split(","),
+                        default=["post", "thread", "counts"],
+                        help="some of post,thread,counts (default: all three)")  # fmt: skip
     parser.add_argument("--web-processes", type=int, default=None,
                         help="MODERATION_WEB_PROCESSES for ours (default: make run's)")  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the databases and logs")

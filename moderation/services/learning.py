@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import time
+import weakref
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -44,7 +46,7 @@ from moderation.models import (
     Thread,
 )
 from moderation.scoring import LabelThresholds
-from moderation.services import policy
+from moderation.services import policy, sites
 from moderation.types import Actor, CommentStatus, LearnOutcome, Rule
 
 FOLDS = 5
@@ -199,15 +201,46 @@ def latest(session: Session, site_ids: Collection[int] | None) -> dict[int, Site
     return {row.site_id: row for row in rows}
 
 
+# (the generation of sites' cache it was read in, when, the calibration or None)
+_CalibrationEntry = tuple[int, float, "Calibration | None"]
+
+
 def live_calibration(session: Session, site: Site, scorer_name: str) -> Calibration | None:
     """The calibration the policy uses for ``site``: its newest run, if that went live,
     was fitted on this scorer's probabilities, and the site has not switched it off."""
     if not site.learned_policy:
         return None
-    # Asked for each comment scored (in the submit request too): one row, by the index.
+    # Asked for each comment scored, in every post: kept in this process's memory as the
+    # site itself is (sites.cached_site). A calibration written in this process empties
+    # the cache at once (sites._site_written); one written by another (the worker's
+    # fitting child, the command line) is used here within SITE_CACHE_SECONDS.
+    if sites.SITE_CACHE_SECONDS <= 0:
+        return _read_live_calibration(session, site.id, scorer_name)
+    engine = session.get_bind()
+    entries = _calibrations.setdefault(engine, {})
+    key = (site.id, scorer_name)
+    entry = entries.get(key)
+    now = time.monotonic()
+    if (
+        entry is not None
+        and entry[0] == sites.cache_generation()
+        and now - entry[1] < sites.SITE_CACHE_SECONDS
+    ):
+        return entry[2]
+    generation = sites.cache_generation()  # before the read: a change meanwhile voids it
+    calibration = _read_live_calibration(session, site.id, scorer_name)
+    entries[key] = (generation, now, calibration)
+    return calibration
+
+
+_calibrations: weakref.WeakKeyDictionary[Any, dict[tuple[int, str], _CalibrationEntry]]
+_calibrations = weakref.WeakKeyDictionary()
+
+
+def _read_live_calibration(session: Session, site_id: int, scorer_name: str) -> Calibration | None:
     row = session.scalars(
         select(SiteCalibration)
-        .where(SiteCalibration.site_id == site.id)
+        .where(SiteCalibration.site_id == site_id)
         .order_by(SiteCalibration.id.desc())
         .limit(1)
     ).first()

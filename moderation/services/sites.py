@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached, object_session
 
-from moderation.models import Comment, Moderator, SettingsChange, Site, Thread
+from moderation.models import Comment, Moderator, SettingsChange, Site, SiteCalibration, Thread
 from moderation.services import policy
 from moderation.services.errors import Conflict, Invalid, NotFound
 from moderation.services.transactions import savepoint
@@ -79,6 +79,12 @@ _site_rows = weakref.WeakKeyDictionary()
 _SITE_CHANGED = "moderation.site_changed"
 
 
+def cache_generation() -> int:
+    """Bumped by every change to a site in this process: a cache of anything read from a
+    site's policy (learning's calibrations) keeps entries only of its own generation."""
+    return _current_generation
+
+
 def forget_cached_sites() -> None:
     """Empty every engine's site cache in this process: the next lookups read the database."""
     global _current_generation
@@ -117,7 +123,11 @@ _SITE_COLUMNS = tuple(Site.__mapper__.column_attrs)
 @event.listens_for(Site, "after_insert")
 @event.listens_for(Site, "after_update")
 @event.listens_for(Site, "after_delete")
-def _site_written(mapper: Any, connection: Any, target: Site) -> None:
+# A site's learned calibration is part of its policy (learning.live_calibration's cache).
+@event.listens_for(SiteCalibration, "after_insert")
+@event.listens_for(SiteCalibration, "after_update")
+@event.listens_for(SiteCalibration, "after_delete")
+def _site_written(mapper: Any, connection: Any, target: Site | SiteCalibration) -> None:
     forget_cached_sites()
     session = object_session(target)
     if session is not None:

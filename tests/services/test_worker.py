@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from moderation.current_scorer import get_scorer
-from moderation.models import Comment, ModerationAction, Score, Site
+from moderation.models import Comment, ModerationAction, OutboxEvent, Score, Site
 from moderation.services import comments, lifecycle, worker
 from moderation.types import Actor, CommentStatus, utcnow
 
@@ -209,3 +209,44 @@ def test_a_comment_whose_workers_keep_dying_is_held_not_retried_forever(
     session.refresh(comment)
     assert comment.status == CommentStatus.HELD
     assert "its worker stopped while scoring it" in comment.actions[-1].reason
+
+
+class RecordedPauses:
+    """The delivery loop's stop event, recording each pause it asks for; the first pause
+    as long as the poll (nothing left to do) stops it."""
+
+    def __init__(self, poll_seconds: float) -> None:
+        self.poll_seconds = poll_seconds
+        self.pauses: list[float] = []
+        self.stopped = False
+
+    def is_set(self) -> bool:
+        return self.stopped
+
+    def set(self) -> None:
+        self.stopped = True
+
+    def wait(self, timeout: float) -> bool:
+        self.pauses.append(timeout)
+        self.stopped = timeout == self.poll_seconds
+        return self.stopped
+
+
+def test_event_delivery_drains_a_backlog_without_pausing_and_gathers_a_trickle(
+    session: Session, site: Site
+) -> None:
+    """23 new comments' events, 8 per round: two full rounds back to back, then the
+    partial third is followed by a short pause in which more posts' events would gather
+    (one round of queries for many), then the idle poll."""
+    pending(session, site, [f"comment {i}" for i in range(23)])
+    loop = worker.Worker(
+        session, get_scorer(), batch_size=2, lease_seconds=60, poll_seconds=0.5, max_attempts=3
+    )
+    pauses = RecordedPauses(loop.poll_seconds)
+    loop._stop = pauses  # type: ignore[assignment]
+    loop._deliver_until_stopped(session.get_bind())
+    assert pauses.pauses == [worker.GATHER_SECONDS, 0.5]
+    undispatched = session.scalar(
+        select(func.count(OutboxEvent.id)).where(OutboxEvent.published_at.is_(None))
+    )
+    assert undispatched == 0
