@@ -17,10 +17,18 @@ from sqlalchemy.orm import Session
 
 from app import create_app
 from moderation.db import db
-from moderation.models import ActionRule, Comment, ModerationAction, OutboxEvent, Score, Site
+from moderation.models import (
+    ActionRule,
+    Comment,
+    ModerationAction,
+    OutboxEvent,
+    Score,
+    Site,
+    SiteCalibration,
+)
 from moderation.services import review, sites
 from moderation.services.moderators import create_moderator
-from moderation.types import Role, utcnow
+from moderation.types import LearnOutcome, Role, utcnow
 from tests.conftest import IsolatedClient, app_config, make_site, reset_database
 
 COUNTS = "/api/v1/sites/blog/counts?thread=post-1&thread=post-2"
@@ -165,3 +173,47 @@ def test_counts_changed_by_another_process_are_seen_within_counts_cache_seconds(
     another_process_runs(database_url, "UPDATE comment SET status = 'hidden'")
     time.sleep(0.6)  # COUNTS_CACHE_SECONDS is 0.5 here
     assert client.get(COUNTS).json["counts"]["post-1"] == 0
+
+
+def holding_everything(site_id: int) -> SiteCalibration:
+    """A live calibration by which the site's moderators would hide any comment."""
+    return SiteCalibration(site_id=site_id, outcome=LearnOutcome.LIVE, scorer="lite",
+                           approved=10, hidden=10, actions_seen=20, labels=["toxicity"],
+                           rules=[], coefficients=[0.0], intercept=10.0, threshold=0.5,
+                           note="holds everything")  # fmt: skip
+
+
+def test_a_calibration_that_goes_live_in_this_process_applies_to_the_next_post(
+    app: Flask, session: Session
+) -> None:
+    client = app.test_client()
+    assert post(client, "Before the calibration.").json["status"] == "visible"  # none, cached
+    site = session.scalar(select(Site).where(Site.slug == "blog"))
+    assert site is not None and site.learned_policy
+    session.add(holding_everything(site.id))
+    session.commit()
+    held = post(client, "Right after it went live.")
+    assert held.json["status"] == "held"
+    [rule] = session.scalars(
+        select(ModerationAction.rule).where(ModerationAction.comment_id == held.json["id"])
+    )
+    assert rule == "learned_hold"
+
+
+def test_a_calibration_from_another_process_applies_within_site_cache_seconds(
+    app: Flask, session: Session, database_url: str
+) -> None:
+    """The worker fits in a child process, the command line in its own."""
+    client = app.test_client()
+    assert post(client, "Before the calibration.").json["status"] == "visible"
+    site_id = session.scalar(select(Site.id).where(Site.slug == "blog"))
+    assert site_id is not None
+    engine = create_engine(database_url)
+    try:
+        with Session(engine) as other:
+            other.add(holding_everything(site_id))
+            other.commit()
+    finally:
+        engine.dispose()
+    time.sleep(0.6)  # SITE_CACHE_SECONDS is 0.5 here
+    assert post(client, "After the calibration.").json["status"] == "held"
