@@ -11,8 +11,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, render_template, request
-from flask.sessions import SecureCookieSessionInterface
+from flask import Flask, Request, Response, render_template, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_migrate import Migrate
 from sqlalchemy import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -34,6 +34,13 @@ class HttpsAwareSessionInterface(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        # Most requests carry no session cookie (the API, the widget, the counts): their
+        # empty session comes without building the cookie's signing serializer first.
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 class BoundedIntConverter(IntegerConverter):
