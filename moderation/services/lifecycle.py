@@ -504,7 +504,8 @@ def _create_decided(session: Session, comment: Comment, now: datetime, scored: S
     connection = session.connection()
     row = connection.execute(_INSERTS["comment"], given).one()
     for key, value in row._mapping.items():
-        setattr(comment, str(key), value)
+        if key not in given:  # the id and the columns' defaults; the rest is as given
+            setattr(comment, str(key), value)
     make_transient_to_detached(comment)
     session.add(comment)
     thread = comment.thread
