@@ -503,8 +503,11 @@ def _create_decided(session: Session, comment: Comment, now: datetime, scored: S
     # statements are built once (_INSERTS), their parameters given apart.
     connection = session.connection()
     row = connection.execute(_INSERTS["comment"], given).one()
+    loaded = vars(comment)
     for key, value in row._mapping.items():
-        if key not in given:  # the id and the columns' defaults; the rest is as given
+        # The object has what it was built with; the rest (the id, the foreign keys, the
+        # columns' defaults) comes from the row, else reading it later would be a query.
+        if key not in loaded:
             setattr(comment, str(key), value)
     make_transient_to_detached(comment)
     session.add(comment)

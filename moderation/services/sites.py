@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, event, exists, func, select
+from sqlalchemy import delete, event, exists, func, inspect, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached, object_session
@@ -121,17 +121,25 @@ _SITE_COLUMNS = tuple(Site.__mapper__.column_attrs)
 
 
 @event.listens_for(Site, "after_insert")
-@event.listens_for(Site, "after_update")
 @event.listens_for(Site, "after_delete")
 # A site's learned calibration is part of its policy (learning.live_calibration's cache).
 @event.listens_for(SiteCalibration, "after_insert")
-@event.listens_for(SiteCalibration, "after_update")
 @event.listens_for(SiteCalibration, "after_delete")
 def _site_written(mapper: Any, connection: Any, target: Site | SiteCalibration) -> None:
     forget_cached_sites()
     session = object_session(target)
     if session is not None:
         session.info[_SITE_CHANGED] = True
+
+
+@event.listens_for(Site, "after_update")
+@event.listens_for(SiteCalibration, "after_update")
+def _site_updated(mapper: Any, connection: Any, target: Site | SiteCalibration) -> None:
+    # Also called for a site whose row did not change: one that only gained a thread in
+    # its collection (the first comment of a new page), which must not empty the cache.
+    state = inspect(target)
+    if any(state.attrs[column.key].history.has_changes() for column in mapper.column_attrs):
+        _site_written(mapper, connection, target)
 
 
 @event.listens_for(Session, "after_commit")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.orm import Session
 
 from app import create_app
@@ -217,3 +217,27 @@ def test_a_calibration_from_another_process_applies_within_site_cache_seconds(
         engine.dispose()
     time.sleep(0.6)  # SITE_CACHE_SECONDS is 0.5 here
     assert post(client, "After the calibration.").json["status"] == "held"
+
+
+def test_a_post_on_a_known_page_reads_two_rows_and_writes_five(app: Flask) -> None:
+    """The author's standing and the thread; then the comment, its action, the action's
+    rules, its two events and its score. Nothing is read back (the site and calibration
+    come from the process's memory; the stored comment from its INSERT's RETURNING)."""
+    client = app.test_client()
+    post(client, "The first comment: the page's thread, the site and calibration cached.")
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(" ".join(statement.split()[:3]))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        post(client, "The second comment on the page.")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    reads = [s for s in statements if s.startswith("SELECT")]
+    writes = [s for s in statements if s.startswith("INSERT")]
+    assert [r.split()[1].split(".")[0] for r in reads] == ["author_standing", "thread"], reads
+    assert writes == ["INSERT INTO comment", "INSERT INTO moderation_action",
+                      "INSERT INTO action_rule", "INSERT INTO outbox_event",
+                      "INSERT INTO score"]  # fmt: skip
