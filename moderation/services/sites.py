@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import delete, event, exists, func, inspect, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, make_transient_to_detached, object_session
+from sqlalchemy.orm import InstanceState, Session, make_transient_to_detached, object_session
 
 from moderation.models import Comment, Moderator, SettingsChange, Site, SiteCalibration, Thread
 from moderation.services import policy
@@ -137,7 +137,7 @@ def _site_written(mapper: Any, connection: Any, target: Site | SiteCalibration) 
 def _site_updated(mapper: Any, connection: Any, target: Site | SiteCalibration) -> None:
     # Also called for a site whose row did not change: one that only gained a thread in
     # its collection (the first comment of a new page), which must not empty the cache.
-    state = inspect(target)
+    state: InstanceState[Any] = inspect(target)
     if any(state.attrs[column.key].history.has_changes() for column in mapper.column_attrs):
         _site_written(mapper, connection, target)
 
