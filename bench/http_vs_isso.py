@@ -627,6 +627,15 @@ def table(runs: dict[str, Run], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+def phases(text: str) -> list[str]:
+    """--phases: some of post, thread and counts, comma-separated."""
+    chosen = text.split(",")
+    unknown = set(chosen) - {"post", "thread", "counts"}
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown phases {sorted(unknown)}: post,thread,counts")
+    return chosen
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="measured, per phase")
@@ -634,7 +643,7 @@ def main() -> None:
     parser.add_argument("--clients", type=lambda s: [int(c) for c in s.split(",")], default=[8, 32])
     parser.add_argument("--scorer", default="auto", help="MODERATION_SCORER for ours")
     parser.add_argument("--only", choices=["ours", "isso"])
-    parser.add_argument("--phases", type=lambda s: s.split(","),
+    parser.add_argument("--phases", type=phases,
                         default=["post", "thread", "counts"],
                         help="some of post,thread,counts (default: all three)")  # fmt: skip
     parser.add_argument("--web-processes", type=int, default=None,

@@ -15,8 +15,10 @@ bind = f"127.0.0.1:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("MODERATION_WEB_PROCESSES") or 1)
 threads = 8
 accesslog = "-"
-# gunicorn's default access line, built for a fraction of the CPU (moderation/access_log.py).
-logger_class = "moderation.access_log.AccessLog"
+# gunicorn's default access line, built for a fraction of the CPU (moderation/access_log.py);
+# gunicorn's own logger when asked for statsd, which gunicorn then puts in its place.
+if "statsd" not in os.environ.get("GUNICORN_CMD_ARGS", ""):
+    logger_class = "moderation.access_log.AccessLog"
 graceful_timeout = 10
 # `make run` does not use gunicorn's control socket; a shared default path would let two
 # instances on one machine replace each other's.

@@ -5,7 +5,9 @@ gunicorn formats each access line from a dictionary of every field any format co
 for (each request and response header, each WSGI environ variable), about a tenth of the
 server's CPU for a cheap request such as the comment counts (README, Performance). With
 gunicorn's default format, the one `make run` uses, this logger writes the identical
-line from those fields alone; any other ``access_log_format`` is left to gunicorn."""
+line from those fields alone; any other ``access_log_format`` is left to gunicorn. (The
+record's ``args`` are then the line's fields in order, not gunicorn's dictionary: a
+logging configuration that reads ``record.args["s"]`` needs gunicorn's logger.)"""
 
 from __future__ import annotations
 

@@ -211,9 +211,10 @@ def live_calibration(session: Session, site: Site, scorer_name: str) -> Calibrat
     if not site.learned_policy:
         return None
     # Asked for each comment scored, in every post: kept in this process's memory as the
-    # site itself is (sites.cached_site). A calibration written in this process empties
-    # the cache at once (sites._site_written); one written by another (the worker's
-    # fitting child, the command line) is used here within SITE_CACHE_SECONDS.
+    # site itself is (sites.cached_site). A calibration written in this process (by the
+    # worker thread of `make run`) empties the cache at once (sites._site_written); one
+    # written by another (a worker process of its own, the command line) is used here
+    # within SITE_CACHE_SECONDS.
     if sites.SITE_CACHE_SECONDS <= 0:
         return _read_live_calibration(session, site.id, scorer_name)
     engine = session.get_bind()

@@ -213,7 +213,8 @@ def test_a_comment_whose_workers_keep_dying_is_held_not_retried_forever(
 
 class RecordedPauses:
     """The delivery loop's stop event, recording each pause it asks for; the first pause
-    as long as the poll (nothing left to do) stops it."""
+    other than the short gathering one (nothing left to do, or a failed round), or the
+    twentieth, stops it."""
 
     def __init__(self, poll_seconds: float) -> None:
         self.poll_seconds = poll_seconds
@@ -228,7 +229,7 @@ class RecordedPauses:
 
     def wait(self, timeout: float) -> bool:
         self.pauses.append(timeout)
-        self.stopped = timeout == self.poll_seconds
+        self.stopped = timeout != worker.GATHER_SECONDS or len(self.pauses) >= 20
         return self.stopped
 
 
