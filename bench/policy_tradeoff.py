@@ -29,12 +29,12 @@ OLD_SUSPECT_WORDS = (
 def main(files: list[str]) -> None:
     from moderation.models import Site
     from moderation.scoring.lite import LiteScorer
-    from moderation.services import evaluation, lifecycle
+    from moderation.services import evaluation, policy
     from moderation.services.policy import decide
     from moderation.types import CommentStatus, ModerationMode
 
     scorer = LiteScorer()
-    rescore = lifecycle.rescorer(scorer)  # as the worker and the POST decide
+    rescore = policy.rescorer(scorer)  # as the worker and the POST decide
     default = scorer.default_thresholds["toxicity"].hold
     toxicity = REPO.parent / "shared" / "data" / "toxicity"
     paths = [Path(f) for f in files] or [

@@ -1005,7 +1005,7 @@ def learn_command(site_slug: str, switch: str | None) -> None:
     fewer held comments that moderators approved at the same recall of the ones they hid,
     or more of those held at no more false alarms. Prints both counts before and after."""
     from moderation.current_scorer import get_scorer
-    from moderation.services import learning, lifecycle
+    from moderation.services import learning, policy
     from moderation.services.sites import NoSuchSite, get_site
     from moderation.types import utcnow
 
@@ -1034,7 +1034,7 @@ def learn_command(site_slug: str, switch: str | None) -> None:
         minimum=settings.minimum,
         recall_tolerance=settings.recall_tolerance,
         now=utcnow(),
-        rescore=lifecycle.rescorer(scorer),
+        rescore=policy.rescorer(scorer),
     )
     db.session.commit()
     run = outcome.calibration

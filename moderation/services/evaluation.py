@@ -396,13 +396,10 @@ def evaluate(
     outcomes = {g: {s.value: 0 for s in _OUTCOMES} for g in groups}
     result = Evaluation(data.path, data.format, scorer.name, len(data.texts), data.skipped,
                         figures, outcomes)  # fmt: skip
-
-    def rescorer(text: str) -> dict[str, float]:
-        return scorer.score([text])[0]
-
+    rescore = policy.rescorer(scorer)
     for i, (text, text_scores) in enumerate(zip(data.texts, scores, strict=True)):
         decision = policy.decide(
-            site, text, text_scores, scorer.default_thresholds, rescore=rescorer
+            site, text, text_scores, scorer.default_thresholds, rescore=rescore
         )
         status = decision.status.value
         own = tuple(name for name, flags in data.labels.items() if flags[i])

@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
-import time
-import weakref
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -50,8 +48,6 @@ from moderation.services import policy, sites
 from moderation.types import Actor, CommentStatus, LearnOutcome, Rule
 
 FOLDS = 5
-# The scorer on one more text (lifecycle.rescorer), for the policy's rule 6.
-Rescore = Callable[[str], Mapping[str, float]]
 # A probability is read through its logit: the scorer's 0.97 and 0.999 are far apart for
 # a linear model only on that scale. Clipped so that 0 and 1 stay finite.
 _EPSILON = 1e-4
@@ -201,41 +197,24 @@ def latest(session: Session, site_ids: Collection[int] | None) -> dict[int, Site
     return {row.site_id: row for row in rows}
 
 
-# (the generation of sites' cache it was read in, when, the calibration or None)
-_CalibrationEntry = tuple[int, float, "Calibration | None"]
-
-
 def live_calibration(session: Session, site: Site, scorer_name: str) -> Calibration | None:
     """The calibration the policy uses for ``site``: its newest run, if that went live,
     was fitted on this scorer's probabilities, and the site has not switched it off."""
     if not site.learned_policy:
         return None
     # Asked for each comment scored, in every post: kept in this process's memory as the
-    # site itself is (sites.cached_site). A calibration written in this process (by the
+    # site itself is (sites.SiteCache). A calibration written in this process (by the
     # worker thread of `make run`) empties the cache at once (sites._site_written); one
     # written by another (a worker process of its own, the command line) is used here
     # within SITE_CACHE_SECONDS.
-    if sites.SITE_CACHE_SECONDS <= 0:
-        return _read_live_calibration(session, site.id, scorer_name)
-    engine = session.get_bind()
-    entries = _calibrations.setdefault(engine, {})
-    key = (site.id, scorer_name)
-    entry = entries.get(key)
-    now = time.monotonic()
-    if (
-        entry is not None
-        and entry[0] == sites.cache_generation()
-        and now - entry[1] < sites.SITE_CACHE_SECONDS
-    ):
-        return entry[2]
-    generation = sites.cache_generation()  # before the read: a change meanwhile voids it
-    calibration = _read_live_calibration(session, site.id, scorer_name)
-    entries[key] = (generation, now, calibration)
-    return calibration
+    return _calibrations.read(
+        session,
+        (site.id, scorer_name),
+        lambda: _read_live_calibration(session, site.id, scorer_name),
+    )
 
 
-_calibrations: weakref.WeakKeyDictionary[Any, dict[tuple[int, str], _CalibrationEntry]]
-_calibrations = weakref.WeakKeyDictionary()
+_calibrations: sites.SiteCache[tuple[int, str], Calibration | None] = sites.SiteCache()
 
 
 def _read_live_calibration(session: Session, site_id: int, scorer_name: str) -> Calibration | None:
@@ -310,7 +289,7 @@ def examples(
     site: Site,
     scorer_name: str,
     scorer_defaults: Mapping[str, LabelThresholds],
-    rescore: Rescore | None = None,
+    rescore: policy.Rescore | None = None,
 ) -> list[Example]:
     """The site's decided comments with a current score from ``scorer_name``, each under
     the site's policy as it stands now (thresholds, word lists; ``rescore``: the scorer,
@@ -526,7 +505,7 @@ def learn(
     minimum: int,
     recall_tolerance: float,
     now: datetime,
-    rescore: Rescore | None = None,
+    rescore: policy.Rescore | None = None,
     apart: bool = False,
 ) -> Outcome:
     """Learn ``site``'s standards from its moderators' decisions and record the run (a
@@ -674,7 +653,7 @@ def learn_due(
     minimum: int,
     recall_tolerance: float,
     now: datetime,
-    rescore: Rescore | None = None,
+    rescore: policy.Rescore | None = None,
     apart: bool = False,
 ) -> list[Outcome]:
     """Learn again for each site whose moderators took ``every`` actions or more since

@@ -23,7 +23,7 @@ Nothing here commits: callers commit once, at their boundary (a request, a worke
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, cast
@@ -437,13 +437,8 @@ def decide(
         scorer.default_thresholds,
         author=author,
         learned=learning.live_calibration(session, site, scorer.name),
-        rescore=rescorer(scorer),
+        rescore=policy.rescorer(scorer),
     )
-
-
-def rescorer(scorer: Scorer) -> Callable[[str], dict[str, float]]:
-    """``scorer`` on one more text, for the policy's profanity rule (policy.decide)."""
-    return lambda text: scorer.score([text])[0]
 
 
 def create(
@@ -709,7 +704,7 @@ def record_import_score(
             scores,
             scorer.default_thresholds,
             learned=learning.live_calibration(session, site, scorer.name),
-            rescore=rescorer(scorer),
+            rescore=policy.rescorer(scorer),
         )
         if decision.status != comment.status and _move(
             session,
@@ -839,7 +834,7 @@ def rescore(
                 session, comment.thread.site_id, comment.author_key, comment.ip_hash, now
             ),
             learned=learning.live_calibration(session, comment.thread.site, scorer.name),
-            rescore=rescorer(scorer),
+            rescore=policy.rescorer(scorer),
         )
         if decision.status != comment.status:
             return _move(

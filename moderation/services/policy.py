@@ -48,7 +48,7 @@ from typing import Any, Protocol
 import re2
 
 from moderation.models import Site
-from moderation.scoring import LabelThresholds
+from moderation.scoring import LabelThresholds, Scorer
 from moderation.services import targeting
 from moderation.types import CommentStatus, ModerationMode, Rule, StandingKind
 
@@ -233,6 +233,16 @@ class Learned(Protocol):
     def probability(self, scores: Mapping[str, float], rules: Collection[Rule]) -> float: ...
 
 
+# The scorer on one more text, for rule 6 (``rescorer``).
+Rescore = Callable[[str], Mapping[str, float]]
+
+
+def rescorer(scorer: Scorer) -> Rescore:
+    """``scorer`` on one more text, for rule 6: how ``decide`` is called wherever the
+    scorer is at hand (the POST, the worker, learning, evaluation)."""
+    return lambda text: scorer.score([text])[0]
+
+
 def decide(
     site: Site,
     text: str,
@@ -240,7 +250,7 @@ def decide(
     scorer_defaults: Mapping[str, LabelThresholds],
     author: StandingKind | None = None,
     learned: Learned | None = None,
-    rescore: Callable[[str], Mapping[str, float]] | None = None,
+    rescore: Rescore | None = None,
 ) -> Decision:
     """Apply ``site``'s policy to a comment with these label ``scores``; ``author``: the
     ban or trust in force for its author on the site, if any; ``learned``: the site's

@@ -10,10 +10,10 @@ import itertools
 import re
 import time
 import weakref
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 from sqlalchemy import delete, event, exists, func, inspect, select
@@ -26,6 +26,9 @@ from moderation.services import policy
 from moderation.services.errors import Conflict, Invalid, NotFound
 from moderation.services.transactions import savepoint
 from moderation.types import BanMode, CommentStatus, ModerationMode
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class NoSuchSite(NotFound):
@@ -74,15 +77,7 @@ def get_site(session: Session, slug: str) -> Site:
 SITE_CACHE_SECONDS = 1.0  # config SITE_CACHE_SECONDS, set by the app; 0 turns the cache off
 _generation = itertools.count()
 _current_generation = next(_generation)
-_site_rows: weakref.WeakKeyDictionary[Engine, dict[str, tuple[int, float, dict[str, Any]]]]
-_site_rows = weakref.WeakKeyDictionary()
 _SITE_CHANGED = "moderation.site_changed"
-
-
-def cache_generation() -> int:
-    """Bumped by every change to a site in this process: a cache of anything read from a
-    site's policy (learning's calibrations) keeps entries only of its own generation."""
-    return _current_generation
 
 
 def forget_cached_sites() -> None:
@@ -91,30 +86,56 @@ def forget_cached_sites() -> None:
     _current_generation = next(_generation)
 
 
+class SiteCache(Generic[K, V]):
+    """What the hot paths read of a site's policy (the site's row, its live calibration),
+    kept in this process per engine and key: for SITE_CACHE_SECONDS, and only while no
+    site (nor calibration) changed in this process since it was read."""
+
+    def __init__(self) -> None:
+        self._entries: weakref.WeakKeyDictionary[Engine, dict[K, tuple[int, float, V]]]
+        self._entries = weakref.WeakKeyDictionary()
+
+    def read(self, session: Session, key: K, load: Callable[[], V]) -> V:
+        """The value kept for ``key``, or ``load()``'s, kept from now on."""
+        if SITE_CACHE_SECONDS <= 0:
+            return load()
+        engine = session.get_bind()
+        assert isinstance(engine, Engine)  # noqa: S101 - one engine per app, never a Connection
+        entries = self._entries.setdefault(engine, {})
+        entry = entries.get(key)
+        now = time.monotonic()
+        if (
+            entry is not None
+            and entry[0] == _current_generation
+            and now - entry[1] < SITE_CACHE_SECONDS
+        ):
+            return entry[2]
+        generation = _current_generation  # before the read: a change meanwhile voids it
+        value = load()
+        entries[key] = (generation, now, value)
+        return value
+
+
+_site_columns: SiteCache[str, dict[str, Any]] = SiteCache()
+
+
 def cached_site(session: Session, slug: str) -> Site:
     """The site with this slug, as get_site, from this process's cache when it was read
     less than SITE_CACHE_SECONDS ago and no Site changed in this process since."""
-    if SITE_CACHE_SECONDS <= 0:
-        return get_site(session, slug)
-    engine = session.get_bind()
-    assert isinstance(engine, Engine)  # noqa: S101 - one engine per app, never a Connection
-    rows = _site_rows.setdefault(engine, {})
-    entry = rows.get(slug)
-    now = time.monotonic()
-    if (
-        entry is not None
-        and entry[0] == _current_generation
-        and now - entry[1] < SITE_CACHE_SECONDS
-    ):
-        site = Site(**entry[2])
-        make_transient_to_detached(site)
-        # No query: the copy joins the session as if loaded (the identity map's own copy,
-        # when this session has one already).
-        return session.merge(site, load=False)
-    generation = _current_generation  # before the read: a change meanwhile voids the entry
-    site = get_site(session, slug)
-    rows[slug] = (generation, now, {attr.key: getattr(site, attr.key) for attr in _SITE_COLUMNS})
-    return site
+    loaded: list[Site] = []
+
+    def load() -> dict[str, Any]:
+        loaded.append(get_site(session, slug))
+        return {attr.key: getattr(loaded[0], attr.key) for attr in _SITE_COLUMNS}
+
+    columns = _site_columns.read(session, slug, load)
+    if loaded:
+        return loaded[0]
+    site = Site(**columns)
+    make_transient_to_detached(site)
+    # No query: the copy joins the session as if loaded (the identity map's own copy, when
+    # this session has one already).
+    return session.merge(site, load=False)
 
 
 _SITE_COLUMNS = tuple(Site.__mapper__.column_attrs)

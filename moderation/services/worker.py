@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import Connection, Engine
@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 # How long the event delivery waits after a round that had work before the next: what a
 # notification or webhook may be late by, for a round of queries shared by many events.
 GATHER_SECONDS = 0.1
+# What a round of event delivery found: nothing to do, some, or a whole batch (a backlog).
+Round = Literal["idle", "some", "full"]
 
 Clock = Callable[[], datetime]
 
@@ -282,7 +284,6 @@ class Worker:
         self.retention = retention  # None: this worker prunes nothing
         self._pruned_at: datetime | None = None
         self._stop = threading.Event()
-        self._round_was_full = False  # the last round of deliver_events took a whole batch
 
     def stop(self) -> None:
         self._stop.set()
@@ -326,7 +327,7 @@ class Worker:
                     self._stop.wait(self.poll_seconds * 4)
                     continue
                 total += result.scored
-                busy = self._deliver_once(self.session) if once else False
+                busy = self._deliver_once(self.session) != "idle" if once else False
                 if result.claimed == 0 and not busy:
                     self._learn_when_due(force=once)
                     if once:
@@ -361,7 +362,7 @@ class Worker:
                 minimum=self.learn.minimum,
                 recall_tolerance=self.learn.recall_tolerance,
                 now=self.clock(),
-                rescore=lifecycle.rescorer(self.scorer),
+                rescore=policy.rescorer(self.scorer),
                 apart=True,  # scikit-learn stays out of this (maybe web) process
             )
             self.session.commit()
@@ -376,9 +377,10 @@ class Worker:
         session = Session(bind=bind)
         try:
             while not self._stop.is_set():
-                if not self._deliver_once(session):
+                done = self._deliver_once(session)
+                if done == "idle":
                     self._stop.wait(self.poll_seconds)
-                elif not self._round_was_full:
+                elif done == "some":
                     # A short pause after a round with work: the events of the posts
                     # that arrive meanwhile go out together, one round of queries for
                     # many, where back-to-back rounds under a busy site's posts cost a
@@ -388,20 +390,22 @@ class Worker:
         finally:
             session.close()
 
-    def _deliver_once(self, session: Session) -> bool:
+    def _deliver_once(self, session: Session) -> Round:
         try:
-            return self.deliver_events(session)
+            return self._deliver_round(session)
         except Exception:  # the database went away, say: wait and try again
             log.exception("worker %s: delivering events failed; retrying", self.worker_id)
             session.rollback()
             self._stop.wait(self.poll_seconds * 4)
-            return False
+            return "idle"
 
     def deliver_events(self, session: Session | None = None) -> bool:
         """Fan new outbox events out to webhooks, moderators' and readers' mail, gather due digests,
         and send the deliveries and mails that are due. Returns whether there was anything
         to do."""
-        session = session or self.session
+        return self._deliver_round(session or self.session) != "idle"
+
+    def _deliver_round(self, session: Session) -> Round:
         dispatched = outbox.dispatch(session, self.clock(), batch_size=self.batch_size * 4)
         session.commit()
         digests = notifications.collect_digests(session, self.clock())
@@ -433,12 +437,13 @@ class Worker:
                 lease_seconds=self.lease_seconds,
             ).claimed
         self.prune_if_due(session)
-        self._round_was_full = (
+        if (
             dispatched >= self.batch_size * 4
             or delivered.claimed >= self.batch_size
             or mailed >= self.batch_size
-        )
-        return bool(dispatched or digests or delivered.claimed or mailed)
+        ):
+            return "full"
+        return "some" if dispatched or digests or delivered.claimed or mailed else "idle"
 
     def prune_if_due(self, session: Session) -> retention_service.Pruned | None:
         """Run services.retention's pass when the last one (by this worker) is older than

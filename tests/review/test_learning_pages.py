@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from moderation.current_scorer import get_scorer
 from moderation.models import SettingsChange, Site
-from moderation.services import learning, lifecycle
+from moderation.services import learning, policy
 from moderation.types import Role, utcnow
 from tests import simulated_site as sim
 from tests.review.conftest import (  # noqa: F401 (admin_client: a fixture)
@@ -28,7 +28,7 @@ def learned_site(session: Session) -> Site:
     scorer = get_scorer()
     learning.learn(session, site, scorer.name, scorer.default_thresholds, minimum=50,
                    recall_tolerance=0.02, now=utcnow(),
-                   rescore=lifecycle.rescorer(scorer))  # fmt: skip
+                   rescore=policy.rescorer(scorer))  # fmt: skip
     session.commit()
     return site
 

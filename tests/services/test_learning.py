@@ -4,13 +4,18 @@ review service, the learned calibration applied by the real policy."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from moderation.current_scorer import get_scorer
 from moderation.models import Comment, SettingsChange, Site, SiteCalibration
-from moderation.services import learning, lifecycle, policy, review
+from moderation.services import learning, policy, review
 from moderation.services.worker import Worker
 from moderation.types import CommentStatus, LearnOutcome, ModerationMode, Rule, utcnow
 from tests import factories
@@ -24,7 +29,7 @@ def learn(session: Session, site: Site, minimum: int = SETTINGS.minimum) -> Site
     scorer = get_scorer()
     outcome = learning.learn(session, site, scorer.name, scorer.default_thresholds,
                              minimum=minimum, recall_tolerance=SETTINGS.recall_tolerance,
-                             now=utcnow(), rescore=lifecycle.rescorer(scorer))  # fmt: skip
+                             now=utcnow(), rescore=policy.rescorer(scorer))  # fmt: skip
     session.commit()
     return outcome.calibration
 
@@ -37,7 +42,7 @@ def plain(site: Site, posted: list[sim.Posted]) -> list[tuple[CommentStatus, str
     """What the site's thresholds alone would have done with the same stored scores (and
     the scorer, as the worker decides: policy rule 6 scores a text again)."""
     scorer = get_scorer()
-    defaults, rescore = scorer.default_thresholds, lifecycle.rescorer(scorer)
+    defaults, rescore = scorer.default_thresholds, policy.rescorer(scorer)
     return [
         (
             policy.decide(
@@ -295,13 +300,19 @@ def test_no_comment_is_changed_by_learning(session: Session, decided_site: Site)
     assert dict(session.execute(select(Comment.id, Comment.status)).all()) == statuses
 
 
+def in_a_fresh_interpreter(script: str) -> str:
+    """What ``script`` prints, run by a Python of its own from the repository's root: a
+    clean slate of imported modules."""
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(  # noqa: S603 (our own interpreter and script)
+        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True
+    )
+    return result.stdout
+
+
 def test_applying_a_calibration_never_loads_scikit_learn() -> None:
     """Web processes apply calibrations on every comment they score inline: plain
     arithmetic, without scikit-learn's ~100 MiB (only fitting imports it)."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
     script = (
         "import sys\n"
         "from app import create_app\n"
@@ -321,21 +332,13 @@ def test_applying_a_calibration_never_loads_scikit_learn() -> None:
         "    assert decision.learned is not None\n"
         "print('sklearn' in sys.modules)\n"
     )
-    root = Path(__file__).resolve().parents[2]
-    result = subprocess.run(  # noqa: S603 (our own interpreter and script)
-        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "False"
+    assert in_a_fresh_interpreter(script).strip() == "False"
 
 
 def test_the_worker_fits_in_a_child_process_and_keeps_scikit_learn_out() -> None:
     """`make run`'s worker lives in the web process: its fits run apart (a spawned child
     that exits), with the same result as a fit in the process itself, and scikit-learn
     (~100 MiB) is never loaded into the parent."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
     script = (
         "import sys, json\n"
         "from moderation.services import learning\n"
@@ -346,13 +349,7 @@ def test_the_worker_fits_in_a_child_process_and_keeps_scikit_learn_out() -> None
         "                  'coefficients': apart.coefficients, 'intercept': apart.intercept,\n"
         "                  'out_of_fold': apart.out_of_fold}))\n"
     )
-    root = Path(__file__).resolve().parents[2]
-    result = subprocess.run(  # noqa: S603 (our own interpreter and script)
-        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True
-    )
-    import json
-
-    apart = json.loads(result.stdout)
+    apart = json.loads(in_a_fresh_interpreter(script))
     assert apart["sklearn"] is False
     x = [[i / 10, float(i % 3 == 0)] for i in range(-30, 30)]
     y = [int(i > 0) if i % 7 else int(i <= 0) for i in range(-30, 30)]

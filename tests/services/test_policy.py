@@ -198,7 +198,7 @@ def test_swearing_is_waived_only_when_it_is_all_the_model_objected_to() -> None:
     "Shit, I missed the bus" falls to 0.12, so it passes. Without a scorer to ask (only
     stored scores at hand), the swearing is taken to be all."""
     from moderation.scoring.lite import LiteScorer
-    from moderation.services import lifecycle
+    from moderation.services import policy
 
     scorer = LiteScorer()
     defaults = scorer.default_thresholds
@@ -206,7 +206,7 @@ def test_swearing_is_waived_only_when_it_is_all_the_model_objected_to() -> None:
 
     def decided(text: str, ask: bool = True) -> tuple[CommentStatus, list[Rule]]:
         [scores] = scorer.score([text])
-        rescore = lifecycle.rescorer(scorer) if ask else None
+        rescore = policy.rescorer(scorer) if ask else None
         decision = decide(site(), text, scores, defaults, rescore=rescore)
         return decision.status, [f.rule for f in decision.fired]
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from config.default import DEFAULT_SUSPECT_WORDS
 from moderation.models import Site
 from moderation.scoring.lite import LiteScorer
-from moderation.services import comments, lifecycle, worker
+from moderation.services import comments, policy, worker
 from moderation.services.policy import decide
 from moderation.services.sites import ensure_site
 from moderation.types import CommentStatus, ModerationMode, utcnow
@@ -36,7 +36,7 @@ def held_share(path: Path) -> dict[str, tuple[int, int]]:
     scorer = LiteScorer()
     scores = scorer.score([row["text"] for row in rows])
     site = default_site()
-    rescore = lifecycle.rescorer(scorer)  # as the worker and the POST decide
+    rescore = policy.rescorer(scorer)  # as the worker and the POST decide
     counts: dict[str, tuple[int, int]] = {}
     for row, score in zip(rows, scores, strict=True):
         decision = decide(site, row["text"], score, scorer.default_thresholds, rescore=rescore)
