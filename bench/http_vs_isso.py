@@ -140,6 +140,19 @@ def process_tree_rss_mib(pid: int, field: str = "VmRSS:", file: str = "status") 
     return total_kib / 1024
 
 
+def describe_memory(pid: int) -> str:
+    """One process's RSS and PSS, and its command line, for the run's log."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        status = Path(f"/proc/{pid}/status").read_text().splitlines()
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+    except OSError:
+        return f"pid {pid}: gone"
+    rss = sum(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
+    pss = sum(int(line.split()[1]) for line in rollup if line.startswith("Pss:")) / 1024
+    return f"pid {pid}: RSS {rss:.0f} MiB, PSS {pss:.0f} MiB: {command[:90]}"
+
+
 def process_tree_cpu_seconds(pid: int) -> float:
     """User + system CPU time used so far by ``pid`` and all its descendants."""
     ticks = 0
@@ -572,6 +585,8 @@ async def measure(server: Server, api: Api, args: argparse.Namespace) -> Run:
         )
     run.rss_mib = process_tree_rss_mib(server.process.pid)
     run.pss_mib = process_tree_rss_mib(server.process.pid, "Pss:", "smaps_rollup")
+    for process in process_tree(server.process.pid):
+        print(f"  {api.name}: {describe_memory(process)}", flush=True)
     print(
         f"  {api.name}: reading back {sum(p.comment_id is not None for p in posts)} comments",
         flush=True,

@@ -1,19 +1,20 @@
-"""gunicorn settings for `make run`: one web process with several request threads, the
-scoring worker a thread of it (the default: SQLite, where processes only contend for its
-one writer; README, Performance), or MODERATION_WEB_PROCESSES of them with the scoring
-worker as a process of its own that the master starts and stops with itself (one
-command; with PostgreSQL and Redis, one per core). MODERATION_WORKER_IN_PROCESS, when
-set, is the operator's choice instead (true: a worker thread in each web process; false:
-run `flask moderation worker` yourself)."""
+"""gunicorn settings for `make run`: a web process per core, two at most
+(MODERATION_WEB_PROCESSES sets the number), each with several request threads, and the
+scoring worker a thread of one of them (README, Performance). The application is loaded
+once, in gunicorn's master, before it forks the web processes: they share its memory.
+MODERATION_WORKER_IN_PROCESS, when set, is the operator's choice instead (true: a worker
+thread in every web process; false: run `flask moderation worker` yourself)."""
 
+import gc
 import os
-import signal
-import subprocess
-import sys
+import tempfile
 
 bind = f"127.0.0.1:{os.environ.get('PORT', '5000')}"
-workers = int(os.environ.get("MODERATION_WEB_PROCESSES") or 1)
+# SQLite takes one writer at a time, so more processes add memory more than posts; with
+# PostgreSQL and Redis, set MODERATION_WEB_PROCESSES to the cores (README, Scaling out).
+workers = int(os.environ.get("MODERATION_WEB_PROCESSES") or min(2, os.cpu_count() or 1))
 threads = 8
+preload_app = True
 accesslog = "-"
 # gunicorn's default access line, built for a fraction of the CPU (moderation/access_log.py);
 # gunicorn's own logger when asked for statsd, which gunicorn then puts in its place.
@@ -24,41 +25,41 @@ graceful_timeout = 10
 # instances on one machine replace each other's.
 control_socket_disable = True
 
-# Decided here, in the master, before it forks: the web processes inherit the setting.
-_SEPARATE_WORKER = workers > 1 and "MODERATION_WORKER_IN_PROCESS" not in os.environ
-if _SEPARATE_WORKER:
-    os.environ["MODERATION_WORKER_IN_PROCESS"] = "false"
-_worker_process: subprocess.Popen[bytes] | None = None
+# One scoring worker among the web processes: each waits for this file's lock, and the
+# one holding it runs the worker (moderation.wiring.start_in_process_worker). A file of this
+# server's own, made here in the master before it forks: two servers on one machine each
+# have their worker.
+_WORKER_LOCK: str | None = None
+if workers > 1 and "MODERATION_WORKER_IN_PROCESS" not in os.environ:
+    _descriptor, _WORKER_LOCK = tempfile.mkstemp(prefix="moderation-worker-", suffix=".lock")
+    os.close(_descriptor)
 
 
-def when_ready(server):  # noqa: ANN001 - gunicorn's hook signature
-    """Start the scoring worker beside the web processes, with their environment."""
-    global _worker_process
-    if not _SEPARATE_WORKER:
-        return
-    _worker_process = subprocess.Popen(  # noqa: S603 - our own command, no user input
-        [sys.executable, "-m", "flask", "--app", "app", "moderation", "worker"]
-    )
-    server.log.info("scoring worker started (pid %s)", _worker_process.pid)
-
-
-def on_exit(server):  # noqa: ANN001 - gunicorn's hook signature
-    """Stop the scoring worker with the server: it finishes its batch first."""
-    if _worker_process is None or _worker_process.poll() is not None:
-        return
-    _worker_process.send_signal(signal.SIGTERM)
-    try:
-        _worker_process.wait(timeout=graceful_timeout)
-    except subprocess.TimeoutExpired:
-        _worker_process.kill()
+def pre_fork(server, worker):  # noqa: ANN001 - gunicorn's hook signature
+    """Move the loaded application out of the garbage collector's reach before forking:
+    its collections would otherwise write to every object's header, and each web process
+    would end up with its own copy of pages it could share with the master."""
+    gc.freeze()
 
 
 def post_worker_init(worker):  # noqa: ANN001 - gunicorn's hook signature
+    from pathlib import Path
+
     from moderation.wiring import load_scorer_now, start_in_process_worker
 
     # Load the model before taking requests: a misconfigured scorer stops start-up here.
     load_scorer_now(worker.wsgi)
-    start_in_process_worker(worker.wsgi)
+    start_in_process_worker(
+        worker.wsgi, one_holding=Path(_WORKER_LOCK) if _WORKER_LOCK is not None else None
+    )
+
+
+def on_exit(server):  # noqa: ANN001 - gunicorn's hook signature
+    if _WORKER_LOCK is not None:
+        try:
+            os.unlink(_WORKER_LOCK)
+        except FileNotFoundError:
+            pass
 
 
 def pre_request(worker, req):  # noqa: ANN001 - gunicorn's hook signature

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import os
@@ -251,9 +252,17 @@ def load_scorer_now(app: Flask) -> None:
             log.warning(warning)
 
 
-def start_in_process_worker(app: Flask) -> threading.Thread | None:
+def start_in_process_worker(
+    app: Flask, *, one_holding: Path | None = None
+) -> threading.Thread | None:
     """Start the scoring worker as a daemon thread of this process (``make run``).
-    Returns the thread, or None when WORKER_IN_PROCESS is off."""
+    Returns the thread, or None when WORKER_IN_PROCESS is off.
+
+    With ``one_holding``, a lock file that the web processes of one server share, the
+    thread first waits for that file's lock: one process of them runs the worker, and when
+    it exits (a restart, a crash) the lock is released and another process's thread takes
+    over. The file is opened here, in this process: a lock is held by an open file, and
+    one opened before a fork would be the same one in every process."""
     if not app.config["WORKER_IN_PROCESS"]:
         return None
     from moderation.current_scorer import get_scorer
@@ -262,6 +271,10 @@ def start_in_process_worker(app: Flask) -> threading.Thread | None:
     from moderation.services.worker import Retention, Worker
 
     def run() -> None:
+        if one_holding is not None:
+            held = open(one_holding, "ab")  # noqa: SIM115 - open for the life of the process
+            fcntl.flock(held, fcntl.LOCK_EX)  # blocks this thread only, until it is ours
+            app.extensions["moderation.worker_lock"] = held
         with app.app_context():
             worker = Worker(
                 current_session(),

@@ -56,21 +56,21 @@ def test_lite_gives_exactly_the_published_models_probabilities(tmp_path: Path) -
                     texts.append(text)
     texts = texts[::7][:3000] + ["", "the and of", "ÀÉÎ Ünïcödé wörds", "a" * 10_000]
     assert len(texts) > 1000
-    scorer = LiteScorer(model_file=tmp_path / "lite.npz")
-    assert (tmp_path / "lite.npz").is_file()  # extracted by a child process
+    scorer = LiteScorer(model_file=tmp_path / "lite.json")
+    assert (tmp_path / "lite.json").is_file()  # extracted by a child process
     ours = [s["toxicity"] for s in scorer.score(texts)]
     assert ours == [float(p) for p in predict_prob(texts)]
     # One at a time, as a post is scored, gives the same as in a batch.
     assert [scorer.score([t])[0]["toxicity"] for t in texts[:50]] == ours[:50]
 
 
-def test_a_server_scoring_with_lite_never_imports_scikit_learn(tmp_path: Path) -> None:
+def test_a_server_scoring_with_lite_never_imports_scikit_learn_or_numpy(tmp_path: Path) -> None:
     program = (
         "import sys\n"
         "from moderation.scoring import load_scorer\n"
         "[scores] = load_scorer('lite').score(['shut up you stupid idiot'])\n"
         "assert scores['toxicity'] > 0.9, scores\n"
-        "print(sorted(m for m in ('sklearn', 'scipy') if m in sys.modules))\n"
+        "print(sorted(m for m in ('sklearn', 'scipy', 'numpy') if m in sys.modules))\n"
     )
     environment = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
     for _ in range(2):  # the first start extracts the model's numbers, the second reads them
@@ -79,12 +79,12 @@ def test_a_server_scoring_with_lite_never_imports_scikit_learn(tmp_path: Path) -
             capture_output=True, text=True, timeout=300, check=True,
         )  # fmt: skip
         assert result.stdout.strip() == "[]", result.stderr
-    assert list((tmp_path / "moderation").glob("lite-*.npz"))
+    assert list((tmp_path / "moderation").glob("lite-*.json"))
 
 
 def test_a_damaged_model_file_is_made_again(tmp_path: Path) -> None:
-    damaged = tmp_path / "lite.npz"
-    damaged.write_bytes(b"PK\x03\x04 cut short by a full disk")
+    damaged = tmp_path / "lite.json"
+    damaged.write_bytes(b'{"words": ["cut short by a full disk')
     [scores] = LiteScorer(model_file=damaged).score(["shut up you stupid idiot"])
     assert scores["toxicity"] > 0.9
     assert damaged.stat().st_size > 100_000
