@@ -670,7 +670,7 @@ def main() -> None:
     print(f"work folder: {workdir}")
     print(
         f"ours: `make run` (MODERATION_SCORER={args.scorer}, SQLite, "
-        f"MODERATION_WEB_PROCESSES={args.web_processes or 'unset: make run uses 1'}, "
+        f"MODERATION_WEB_PROCESSES={args.web_processes or 'unset: make run uses 2 on 2 cores'}, "
         "MODERATION_RATELIMIT_ENABLED=false: rate limits off); "
         f"Isso {ISSO_VERSION}: gunicorn --workers 2, SQLite, moderation off, "
         "guard (rate limits) off"

@@ -46,7 +46,9 @@ def summary(raw: Path, top: int) -> str:
 
 async def profile(args: argparse.Namespace, out: Path) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="profile-http-"))
-    server = bench.start_ours(workdir, args.scorer)
+    # One web process, which then also runs the scoring worker: all of the server's work
+    # is in the one process sampled.
+    server = bench.start_ours(workdir, args.scorer, web_processes=1)
     api = bench.OurApi()
     try:
         await bench.seed_thread(server.port, api)
