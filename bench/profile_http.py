@@ -1,7 +1,7 @@
 """Where the server's CPU goes in one phase of bench/http_vs_isso.py, by py-spy.
 
     .venv/bin/python bench/profile_http.py post|thread|counts [--clients 1] [--seconds 10]
-        [--gil] [--scorer lite] [--out profile.txt]
+        [--gil] [--idle] [--web-processes 1] [--scorer lite] [--out profile.txt]
 
 Starts `make run` as the HTTP bench does (SQLite, rate limits off), seeds the 200-comment
 page, then drives one phase while `py-spy record` samples the gunicorn worker (with --gil:
@@ -46,9 +46,9 @@ def summary(raw: Path, top: int) -> str:
 
 async def profile(args: argparse.Namespace, out: Path) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="profile-http-"))
-    # One web process, which then also runs the scoring worker: all of the server's work
-    # is in the one process sampled.
-    server = bench.start_ours(workdir, args.scorer, web_processes=1)
+    # By default one web process, which then also runs the scoring worker: all of the
+    # server's work is in the one process sampled (with more, the last one started).
+    server = bench.start_ours(workdir, args.scorer, web_processes=args.web_processes)
     api = bench.OurApi()
     try:
         await bench.seed_thread(server.port, api)
@@ -69,6 +69,8 @@ async def profile(args: argparse.Namespace, out: Path) -> None:
                    "--output", str(out), "--nonblocking"]  # fmt: skip
         if args.gil:
             command.append("--gil")
+        if args.idle:
+            command.append("--idle")
         spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         phase = await bench.drive(server, args.clients, args.seconds, 0.5, request)
         spy.wait(timeout=60)
@@ -88,6 +90,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--gil", action="store_true", help="sample only the GIL's holder")
     parser.add_argument("--scorer", default="lite")
+    parser.add_argument("--web-processes", type=int, default=1)
+    parser.add_argument("--idle", action="store_true",
+                        help="sample waiting threads too (a lock, SQLite's busy handler)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--top", type=int, default=60)
     args = parser.parse_args()

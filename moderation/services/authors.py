@@ -64,7 +64,8 @@ def standing(
 
 
 # Built once, with parameters, and run for every post: building a statement with an
-# alias and its conditions costs more than the query takes to run.
+# alias and its conditions costs more than the query takes to run. Two fixed parameters
+# rather than an expanding list, which SQLAlchemy would render again at each execution.
 _banned_comment = aliased(Comment, name="banned_comment")
 _STANDINGS = (
     select(AuthorStanding.kind, AuthorStanding.author_key, _banned_comment.ip_hash)
@@ -72,7 +73,7 @@ _STANDINGS = (
     .where(
         AuthorStanding.site_id == bindparam("site_id"),
         or_(
-            AuthorStanding.author_key.in_(bindparam("keys", expanding=True)),
+            AuthorStanding.author_key.in_([bindparam("key"), bindparam("ip_key")]),
             _banned_comment.ip_hash == bindparam("ip_hash"),
         ),
         AuthorStanding.lifted_at.is_(None),
@@ -98,9 +99,16 @@ def standing_kind(
     if not keys:
         return None
     # Without an address, ``ip_hash = NULL`` matches nothing: the keys alone decide.
-    rows = session.execute(
-        _STANDINGS, {"site_id": site_id, "keys": keys, "ip_hash": ip_hash, "now": now}
-    ).all()
+    # Columns, not entities: run on the session's connection, without the ORM's layer.
+    rows = (
+        session.connection()
+        .execute(
+            _STANDINGS,
+            {"site_id": site_id, "key": keys[0], "ip_key": keys[-1], "ip_hash": ip_hash,
+             "now": now},  # fmt: skip
+        )
+        .all()
+    )
     if any(kind == StandingKind.BAN for kind, _, _ in rows):
         return StandingKind.BAN
     for kind, standing_key, trusted_from in rows:
