@@ -92,7 +92,7 @@ def main() -> None:
     parser.add_argument("--scorer", default="lite")
     parser.add_argument("--web-processes", type=int, default=1)
     parser.add_argument("--idle", action="store_true",
-                        help="sample waiting threads too (a lock, SQLite's busy handler)")  # fmt: skip
+                        help="sample waiting threads too (locks, SQLite's waits)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--top", type=int, default=60)
     args = parser.parse_args()
