@@ -100,15 +100,8 @@ def standing_kind(
         return None
     # Without an address, ``ip_hash = NULL`` matches nothing: the keys alone decide.
     # Columns, not entities: run on the session's connection, without the ORM's layer.
-    rows = (
-        session.connection()
-        .execute(
-            _STANDINGS,
-            {"site_id": site_id, "key": keys[0], "ip_key": keys[-1], "ip_hash": ip_hash,
-             "now": now},  # fmt: skip
-        )
-        .all()
-    )
+    params = {"site_id": site_id, "key": keys[0], "ip_key": keys[-1], "ip_hash": ip_hash}
+    rows = session.connection().execute(_STANDINGS, {**params, "now": now}).all()
     if any(kind == StandingKind.BAN for kind, _, _ in rows):
         return StandingKind.BAN
     for kind, standing_key, trusted_from in rows:
