@@ -21,9 +21,9 @@ $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-# Serve on http://127.0.0.1:$(PORT) under gunicorn, SQLite in instance/, worker in-process
-# (MODERATION_WEB_PROCESSES=N: N web processes, the worker a process of its own that
-# gunicorn starts and stops; config/gunicorn.conf.py).
+# Serve on http://127.0.0.1:$(PORT) under gunicorn, SQLite in instance/: a web process per
+# core, two at most (MODERATION_WEB_PROCESSES=N sets it), the scoring worker a thread of
+# one of them (config/gunicorn.conf.py).
 # Links in moderators' mail point at this server unless MODERATION_PUBLIC_URL says where.
 run: install
 	$(BIN)/flask db upgrade

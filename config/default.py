@@ -29,8 +29,8 @@ SCORER_THREADS = None
 # How long the submit request may spend scoring inline before answering `pending`.
 SCORE_BUDGET_MS = 300
 
-# The worker thread inside the web process (`make run`). Production runs
-# `flask moderation worker` processes instead and sets this to false.
+# The worker thread inside a web process (`make run`: in one of its web processes).
+# Production runs `flask moderation worker` processes instead and sets this to false.
 WORKER_IN_PROCESS = True
 WORKER_BATCH_SIZE = 32
 WORKER_POLL_SECONDS = 0.5

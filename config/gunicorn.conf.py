@@ -38,6 +38,15 @@ if workers > 1 and "MODERATION_WORKER_IN_PROCESS" not in os.environ:
     os.close(_descriptor)
 
 
+# The rate limits' counts, shared by the web processes: in a file of this server's own
+# (moderation.extensions.SQLiteStorage), unless the operator chose a storage (Redis).
+_LIMITS_FILE: str | None = None
+if workers > 1 and "MODERATION_RATELIMIT_STORAGE" not in os.environ:
+    _descriptor, _LIMITS_FILE = tempfile.mkstemp(prefix="moderation-limits-", suffix=".sqlite")
+    os.close(_descriptor)
+    os.environ["MODERATION_RATELIMIT_STORAGE"] = f"sqlite:///{_LIMITS_FILE}"
+
+
 def pre_fork(server, worker):  # noqa: ANN001 - gunicorn's hook signature
     """Move the loaded application out of the garbage collector's reach before forking:
     its collections would otherwise write to every object's header, and each web process
@@ -58,9 +67,13 @@ def post_worker_init(worker):  # noqa: ANN001 - gunicorn's hook signature
 
 
 def on_exit(server):  # noqa: ANN001 - gunicorn's hook signature
-    if _WORKER_LOCK is not None:
+    """Remove the files this server made for itself."""
+    made = [_WORKER_LOCK] if _WORKER_LOCK is not None else []
+    if _LIMITS_FILE is not None:
+        made += [_LIMITS_FILE, f"{_LIMITS_FILE}-wal", f"{_LIMITS_FILE}-shm"]
+    for path in made:
         try:
-            os.unlink(_WORKER_LOCK)
+            os.unlink(path)
         except FileNotFoundError:
             pass
 

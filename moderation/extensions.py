@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import sqlite3
 import threading
 import time
 from datetime import UTC, datetime
@@ -19,8 +21,9 @@ from limits.storage import MemoryStorage, RedisStorage, Storage
 login_manager = LoginManager()
 csrf = CSRFProtect()
 # Limits are declared on the views that need them (posting, flagging, signing in...);
-# storage comes from RATELIMIT_STORAGE_URI (memory:// by default; a redis:// address,
-# to share the counts between processes, is wrapped in FallbackStorage by wiring).
+# storage comes from RATELIMIT_STORAGE_URI (memory:// by default; sqlite:///<file> for the
+# processes of one machine, SQLiteStorage below; a redis:// address, to share the counts
+# between machines, is wrapped in FallbackStorage by wiring).
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 log = logging.getLogger(__name__)
@@ -93,6 +96,97 @@ class FallbackStorage(Storage):
     def clear(self, key: str) -> None:
         self.memory.clear(key)
         self._call("clear", key)
+
+
+class SQLiteStorage(Storage):
+    """Fixed-window counts in an SQLite file: the rate limits of several processes on one
+    machine (`make run`'s web processes, which config/gunicorn.conf.py points at a file of
+    the server's own) without Redis. A file of its own, not the service's database: a
+    count is one short write that never waits behind a post's transaction.
+
+    ``sqlite:///<path>`` (an absolute path has a fourth slash). Each thread of each
+    process opens its own connection; a window is a row (key, count, expiry) that one
+    upsert starts or counts on; expired rows are deleted now and then."""
+
+    STORAGE_SCHEME = ["sqlite"]
+    PRUNE_EVERY = 1000  # counts between deletions of expired windows, per process
+
+    def __init__(self, uri: str, wrap_exceptions: bool = False, **options: Any) -> None:
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+        self.path = uri.removeprefix("sqlite:///")
+        self._local = threading.local()
+        self._inherited: list[sqlite3.Connection] = []
+        self._counted = 0
+
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use (never before gunicorn forks,
+        as nothing counts in its master)."""
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is not None and self._local.pid == os.getpid():
+            return connection
+        if connection is not None:
+            # Made before a fork: never used here, and never closed either (closing it
+            # would drop this process's locks on the file, SQLite's own connections' too).
+            self._inherited.append(connection)
+        connection = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        connection.execute("PRAGMA journal_mode=WAL")
+        # Counts of a server that lost power restart from zero, as they do in memory.
+        connection.execute("PRAGMA synchronous=OFF")
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS rate_window "
+            "(key TEXT PRIMARY KEY, count INTEGER NOT NULL, expires_at REAL NOT NULL)"
+        )
+        self._local.connection, self._local.pid = connection, os.getpid()
+        return connection
+
+    @property
+    def base_exceptions(self) -> tuple[type[Exception], ...]:
+        return (sqlite3.Error,)
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        now = time.time()
+        connection = self._connection()
+        (count,) = connection.execute(
+            "INSERT INTO rate_window (key, count, expires_at) VALUES (:key, :amount, :expires) "
+            "ON CONFLICT (key) DO UPDATE SET "
+            "count = CASE WHEN expires_at <= :now THEN :amount ELSE count + :amount END, "
+            "expires_at = CASE WHEN expires_at <= :now THEN :expires ELSE expires_at END "
+            "RETURNING count",
+            {"key": key, "amount": amount, "expires": now + expiry, "now": now},
+        ).fetchone()
+        self._counted += 1
+        if self._counted % self.PRUNE_EVERY == 0:
+            connection.execute("DELETE FROM rate_window WHERE expires_at <= ?", (now,))
+        return int(count)
+
+    def _window(self, key: str) -> tuple[int, float] | None:
+        row = (
+            self._connection()
+            .execute(
+                "SELECT count, expires_at FROM rate_window WHERE key = ? AND expires_at > ?",
+                (key, time.time()),
+            )
+            .fetchone()
+        )
+        return (int(row[0]), float(row[1])) if row else None
+
+    def get(self, key: str) -> int:
+        window = self._window(key)
+        return window[0] if window else 0
+
+    def get_expiry(self, key: str) -> float:
+        window = self._window(key)
+        return window[1] if window else time.time()
+
+    def check(self) -> bool:
+        self._connection().execute("SELECT 1").fetchone()
+        return True
+
+    def reset(self) -> int | None:
+        return int(self._connection().execute("DELETE FROM window").rowcount)
+
+    def clear(self, key: str) -> None:
+        self._connection().execute("DELETE FROM rate_window WHERE key = ?", (key,))
 
 
 def limits_warning() -> str | None:

@@ -369,5 +369,17 @@ def test_make_run_with_two_web_processes_scores_in_one_of_them_and_the_other_tak
     server.wait_healthy()
     post_and_wait_until_scored("And a second, after the restart.")
 
+    # One posting limit for both processes (10 a minute; each request a new connection,
+    # which either process may take): 8 more posts, then 429.
+    answers = [
+        call(
+            "POST",
+            f"{api}/sites/demo/comments",
+            {"thread": "limits", "author_name": "Ada", "body": f"Post number {n}."},
+        ).status
+        for n in range(10)
+    ]
+    assert answers == [202] * 8 + [429] * 2, answers
+
     server.stop()  # checks that no process outlives make
     assert len(WORKER_STARTED.findall(server.output())) == 2, server.describe()

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app import create_app
 from moderation.db import db
-from moderation.extensions import FallbackStorage
+from moderation.extensions import FallbackStorage, SQLiteStorage
 from tests import factories
 from tests.conftest import app_config, database_state, make_site, reset_database
 from tests.redis_server import free_port, redis_server, start_redis
@@ -104,6 +104,38 @@ def test_checking_and_flagging_have_their_own_limits(limited: Flask) -> None:
     assert client.post(flag, json={"reason": "spam"}).status_code == 201
     before = database_state(session)  # type: ignore[arg-type]
     assert_limited(client.post(flag, json={"reason": "spam"}), session, before)  # type: ignore[arg-type]
+
+
+def test_the_processes_of_one_machine_share_limits_through_an_sqlite_file(
+    database_url: str, backend: str, tmp_path: Path
+) -> None:
+    # `make run`'s web processes each build the app and point it at one file of the server's.
+    storage = f"sqlite:///{tmp_path / 'limits.sqlite'}"
+    for app in limited_app(database_url, backend, RATELIMIT_STORAGE=storage):
+        client = app.test_client()
+        assert [post(client).status_code for _ in range(2)] == [201, 201]
+    for app in limited_app(database_url, backend, fresh=False, RATELIMIT_STORAGE=storage):
+        session = db.session
+        before = database_state(session)  # type: ignore[arg-type]
+        assert_limited(post(app.test_client()), session, before)  # type: ignore[arg-type]
+        assert post(app.test_client(), ip="198.51.100.8").status_code == 201
+
+
+def test_an_sqlite_window_counts_until_it_expires_then_starts_again(tmp_path: Path) -> None:
+    import time
+
+    from limits.storage import storage_from_string
+
+    storage = storage_from_string(f"sqlite:///{tmp_path / 'limits.sqlite'}")
+    assert isinstance(storage, SQLiteStorage)
+    assert [storage.incr("k", 1) for _ in range(3)] == [1, 2, 3]
+    assert storage.get("k") == 3 and storage.get("other") == 0
+    assert 0 < storage.get_expiry("k") - time.time() <= 1
+    time.sleep(1.1)
+    assert storage.get("k") == 0
+    assert storage.incr("k", 1) == 1
+    storage.clear("k")
+    assert storage.get("k") == 0
 
 
 @pytest.fixture
