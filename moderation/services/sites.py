@@ -20,6 +20,7 @@ from sqlalchemy import delete, event, exists, func, inspect, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstanceState, Session, make_transient_to_detached, object_session
+from sqlalchemy.orm.util import identity_key
 
 from moderation.models import Comment, Moderator, SettingsChange, Site, SiteCalibration, Thread
 from moderation.services import policy
@@ -131,6 +132,11 @@ def cached_site(session: Session, slug: str) -> Site:
     columns = _site_columns.read(session, slug, load)
     if loaded:
         return loaded[0]
+    # Asked for again in one request (a post asks three times): the session's copy, when
+    # none of it was expired (reading that would query).
+    present = session.identity_map.get(identity_key(Site, columns["id"]))
+    if isinstance(present, Site) and not inspect(present).expired_attributes:
+        return present
     site = Site(**columns)
     make_transient_to_detached(site)
     # No query: the copy joins the session as if loaded (the identity map's own copy, when
