@@ -680,10 +680,12 @@ def main() -> None:
     KEEP_ALIVE = not args.connection_per_request
 
     workdir = Path(tempfile.mkdtemp(prefix="http-vs-isso-"))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    processes = args.web_processes or f"unset: make run uses {min(2, cores or 1)} on {cores} cores"
     print(f"work folder: {workdir}")
     print(
         f"ours: `make run` (MODERATION_SCORER={args.scorer}, SQLite, "
-        f"MODERATION_WEB_PROCESSES={args.web_processes or 'unset: make run uses 2 on 2 cores'}, "
+        f"MODERATION_WEB_PROCESSES={processes}, "
         "MODERATION_RATELIMIT_ENABLED=false: rate limits off); "
         f"Isso {ISSO_VERSION}: gunicorn --workers 2, SQLite, moderation off, "
         "guard (rate limits) off"

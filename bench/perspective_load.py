@@ -4,8 +4,8 @@
         [--scorers lite,onnx] [--batching on|off|both] [--onnx-dir DIR]
 
 For each scorer it serves the application as `make run` does (gunicorn with
-config/gunicorn.conf.py: one process, 8 request threads; SQLite), creates a site and a
-scoring key, then runs --clients client threads, each on its own keep-alive connection,
+config/gunicorn.conf.py: two processes of 4 request threads on two cores; SQLite), creates
+a site and a scoring key, then runs --clients client threads, each on its own keep-alive connection,
 posting comments:analyze for TOXICITY with texts of ../shared/data/toxicity (a fixed
 shuffled sample) for --seconds after a short warm-up. It prints requests/second and the
 p50/p99 latency per scorer (and per batching setting with --batching both).
@@ -110,7 +110,7 @@ def prepare_database(url: str) -> str:
 
 
 class Server:
-    """gunicorn with the project's config (1 process, 8 threads), in its own process."""
+    """gunicorn with the project's config (`make run`'s processes), in its own process."""
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
         self.port = free_port()

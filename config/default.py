@@ -91,8 +91,9 @@ SITE_CACHE_SECONDS = 1.0
 # commit: one made by another process is seen within this many seconds. 0: no cache.
 COUNTS_CACHE_SECONDS = 1.0
 
-# Rate limits (Flask-Limiter): in memory for one process (`make run`); set
-# MODERATION_RATELIMIT_STORAGE=redis://127.0.0.1:6379 when several processes serve.
+# Rate limits (Flask-Limiter): in memory for one process; `make run` points its web
+# processes at a file they share (config/gunicorn.conf.py, extensions.SQLiteStorage); set
+# MODERATION_RATELIMIT_STORAGE=redis://127.0.0.1:6379 when several machines serve.
 RATELIMIT_STORAGE = "memory://"
 RATELIMIT_ENABLED = True
 # A rate-limit storage error lets the request through (logged) instead of failing it:

@@ -5,14 +5,17 @@ once, in gunicorn's master, before it forks the web processes: they share its me
 MODERATION_WORKER_IN_PROCESS, when set, is the operator's choice instead (true: a worker
 thread in every web process; false: run `flask moderation worker` yourself)."""
 
+import atexit
 import gc
 import os
-import tempfile
+from pathlib import Path
 
 bind = f"127.0.0.1:{os.environ.get('PORT', '5000')}"
+# The cores this process may run on (a container's or taskset's, not the machine's).
+_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 # SQLite takes one writer at a time, so more processes add memory more than posts; with
 # PostgreSQL and Redis, set MODERATION_WEB_PROCESSES to the cores (README, Scaling out).
-workers = int(os.environ.get("MODERATION_WEB_PROCESSES") or min(2, os.cpu_count() or 1))
+workers = int(os.environ.get("MODERATION_WEB_PROCESSES") or min(2, _CORES or 1))
 # Four request threads in each: with two processes, the eight a single process had. More
 # threads per process measured no faster, and each holds a database connection with its
 # page cache (README, Performance).
@@ -28,23 +31,52 @@ graceful_timeout = 10
 # instances on one machine replace each other's.
 control_socket_disable = True
 
+# Files of this server's own, shared by its web processes however many there are (-w,
+# TTIN): the scoring worker's lock and the rate limits' counts. In instance/run/ (which
+# no /tmp cleaner empties under a running server), named by the master's pid: gunicorn
+# runs this file again on HUP, in the same master, and finds the same names; a new master
+# (USR2) has its own. The processes make them when they first use them; the master removes
+# its own when it exits, and those of masters that are gone when it starts.
+_RUN = Path(__file__).resolve().parent.parent / "instance" / "run"
+_MASTER = os.getpid()
+_RUN.mkdir(parents=True, exist_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+for _path in _RUN.glob("*-*.*"):
+    _pid = _path.name.split(".")[0].rpartition("-")[2]
+    if _pid.isdigit() and int(_pid) != _MASTER and not _alive(int(_pid)):
+        _path.unlink(missing_ok=True)
+
+
+@atexit.register
+def _remove_own_files() -> None:
+    if os.getpid() == _MASTER:  # not in a web process that exits
+        for path in _RUN.glob(f"*-{_MASTER}.*"):
+            path.unlink(missing_ok=True)
+
+
 # One scoring worker among the web processes: each waits for this file's lock, and the
-# one holding it runs the worker (moderation.wiring.start_in_process_worker). A file of this
-# server's own, made here in the master before it forks: two servers on one machine each
-# have their worker.
-_WORKER_LOCK: str | None = None
-if workers > 1 and "MODERATION_WORKER_IN_PROCESS" not in os.environ:
-    _descriptor, _WORKER_LOCK = tempfile.mkstemp(prefix="moderation-worker-", suffix=".lock")
-    os.close(_descriptor)
+# one holding it runs the worker (moderation.wiring.start_in_process_worker).
+_WORKER_LOCK = None
+if "MODERATION_WORKER_IN_PROCESS" not in os.environ:
+    _WORKER_LOCK = _RUN / f"worker-{_MASTER}.lock"
 
-
-# The rate limits' counts, shared by the web processes: in a file of this server's own
-# (moderation.extensions.SQLiteStorage), unless the operator chose a storage (Redis).
-_LIMITS_FILE: str | None = None
-if workers > 1 and "MODERATION_RATELIMIT_STORAGE" not in os.environ:
-    _descriptor, _LIMITS_FILE = tempfile.mkstemp(prefix="moderation-limits-", suffix=".sqlite")
-    os.close(_descriptor)
-    os.environ["MODERATION_RATELIMIT_STORAGE"] = f"sqlite:///{_LIMITS_FILE}"
+# The rate limits' counts, in a file the web processes share (moderation.extensions.
+# SQLiteStorage), unless the operator chose a storage (Redis). Set in the environment,
+# where the application reads its settings; replaced when a master of ours set it before.
+if "MODERATION_RATELIMIT_STORAGE" not in os.environ or "_MODERATION_RUN_MASTER" in os.environ:
+    os.environ["MODERATION_RATELIMIT_STORAGE"] = f"sqlite:///{_RUN / f'limits-{_MASTER}.sqlite'}"
+    os.environ["_MODERATION_RUN_MASTER"] = str(_MASTER)
 
 
 def pre_fork(server, worker):  # noqa: ANN001 - gunicorn's hook signature
@@ -55,27 +87,19 @@ def pre_fork(server, worker):  # noqa: ANN001 - gunicorn's hook signature
 
 
 def post_worker_init(worker):  # noqa: ANN001 - gunicorn's hook signature
-    from pathlib import Path
-
     from moderation.wiring import load_scorer_now, start_in_process_worker
 
     # Load the model before taking requests: a misconfigured scorer stops start-up here.
     load_scorer_now(worker.wsgi)
-    start_in_process_worker(
-        worker.wsgi, one_holding=Path(_WORKER_LOCK) if _WORKER_LOCK is not None else None
-    )
+    start_in_process_worker(worker.wsgi, one_holding=_WORKER_LOCK)
 
 
-def on_exit(server):  # noqa: ANN001 - gunicorn's hook signature
-    """Remove the files this server made for itself."""
-    made = [_WORKER_LOCK] if _WORKER_LOCK is not None else []
-    if _LIMITS_FILE is not None:
-        made += [_LIMITS_FILE, f"{_LIMITS_FILE}-wal", f"{_LIMITS_FILE}-shm"]
-    for path in made:
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
+def worker_exit(server, worker):  # noqa: ANN001 - gunicorn's hook signature
+    """A web process that runs the scoring worker lets it finish its batch before exiting
+    (its claims would otherwise wait out their lease before another worker took them)."""
+    from moderation.wiring import stop_in_process_worker
+
+    stop_in_process_worker(worker.wsgi, timeout=graceful_timeout / 2)
 
 
 def pre_request(worker, req):  # noqa: ANN001 - gunicorn's hook signature

@@ -113,6 +113,13 @@ class SQLiteStorage(Storage):
 
     def __init__(self, uri: str, wrap_exceptions: bool = False, **options: Any) -> None:
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+        # The upsert's RETURNING needs SQLite 3.35: refuse to start rather than let every
+        # count fail (RATELIMIT_SWALLOW_ERRORS would let each request through).
+        if sqlite3.sqlite_version_info < (3, 35):
+            raise RuntimeError(
+                f"rate limits in {uri} need SQLite 3.35 or newer; this Python has "
+                f"{sqlite3.sqlite_version}: set MODERATION_RATELIMIT_STORAGE to redis://..."
+            )
         self.path = uri.removeprefix("sqlite:///")
         self._local = threading.local()
         self._inherited: list[sqlite3.Connection] = []
@@ -183,7 +190,7 @@ class SQLiteStorage(Storage):
         return True
 
     def reset(self) -> int | None:
-        return int(self._connection().execute("DELETE FROM window").rowcount)
+        return int(self._connection().execute("DELETE FROM rate_window").rowcount)
 
     def clear(self, key: str) -> None:
         self._connection().execute("DELETE FROM rate_window WHERE key = ?", (key,))

@@ -294,4 +294,17 @@ def start_in_process_worker(
 
     thread = threading.Thread(target=run, name="scoring-worker", daemon=True)
     thread.start()
+    app.extensions["moderation.worker_thread"] = thread
     return thread
+
+
+def stop_in_process_worker(app: Flask, timeout: float) -> None:
+    """Ask this process's scoring worker, if it runs one, to stop after its batch, and
+    wait for it at most ``timeout`` seconds. A thread still waiting for the lock (another
+    process runs the worker) is left to end with the process."""
+    worker = app.extensions.get("moderation.worker")
+    thread = app.extensions.get("moderation.worker_thread")
+    if worker is None or thread is None:
+        return
+    worker.stop()
+    thread.join(timeout)

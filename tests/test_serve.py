@@ -296,8 +296,8 @@ def test_a_body_over_the_limit_gets_413_and_an_honest_connection_close(
         connection.close()
 
 
-def command_lines(root: int) -> list[str]:
-    """The command lines of ``root``'s descendants."""
+def descendants(root: int) -> list[tuple[int, str]]:
+    """The pids and command lines of ``root``'s descendants."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -311,12 +311,23 @@ def command_lines(root: int) -> list[str]:
         pid = stack.pop()
         stack.extend(children.get(pid, []))
         try:
-            found.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
+        found.append((pid, command))
     return found
 
 
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def command_lines(root: int) -> list[str]:
+    """The command lines of ``root``'s descendants."""
+    return [command for _, command in descendants(root)]
+
+
+RUN_FILES = REPO / "instance" / "run"
 WORKER_STARTED = re.compile(r"in-process scoring worker [^:\s]+:(\d+):\w+ started")
 
 
@@ -381,5 +392,12 @@ def test_make_run_with_two_web_processes_scores_in_one_of_them_and_the_other_tak
     ]
     assert answers == [202] * 8 + [429] * 2, answers
 
+    # The worker's lock and the limits' counts are files of this server's, named by its
+    # master; they go when it stops.
+    gunicorns = {pid for pid, command in descendants(server.proc.pid) if "gunicorn" in command}
+    [master] = [pid for pid in gunicorns if parent_of(pid) not in gunicorns]
+    own = sorted(path.name for path in RUN_FILES.glob(f"*-{master}.*"))
+    assert f"worker-{master}.lock" in own and f"limits-{master}.sqlite" in own, own
     server.stop()  # checks that no process outlives make
     assert len(WORKER_STARTED.findall(server.output())) == 2, server.describe()
+    assert not list(RUN_FILES.glob(f"*-{master}.*"))

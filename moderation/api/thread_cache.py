@@ -107,8 +107,8 @@ class RecentAnswers:
     """Answers that any commit may change (the comment counts of a set of pages), kept in
     this process while no transaction has committed in it since they were made
     (``db.commits_so_far``) and for at most ``seconds``: exact for changes made in this
-    process (with `make run`'s one web process, all of them: the scoring worker is a
-    thread of it), at most ``seconds`` late for those of other processes."""
+    process, at most ``seconds`` late for those of other processes (`make run`'s other
+    web process, a worker process, another machine)."""
 
     def __init__(self, seconds: float, max_entries: int = 4096) -> None:
         self.seconds = seconds

@@ -162,9 +162,8 @@ class LinearTfidfModel:
         self.columns = {word: column for column, word in enumerate(self.words)}
         self.stop_words = frozenset(data["stop_words"])
         self.token = re.compile(str(data["token_pattern"]))
-        # Doubles in arrays, not lists of float objects: 8 bytes each instead of ~32, and
-        # reading one writes nothing to the page it sits in (web processes forked from
-        # one master keep sharing them).
+        # Doubles in arrays, not lists of float objects: 8 bytes each instead of ~32 (each
+        # web process loads its own copy, after gunicorn forks it).
         self.idf = array("d", data["idf"])
         self.folds = len(data["intercept"])
         self.coef = array("d", (value for row in data["coef"] for value in row))  # row-major

@@ -204,9 +204,9 @@ def live_calibration(session: Session, site: Site, scorer_name: str) -> Calibrat
         return None
     # Asked for each comment scored, in every post: kept in this process's memory as the
     # site itself is (sites.SiteCache). A calibration written in this process (by the
-    # worker thread of `make run`) empties the cache at once (sites._site_written); one
-    # written by another (a worker process of its own, the command line) is used here
-    # within SITE_CACHE_SECONDS.
+    # worker thread of `make run`, in the process that runs it) empties the cache at once
+    # (sites._site_written); one written by another (`make run`'s other web process, a
+    # worker process of its own, the command line) is used here within SITE_CACHE_SECONDS.
     return _calibrations.read(
         session,
         (site.id, scorer_name),

@@ -26,13 +26,15 @@ LINK_REL = "nofollow ugc noopener"
 
 # A body that is one line of words and plain punctuation, with nothing Markdown or
 # linkify would act on: no markup characters, no "." or ":" or "@" joined to what follows
-# (a domain, a URL, an address), no list or quote marker up front, no spaces at the ends.
+# (a domain, a URL, an address), no "//" (linkify's protocol-relative links), no list or
+# quote marker up front, no spaces at the ends, no lone surrogate (nh3 refuses those).
 # Its HTML is the text in a paragraph, as the renderer makes it (tested on every text of
 # the corpora and on generated ones), without running markdown-it and nh3 (~4 % of a
 # post's CPU).
 _PLAIN = re.compile(
     r"(?![-+*>=#\d\s])"  # not a list, quote, heading or code block; no space first
-    r"(?:[^\\`*_\[\]<>&#!~|@:.\x00-\x1f\x7f-\xa0\u2028\u2029]|[.:](?!\S))*"
+    r"(?:[^\\`*_\[\]<>&#!~|@:./\x00-\x1f\x7f-\xa0\u2028\u2029\ud800-\udfff]"
+    r"|[.:](?!\S)|/(?!/))*"
     r"(?<!\s)"  # no space last
 )
 

@@ -136,6 +136,10 @@ def test_an_sqlite_window_counts_until_it_expires_then_starts_again(tmp_path: Pa
     assert storage.incr("k", 1) == 1
     storage.clear("k")
     assert storage.get("k") == 0
+    storage.incr("a", 60)
+    storage.incr("b", 60)
+    assert storage.reset() == 2
+    assert storage.get("a") == storage.get("b") == 0
 
 
 @pytest.fixture

@@ -336,7 +336,7 @@ def test_applying_a_calibration_never_loads_scikit_learn() -> None:
 
 
 def test_the_worker_fits_in_a_child_process_and_keeps_scikit_learn_out() -> None:
-    """`make run`'s worker lives in the web process: its fits run apart (a spawned child
+    """`make run`'s worker lives in a web process: its fits run apart (a spawned child
     that exits), with the same result as a fit in the process itself, and scikit-learn
     (~100 MiB) is never loaded into the parent."""
     script = (

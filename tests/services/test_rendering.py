@@ -42,7 +42,7 @@ def generated_texts(count: int) -> list[str]:
     # (no-break and ideographic spaces, line separators, full-width and ideographic stops,
     # zero-width characters, C1 controls) mixed in.
     alphabet = (
-        "abcdefghij KLMNOP 0123456789 .,;:'\"?!()-+=/%$^{}"
+        "abcdefghij KLMNOP localhost 0123456789 .,;:'\"?!()-+=//%$^{}"
         "éüß中😀\u00a0\u2028\u0085\u3000。．\u200b\ufeff"
     )
     rnd = random.Random(20261130)
@@ -61,6 +61,9 @@ def test_a_plain_body_renders_exactly_as_the_full_renderer_renders_it(source: st
     "body",
     [
         "see example.com now",  # linkify
+        "see //localhost now",  # a protocol-relative link
+        "(//LOCALHOST)",
+        "x,//localhost",
         "write to ada@example.org",
         "- a list",
         "1. a list",
