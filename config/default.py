@@ -90,6 +90,10 @@ SITE_CACHE_SECONDS = 1.0
 # The comment counts of a set of pages are kept by each web process until its next
 # commit: one made by another process is seen within this many seconds. 0: no cache.
 COUNTS_CACHE_SECONDS = 1.0
+# A file through which the processes of one server count their commits together, so that
+# each one's counts see the others' commits at once (`make run` sets it for its web
+# processes; db.SharedCount). None: each process counts its own.
+COMMIT_COUNT_FILE = None
 
 # Rate limits (Flask-Limiter): in memory for one process; `make run` points its web
 # processes at a file they share (config/gunicorn.conf.py, extensions.SQLiteStorage); set

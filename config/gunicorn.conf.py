@@ -79,6 +79,11 @@ if "MODERATION_RATELIMIT_STORAGE" not in os.environ or "_MODERATION_RUN_MASTER" 
     os.environ["_MODERATION_RUN_MASTER"] = str(_MASTER)
 
 
+# The web processes count their commits together, so that the comment counts each keeps
+# see the others' posts and decisions at once (moderation.db.SharedCount).
+os.environ["MODERATION_COMMIT_COUNT_FILE"] = str(_RUN / f"commits-{_MASTER}.count")
+
+
 def pre_fork(server, worker):  # noqa: ANN001 - gunicorn's hook signature
     """Move the loaded application out of the garbage collector's reach before forking:
     its collections would otherwise write to every object's header, and each web process

@@ -3,7 +3,10 @@ the Flask-SQLAlchemy extension, created unbound and bound in ``init_app``."""
 
 from __future__ import annotations
 
+import fcntl
 import itertools
+import mmap
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,14 +55,68 @@ _commits = itertools.count()
 _last_commit = next(_commits)
 
 
+class SharedCount:
+    """A number in a file that the processes of one server (`make run`'s web processes)
+    add their commits to, so that each one's cache of what any commit may change sees the
+    others' commits at once. Mapped into memory: reading it is no system call; adding to
+    it takes the file's lock. Each process opens the file itself after the fork (a lock
+    belongs to an open file, and one opened before would be the same in every process)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._pid: int | None = None
+        self._descriptor = -1
+        self._map: mmap.mmap | None = None
+        self._lock = threading.Lock()
+        self._adding = threading.Lock()  # the file's lock does not exclude this process's threads
+
+    def _mapped(self) -> mmap.mmap:
+        if self._map is None or self._pid != os.getpid():
+            with self._lock:
+                if self._map is None or self._pid != os.getpid():
+                    descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+                    if os.fstat(descriptor).st_size < 8:
+                        os.ftruncate(descriptor, 8)  # zeros; never shortens another's count
+                    self._descriptor, self._map = descriptor, mmap.mmap(descriptor, 8)
+                    self._pid = os.getpid()
+        return self._map
+
+    def add_one(self) -> None:
+        mapped = self._mapped()
+        with self._adding:
+            fcntl.flock(self._descriptor, fcntl.LOCK_EX)
+            try:
+                mapped[:8] = (int.from_bytes(mapped[:8], "little") + 1).to_bytes(8, "little")
+            finally:
+                fcntl.flock(self._descriptor, fcntl.LOCK_UN)
+
+    def read(self) -> int:
+        return int.from_bytes(self._mapped()[:8], "little")
+
+
+_shared_commits: SharedCount | None = None
+
+
+def share_commit_count(path: str | None) -> None:
+    """Count commits in the file at ``path`` with the server's other processes (None:
+    this process alone). wiring.init_app calls this with COMMIT_COUNT_FILE."""
+    global _shared_commits
+    _shared_commits = SharedCount(path) if path else None
+
+
 @event.listens_for(Session, "after_commit")
 def _count_commit(session: Session) -> None:
     global _last_commit
     _last_commit = next(_commits)
+    if _shared_commits is not None:
+        _shared_commits.add_one()
 
 
 def commits_so_far() -> int:
-    """The number of commits in this process so far (see ``_commits``)."""
+    """The number of commits so far: in this process (see ``_commits``), or in all the
+    processes sharing COMMIT_COUNT_FILE."""
+    if _shared_commits is not None:
+        return _shared_commits.read()
     return _last_commit
 
 

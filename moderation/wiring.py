@@ -22,7 +22,13 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from moderation.db import current_session, db, engine_options, normalize_database_url
+from moderation.db import (
+    current_session,
+    db,
+    engine_options,
+    normalize_database_url,
+    share_commit_count,
+)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 migrate = Migrate()
@@ -138,6 +144,7 @@ def init_app(app: Flask) -> None:
     from moderation.api.thread_cache import RecentAnswers
 
     app.extensions["moderation.recent_counts"] = RecentAnswers(app.config["COUNTS_CACHE_SECONDS"])
+    share_commit_count(app.config["COMMIT_COUNT_FILE"])
 
     # Every <int:…> in a route is an id or a page: bounded by PostgreSQL's integer, so
     # that a larger number is a 404 (no such row) rather than a database error.

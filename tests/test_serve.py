@@ -350,11 +350,11 @@ def test_make_run_with_two_web_processes_scores_in_one_of_them_and_the_other_tak
     assert not any("moderation worker" in line for line in commands), commands
     api = f"{server.base_url}/api/v1"
 
-    def post_and_wait_until_scored(body: str) -> None:
+    def post_and_wait_until_scored(body: str, thread: str = "hello-world") -> None:
         posted = call(
             "POST",
             f"{api}/sites/demo/comments",
-            {"thread": "hello-world", "author_name": "Ada", "body": body},
+            {"thread": thread, "author_name": "Ada", "body": body},
         )
         assert posted.status == 202 and posted.body["status"] == "pending", posted.body
         poll(
@@ -383,8 +383,16 @@ def test_make_run_with_two_web_processes_scores_in_one_of_them_and_the_other_tak
     server.wait_healthy()
     post_and_wait_until_scored("And a second, after the restart.")
 
+    # The counts each process keeps see the other's commits at once (they count their
+    # commits in one file): both have the page's count, the worker in one of them makes a
+    # new comment visible, and every read through either says so.
+    counts = f"{api}/sites/demo/counts?thread=counted"
+    assert {call("GET", counts).body["counts"]["counted"] for _ in range(6)} == {0}
+    post_and_wait_until_scored("Counted at once.", thread="counted")
+    assert {call("GET", counts).body["counts"]["counted"] for _ in range(6)} == {1}
+
     # One posting limit for both processes (12 an hour; each request a new connection,
-    # which either process may take): 10 more posts, then 429.
+    # which either process may take): 3 posts so far, 9 more, then 429.
     answers = [
         call(
             "POST",
@@ -393,7 +401,7 @@ def test_make_run_with_two_web_processes_scores_in_one_of_them_and_the_other_tak
         ).status
         for n in range(12)
     ]
-    assert answers == [202] * 10 + [429] * 2, answers
+    assert answers == [202] * 9 + [429] * 3, answers
 
     # The worker's lock and the limits' counts are files of this server's, named by its
     # master; they go when it stops.

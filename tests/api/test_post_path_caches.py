@@ -5,8 +5,11 @@ and within SITE_CACHE_SECONDS / COUNTS_CACHE_SECONDS in another."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,7 +32,7 @@ from moderation.models import (
 from moderation.services import review, sites
 from moderation.services.moderators import create_moderator
 from moderation.types import LearnOutcome, Role, utcnow
-from tests.conftest import IsolatedClient, app_config, make_site, reset_database
+from tests.conftest import REPO, IsolatedClient, app_config, make_site, reset_database
 
 COUNTS = "/api/v1/sites/blog/counts?thread=post-1&thread=post-2"
 
@@ -173,6 +176,42 @@ def test_counts_changed_by_another_process_are_seen_within_counts_cache_seconds(
     another_process_runs(database_url, "UPDATE comment SET status = 'hidden'")
     time.sleep(0.6)  # COUNTS_CACHE_SECONDS is 0.5 here
     assert client.get(COUNTS).json["counts"]["post-1"] == 0
+
+
+def test_counts_changed_by_a_process_sharing_the_commit_count_are_seen_at_once(
+    database_url: str, backend: str, tmp_path: Path
+) -> None:
+    # `make run`'s web processes count their commits in one file (COMMIT_COUNT_FILE): a
+    # change through the other process shows in the next answer, not a second later.
+    shared = str(tmp_path / "commits.count")
+    app = create_app(app_config(database_url, COUNTS_CACHE_SECONDS=60, COMMIT_COUNT_FILE=shared))
+    app.test_client_class = IsolatedClient
+    with app.app_context():
+        reset_database(backend)
+        make_site(db.session, "blog")  # type: ignore[arg-type]
+        db.session.commit()
+        client = app.test_client()
+        post(client, "One.")
+        assert client.get(COUNTS).json["counts"]["post-1"] == 1  # and kept for 60 s
+        # Another process, with an app of its own on the same database and count file.
+        program = (
+            "import sys\n"
+            "from sqlalchemy import text\n"
+            "from app import create_app\n"
+            "from moderation.db import db\n"
+            "from tests.conftest import app_config\n"
+            "app = create_app(app_config(sys.argv[1], COMMIT_COUNT_FILE=sys.argv[2]))\n"
+            "with app.app_context():\n"
+            "    db.session.execute(text(\"UPDATE comment SET status = 'hidden'\"))\n"
+            "    db.session.commit()\n"
+        )
+        subprocess.run(  # noqa: S603 - this interpreter, our own program
+            [sys.executable, "-c", program, database_url, shared], cwd=REPO, check=True,
+            capture_output=True, timeout=120,
+        )  # fmt: skip
+        assert client.get(COUNTS).json["counts"]["post-1"] == 0
+        db.session.remove()
+        db.engine.dispose()
 
 
 def holding_everything(site_id: int) -> SiteCalibration:
