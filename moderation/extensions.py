@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 
 class FallbackStorage(Storage):
-    """Redis for the rate limits, and this process's memory while Redis is unreachable.
+    """Redis (or SQLiteStorage's file) for the rate limits, and this process's memory
+    while that storage is unreachable.
 
     Flask-Limiter's own fallback replaces every route's limits with one global list while
     its storage is down, and without one (swallowing errors) every limit stops, sign-in
@@ -39,15 +40,20 @@ class FallbackStorage(Storage):
     in memory and the shared ones start again from Redis. ``degraded_since`` says when
     the fallback began (None while Redis serves), for /healthz and the moderators' banner."""
 
-    STORAGE_SCHEME = ["fallback+redis", "fallback+rediss"]
+    STORAGE_SCHEME = ["fallback+redis", "fallback+rediss", "fallback+sqlite"]
     RETRY_SECONDS = 10.0
 
     def __init__(self, uri: str, wrap_exceptions: bool = False, **options: Any) -> None:
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
-        # A Redis that does not answer must not hold every request up for long.
-        options.setdefault("socket_connect_timeout", 0.5)
-        options.setdefault("socket_timeout", 0.5)
-        self.primary = RedisStorage(uri.removeprefix("fallback+"), **options)
+        shared = uri.removeprefix("fallback+")
+        self.primary: Storage
+        if shared.startswith("sqlite:"):
+            self.primary = SQLiteStorage(shared)
+        else:
+            # A Redis that does not answer must not hold every request up for long.
+            options.setdefault("socket_connect_timeout", 0.5)
+            options.setdefault("socket_timeout", 0.5)
+            self.primary = RedisStorage(shared, **options)
         self.memory = MemoryStorage()
         self.degraded_since: float | None = None
         self._next_try = 0.0

@@ -106,8 +106,9 @@ def init_app(app: Flask) -> None:
     from moderation.extensions import csrf, limiter, login_manager, retry_after_header
 
     storage = str(app.config["RATELIMIT_STORAGE"])
-    if storage.startswith(("redis://", "rediss://")):
-        # Limits keep counting in memory while Redis is down (extensions.FallbackStorage).
+    if storage.startswith(("redis://", "rediss://", "sqlite://")):
+        # Limits keep counting in memory while Redis (or the file) fails
+        # (extensions.FallbackStorage).
         storage = "fallback+" + storage
     app.config.setdefault("RATELIMIT_STORAGE_URI", storage)
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)

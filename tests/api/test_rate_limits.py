@@ -121,6 +121,29 @@ def test_the_processes_of_one_machine_share_limits_through_an_sqlite_file(
         assert post(app.test_client(), ip="198.51.100.8").status_code == 201
 
 
+def test_limits_keep_counting_in_memory_while_their_file_fails(
+    database_url: str, backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file that cannot be opened (its folder is gone) does not switch the limits off:
+    they count in this process, /healthz says so, and the file serves again once it can."""
+    monkeypatch.setattr(FallbackStorage, "RETRY_SECONDS", 0.0)  # try the file on every request
+    folder = tmp_path / "run"
+    settings = {"RATELIMIT_STORAGE": f"sqlite:///{folder / 'limits.sqlite'}",
+                "RATELIMIT_POST": "3/minute"}  # fmt: skip
+    for app in limited_app(database_url, backend, **settings):
+        client = app.test_client()
+        statuses = [post(client).status_code for _ in range(4)]
+        assert statuses == [201, 201, 201, 429]  # counted in memory, and limited
+        health = client.get("/healthz").get_json()
+        assert health["status"] == "degraded"
+        assert "rate-limit storage unreachable" in health["rate_limits"]
+
+        folder.mkdir()
+        assert post(client, ip="198.51.100.8").status_code == 201
+        assert client.get("/healthz").get_json() == {"status": "ok"}
+        assert (folder / "limits.sqlite").is_file()
+
+
 def test_an_sqlite_window_counts_until_it_expires_then_starts_again(tmp_path: Path) -> None:
     import time
 
