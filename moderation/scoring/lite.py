@@ -5,9 +5,9 @@ It produces one label, ``toxicity``.
 The model is evaluated here, with scikit-learn's arithmetic in scikit-learn's order (the
 scores are bit-identical: tests/scoring/test_lite.py), from its numbers alone: the
 vocabulary, the idf weights, five linear models and their sigmoid calibrations. They are
-read out of the published pickle once, by a child process, into a NumPy file in the user's
-cache; a server then never imports scikit-learn or SciPy (about 120 MiB of memory per
-process) and scores a comment in some 50 µs instead of 8 ms. Where that file cannot be
+read out of the published pickle once, by a child process, into a JSON file in the user's
+cache; a server then never imports scikit-learn, SciPy or NumPy (about 130 MiB of memory
+per process) and scores a comment in some 50 µs instead of 8 ms. Where that file cannot be
 written, the pickle is loaded in the process as published."""
 
 from __future__ import annotations
