@@ -32,7 +32,8 @@ graceful_timeout = 10
 control_socket_disable = True
 
 # Files of this server's own, shared by its web processes however many there are (-w,
-# TTIN): the scoring worker's lock and the rate limits' counts. In instance/run/ (which
+# TTIN): the scoring worker's lock, the rate limits' counts and the count of commits
+# (_own below). In instance/run/ (which
 # no /tmp cleaner empties under a running server), named by the master's pid: gunicorn
 # runs this file again on HUP, in the same master, and finds the same names; a new master
 # (USR2) has its own. The processes make them when they first use them; the master removes
@@ -58,6 +59,12 @@ for _path in _RUN.glob("*-*.*"):
         _path.unlink(missing_ok=True)
 
 
+def _own(name: str) -> Path:
+    """The path of this server's file ``name`` (``<kind>.<suffix>``)."""
+    kind, _, suffix = name.partition(".")
+    return _RUN / f"{kind}-{_MASTER}.{suffix}"
+
+
 @atexit.register
 def _remove_own_files() -> None:
     if os.getpid() == _MASTER:  # not in a web process that exits
@@ -69,19 +76,19 @@ def _remove_own_files() -> None:
 # one holding it runs the worker (moderation.wiring.start_in_process_worker).
 _WORKER_LOCK = None
 if "MODERATION_WORKER_IN_PROCESS" not in os.environ:
-    _WORKER_LOCK = _RUN / f"worker-{_MASTER}.lock"
+    _WORKER_LOCK = _own("worker.lock")
 
 # The rate limits' counts, in a file the web processes share (moderation.extensions.
 # SQLiteStorage), unless the operator chose a storage (Redis). Set in the environment,
 # where the application reads its settings; replaced when a master of ours set it before.
 if "MODERATION_RATELIMIT_STORAGE" not in os.environ or "_MODERATION_RUN_MASTER" in os.environ:
-    os.environ["MODERATION_RATELIMIT_STORAGE"] = f"sqlite:///{_RUN / f'limits-{_MASTER}.sqlite'}"
+    os.environ["MODERATION_RATELIMIT_STORAGE"] = f"sqlite:///{_own('limits.sqlite')}"
     os.environ["_MODERATION_RUN_MASTER"] = str(_MASTER)
 
 
 # The web processes count their commits together, so that the comment counts each keeps
 # see the others' posts and decisions at once (moderation.db.SharedCount).
-os.environ["MODERATION_COMMIT_COUNT_FILE"] = str(_RUN / f"commits-{_MASTER}.count")
+os.environ["MODERATION_COMMIT_COUNT_FILE"] = str(_own("commits.count"))
 
 
 def pre_fork(server, worker):  # noqa: ANN001 - gunicorn's hook signature

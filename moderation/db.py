@@ -67,8 +67,9 @@ class SharedCount:
         self._pid: int | None = None
         self._descriptor = -1
         self._map: mmap.mmap | None = None
+        # Around opening the file and around each addition: the file's lock does not
+        # exclude this process's own threads, which share its open file.
         self._lock = threading.Lock()
-        self._adding = threading.Lock()  # the file's lock does not exclude this process's threads
 
     def _mapped(self) -> mmap.mmap:
         if self._map is None or self._pid != os.getpid():
@@ -83,7 +84,7 @@ class SharedCount:
 
     def add_one(self) -> None:
         mapped = self._mapped()
-        with self._adding:
+        with self._lock:
             fcntl.flock(self._descriptor, fcntl.LOCK_EX)
             try:
                 mapped[:8] = (int.from_bytes(mapped[:8], "little") + 1).to_bytes(8, "little")
