@@ -20,6 +20,9 @@ workers = int(os.environ.get("MODERATION_WEB_PROCESSES") or min(2, _CORES or 1))
 # threads per process measured no faster, and each holds a database connection with its
 # page cache (README, Performance).
 threads = 4
+# gthread, listening only while a thread is free: the web processes share the connections
+# of a burst instead of the first one awake taking them all (moderation/serving.py).
+worker_class = "moderation.serving.ThreadWorker"
 preload_app = True
 accesslog = "-"
 # gunicorn's default access line, built for a fraction of the CPU (moderation/access_log.py);

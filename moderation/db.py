@@ -48,11 +48,46 @@ def current_session() -> Session:
     return db.session()
 
 
-# How many transactions this process has committed: what a per-process cache of data
-# that any commit may change (the comment counts) is checked against. Bumped after every
-# commit, read-only ones included, so it can only be too eager, never too late.
+# How many transactions this process has committed that wrote to the tables a reader's
+# page is made of (CONTENT_TABLES): what a per-process cache of answers made from them
+# (the comment counts) is checked against. Bumped after the commit, so it can only be too
+# eager, never too late. Commits that wrote elsewhere only (the worker delivering events
+# and mails, sessions, rate limits) or nothing (the worker's idle rounds) leave it: under
+# a stream of posts those were most commits, and each one emptied the counts cache.
 _commits = itertools.count()
 _last_commit = next(_commits)
+
+# The tables whose rows the counts cache is made of. A statement that SQLAlchemy did not
+# compile (text, driver SQL) and that is not a plain read counts as writing to them.
+CONTENT_TABLES = frozenset({"comment", "thread", "site"})
+_READS = ("SELECT", "PRAGMA", "BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK", "SHOW", "SET ")
+_WROTE_CONTENT = "moderation.wrote_content"
+# Set between a connection's commit (SQLAlchemy's event, before the database commits)
+# and the session's after_commit hook, which runs in the same thread right after it.
+_committing = threading.local()
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _note_content_write(
+    conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+) -> None:
+    if context is not None and (context.isinsert or context.isupdate or context.isdelete):
+        table = getattr(context.compiled.statement, "table", None)
+        if getattr(table, "name", None) not in CONTENT_TABLES:
+            return
+    elif statement.lstrip()[:8].upper().startswith(_READS):
+        return
+    conn.info[_WROTE_CONTENT] = True
+
+
+@event.listens_for(Engine, "commit")
+def _content_write_committing(conn: Any) -> None:
+    _committing.content = conn.info.pop(_WROTE_CONTENT, False)
+
+
+@event.listens_for(Engine, "rollback")
+def _content_write_undone(conn: Any) -> None:
+    conn.info.pop(_WROTE_CONTENT, None)
 
 
 class SharedCount:
@@ -108,14 +143,17 @@ def share_commit_count(path: str | None) -> None:
 @event.listens_for(Session, "after_commit")
 def _count_commit(session: Session) -> None:
     global _last_commit
+    if not getattr(_committing, "content", False):
+        return
+    _committing.content = False
     _last_commit = next(_commits)
     if _shared_commits is not None:
         _shared_commits.add_one()
 
 
-def commits_so_far() -> int:
-    """The number of commits so far: in this process (see ``_commits``), or in all the
-    processes sharing COMMIT_COUNT_FILE."""
+def content_commits_so_far() -> int:
+    """The number of commits so far that wrote comments, threads or sites: in this process
+    (see ``_commits``), or in all the processes sharing COMMIT_COUNT_FILE."""
     if _shared_commits is not None:
         return _shared_commits.read()
     return _last_commit

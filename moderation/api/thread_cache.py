@@ -104,9 +104,10 @@ def cache_from_config(config: Mapping[str, Any]) -> PageCache:
 
 
 class RecentAnswers:
-    """Answers that any commit may change (the comment counts of a set of pages), kept in
-    this process while no transaction has committed in it since they were made
-    (``db.commits_so_far``) and for at most ``seconds``: exact for changes made in this
+    """Answers that a commit writing comments, threads or sites may change (the comment
+    counts of a set of pages), kept in this process while no such transaction has committed
+    since they were made (``db.content_commits_so_far``) and for at most ``seconds``: exact
+    for changes made in this
     process, at most ``seconds`` late for those of other processes (`make run`'s other
     web process, a worker process, another machine)."""
 

@@ -29,7 +29,7 @@ from moderation.api.schemas import (
 )
 from moderation.api.thread_cache import PageCache, RecentAnswers, page_key
 from moderation.current_scorer import get_scorer
-from moderation.db import commits_so_far, current_session, db, one_writer_at_a_time
+from moderation.db import content_commits_so_far, current_session, db, one_writer_at_a_time
 from moderation.extensions import limiter, limits_warning, retry_after_seconds
 from moderation.i18n import _, reader_locale, service_message
 from moderation.models import Comment, Site, Thread
@@ -649,7 +649,7 @@ def thread_counts(site: str) -> Any:
     # exists only for a site that did (deleting it commits), and for valid keys.
     recent: RecentAnswers = current_app.extensions["moderation.recent_counts"]
     cache_key = (current_app.extensions["moderation.cache_namespace"], site, tuple(keys))
-    commits = commits_so_far()
+    commits = content_commits_so_far()
     body = recent.get(cache_key, commits)
     if body is None:
         site_row = sites.cached_site(current_session(), site)  # unknown: 404 before all else

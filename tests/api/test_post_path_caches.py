@@ -167,6 +167,45 @@ def test_counts_follow_every_change_and_answer_304_to_the_current_etag(
     assert client.get(COUNTS).json == {"counts": {"post-1": 0, "post-2": 1}}
 
 
+def test_counts_stay_cached_through_commits_that_write_no_comment_thread_or_site(
+    app: Flask, session: Session
+) -> None:
+    # Under a stream of posts most commits are the worker's (events delivered, mails, its
+    # idle rounds): each one used to empty the counts cache. Only a commit that wrote
+    # comments, threads or sites does now (db.CONTENT_TABLES).
+    client = app.test_client()
+    post(client, "One.")
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    def counts_querying() -> tuple[Any, int]:
+        statements.clear()
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            answer = client.get(COUNTS).json
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+        return answer, len(statements)
+
+    assert counts_querying() == ({"counts": {"post-1": 1, "post-2": 0}}, 1)
+    assert counts_querying()[1] == 0  # cached
+
+    create_moderator(session, "m@example.org", Role.ADMIN, [], "a long password")
+    session.commit()  # a write elsewhere
+    session.execute(select(Comment.id)).all()
+    session.commit()  # a read
+    assert counts_querying() == ({"counts": {"post-1": 1, "post-2": 0}}, 0)
+
+    session.execute(text("UPDATE comment SET status = 'hidden'"))  # SQL it cannot read
+    session.commit()
+    assert counts_querying() == ({"counts": {"post-1": 0, "post-2": 0}}, 1)
+    post(client, "Two.", thread="post-2")  # compiled INSERTs and UPDATEs
+    assert counts_querying() == ({"counts": {"post-1": 0, "post-2": 1}}, 1)
+    session.rollback()
+
+
 def test_counts_changed_by_another_process_are_seen_within_counts_cache_seconds(
     app: Flask, database_url: str
 ) -> None:
