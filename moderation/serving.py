@@ -10,17 +10,37 @@ Performance). A connection stays with the process that accepted it, so nothing e
 this out later.
 
 This worker stops listening while each of its threads has a request (``busy``, counted by
-the poller thread, which alone submits requests and finishes them) and listens again as
-soon as one is done: connections that arrive meanwhile wait in the kernel's queue for the
+the poller thread, which alone submits requests and finishes them) or a connection
+accepted in the last few milliseconds that is about to bring one (``full``), and listens
+again as soon as one is done: connections that arrive meanwhile wait in the kernel's queue for the
 first process with a free thread, where they would otherwise have waited in this process's
 queue for a thread. Kept-alive connections are not affected: their next request is queued
-for a thread as before."""
+for a thread as before.
+
+A new connection waits for its first bytes in the poller, not in a thread. gunicorn's
+worker gives it a thread at once, which waits up to 5 s for the request to start: a few
+connections that send nothing yet (a browser's preconnect, a slow or hostile client) held
+every thread of a process while requests on its other connections queued behind them. Such
+a connection is closed when it has sent nothing for as long as gunicorn would have kept it
+(5 s, then the keep-alive timeout)."""
 
 from __future__ import annotations
 
+import errno
+import selectors
+import time
+from functools import partial
 from typing import Any
 
 from gunicorn.workers import gthread
+
+# How long a new connection may wait for its first bytes: gunicorn's patience (a thread's
+# wait; the keep-alive timeout of a deferred connection is added, _pending_seconds).
+PENDING_SECONDS = gthread.DEFAULT_WORKER_DATA_TIMEOUT
+# A connection accepted this recently counts as a request on its way (a burst's clients
+# send theirs within milliseconds of connecting); one that has sent nothing for longer is
+# idle, and no longer keeps this process from taking the next connection.
+FRESH_SECONDS = 0.05
 
 
 class ThreadWorker(gthread.ThreadWorker):  # type: ignore[misc] # gunicorn has no type hints
@@ -30,22 +50,54 @@ class ThreadWorker(gthread.ThreadWorker):  # type: ignore[misc] # gunicorn has n
         super().__init__(*args, **kwargs)
         self.busy = 0  # requests submitted to the thread pool and not finished
 
+    def full(self) -> bool:
+        """Whether each thread has a request, or a connection just accepted that will
+        bring one."""
+        taken = self.busy
+        fresh_after = time.monotonic() + self._pending_seconds() - FRESH_SECONDS
+        for conn in reversed(self.pending_conns):  # the newest last
+            if taken >= self.cfg.threads or conn.timeout < fresh_after:
+                break
+            taken += 1
+        return taken >= self.cfg.threads
+
+    def _pending_seconds(self) -> float:
+        return PENDING_SECONDS + self.cfg.keepalive
+
     def enqueue_req(self, conn: Any) -> None:
         self.busy += 1
         super().enqueue_req(conn)
+        if self.full():
+            self.set_accept_enabled(False)
 
     def finish_request(self, conn: Any, fs: Any) -> None:
         self.busy -= 1
         super().finish_request(conn, fs)
 
     def accept(self, listener: Any) -> None:
-        super().accept(listener)
-        if self.busy >= self.cfg.threads:
+        try:
+            client, address = listener.accept()
+        except OSError as error:
+            if error.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise
+            return
+        self.nr_conns += 1
+        conn = gthread.TConn(self.cfg, client, address, listener.getsockname())  # non-blocking
+        # gunicorn's pending connections: a thread takes it once it is readable
+        # (on_pending_socket_readable); murder_pending closes it after the timeout. Only new
+        # connections are pending here (they reach a thread with data, so none is deferred
+        # back), which keeps the queue in the order of their timeouts.
+        conn.timeout = time.monotonic() + self._pending_seconds()
+        self.pending_conns.append(conn)
+        self.poller.register(
+            client, selectors.EVENT_READ, partial(self.on_pending_socket_readable, conn)
+        )
+        if self.full():
             self.set_accept_enabled(False)
 
     def set_accept_enabled(self, enabled: bool) -> None:
-        # gunicorn's loop asks for accepting again at its next turn, after a request is
-        # done (the poller is woken to finish it); until a thread is free, refuse.
-        if enabled and self.busy >= self.cfg.threads:
+        # gunicorn's loop asks for accepting again at each turn (woken when a request is
+        # done, at least once a second); until a thread is free, refuse.
+        if enabled and self.full():
             return
         super().set_accept_enabled(enabled)

@@ -1,5 +1,6 @@
 """`make run`'s gunicorn worker (moderation.serving.ThreadWorker): the web processes
-share the connections of a burst, whichever of them wakes first."""
+share the connections of a burst, whichever of them wakes first, and connections that
+send nothing yet hold no thread."""
 
 from __future__ import annotations
 
@@ -90,3 +91,32 @@ def test_a_burst_of_eight_connections_is_served_four_by_each_of_two_processes(
     assert sorted(collections.Counter(first).values()) == [4, 4], first
     assert second == first
     assert took < 0.8 * 2, f"eight requests of 0.4 s on eight threads took {took:.2f} s"
+
+
+def test_connections_that_send_nothing_hold_no_thread_and_are_closed_in_the_end(
+    server: int,
+) -> None:
+    # Eight connections that say nothing (a browser's preconnects, a slow client): with
+    # gunicorn's own worker each took a thread of its process for 5 s, and a request on
+    # a ninth connection waited behind them.
+    idle = [socket.create_connection(("127.0.0.1", server), timeout=30) for _ in range(8)]
+    try:
+        time.sleep(0.2)  # accepted, and older than a burst's connection
+        started = time.monotonic()
+        connection = http.client.HTTPConnection("127.0.0.1", server, timeout=30)
+        connection.request("GET", "/")
+        response = connection.getresponse()
+        assert response.status == 200 and response.read().isdigit()
+        took = time.monotonic() - started
+        connection.close()
+        assert took < 0.4 + 1.0, f"a 0.4 s page took {took:.2f} s behind idle connections"
+        # They are still open, and a request sent on one of them now is answered.
+        idle[0].sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert idle[0].recv(64).startswith(b"HTTP/1.1 200")
+        # The others are closed once they have said nothing for gunicorn's patience
+        # (5 s and the 2 s keep-alive timeout).
+        idle[1].settimeout(15)
+        assert idle[1].recv(64) == b""
+    finally:
+        for sock in idle:
+            sock.close()
