@@ -36,7 +36,7 @@ from gunicorn.workers import gthread
 
 # How long a new connection may wait for its first bytes: gunicorn's patience (a thread's
 # wait; the keep-alive timeout of a deferred connection is added, _pending_seconds).
-PENDING_SECONDS = gthread.DEFAULT_WORKER_DATA_TIMEOUT
+PENDING_SECONDS: float = gthread.DEFAULT_WORKER_DATA_TIMEOUT
 # A connection accepted this recently counts as a request on its way (a burst's clients
 # send theirs within milliseconds of connecting); one that has sent nothing for longer is
 # idle, and no longer keeps this process from taking the next connection.
@@ -53,16 +53,18 @@ class ThreadWorker(gthread.ThreadWorker):  # type: ignore[misc] # gunicorn has n
     def full(self) -> bool:
         """Whether each thread has a request, or a connection just accepted that will
         bring one."""
+        threads: int = self.cfg.threads
         taken = self.busy
         fresh_after = time.monotonic() + self._pending_seconds() - FRESH_SECONDS
         for conn in reversed(self.pending_conns):  # the newest last
-            if taken >= self.cfg.threads or conn.timeout < fresh_after:
+            if taken >= threads or conn.timeout < fresh_after:
                 break
             taken += 1
-        return taken >= self.cfg.threads
+        return taken >= threads
 
     def _pending_seconds(self) -> float:
-        return PENDING_SECONDS + self.cfg.keepalive
+        keepalive: float = self.cfg.keepalive
+        return PENDING_SECONDS + keepalive
 
     def enqueue_req(self, conn: Any) -> None:
         self.busy += 1
