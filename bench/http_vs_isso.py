@@ -401,10 +401,15 @@ class Phase:
     response_bytes: int = 0
     answered: int = 0  # warm-up included
     cpu_seconds: float = 0.0  # the server's, warm-up included
+    client_cpu_seconds: float = 0.0  # this process's (the client's), warm-up included
 
     @property
     def cpu_ms_per_request(self) -> float:
         return self.cpu_seconds * 1000 / self.answered if self.answered else float("nan")
+
+    @property
+    def client_cpu_ms_per_request(self) -> float:
+        return self.client_cpu_seconds * 1000 / self.answered if self.answered else float("nan")
 
     @property
     def rate(self) -> float:
@@ -462,8 +467,10 @@ async def drive(
         connection.close()
 
     cpu_before = process_tree_cpu_seconds(server.process.pid)
+    client_before = time.process_time()
     await asyncio.gather(*(client(i) for i in range(clients)))
     phase.cpu_seconds = process_tree_cpu_seconds(server.process.pid) - cpu_before
+    phase.client_cpu_seconds = time.process_time() - client_before
     return phase
 
 
@@ -630,6 +637,9 @@ def table(runs: dict[str, Run], args: argparse.Namespace) -> str:
             add("    p50 ms", [p.percentile(50) for p in phases], "{:.1f}")
             add("    p99 ms", [p.percentile(99) for p in phases], "{:.1f}")
             add("    server CPU ms per request", [p.cpu_ms_per_request for p in phases], "{:.1f}")
+            # The client shares the machine's cores with the server it drives.
+            add("    client CPU ms per request", [p.client_cpu_ms_per_request for p in phases],
+                "{:.1f}")  # fmt: skip
             if any(p.errors for p in phases):
                 add("    errors", [float(p.errors) for p in phases], "{:.0f}")
     add("thread response, KB", [runs[n].thread_bytes / 1000 for n in names], "{:.0f}")
