@@ -82,7 +82,9 @@ def _note_content_write(
 
 @event.listens_for(Engine, "commit")
 def _content_write_committing(conn: Any) -> None:
-    _committing.content = conn.info.pop(_WROTE_CONTENT, False)
+    # Or'ed: a session bound to two connections commits them one after the other.
+    wrote = conn.info.pop(_WROTE_CONTENT, False)
+    _committing.content = getattr(_committing, "content", False) or wrote
 
 
 @event.listens_for(Engine, "rollback")

@@ -67,8 +67,8 @@ class ThreadWorker(gthread.ThreadWorker):  # type: ignore[misc] # gunicorn has n
         return PENDING_SECONDS + keepalive
 
     def enqueue_req(self, conn: Any) -> None:
+        super().enqueue_req(conn)  # finished by the poller thread, later than this
         self.busy += 1
-        super().enqueue_req(conn)
         if self.full():
             self.set_accept_enabled(False)
 
@@ -96,6 +96,22 @@ class ThreadWorker(gthread.ThreadWorker):  # type: ignore[misc] # gunicorn has n
         )
         if self.full():
             self.set_accept_enabled(False)
+
+    def wait_for_and_dispatch_events(self, timeout: float) -> None:
+        # Refused only because of fresh connections: look again once they are no longer
+        # fresh (one that stays silent would otherwise keep the process deaf until the
+        # next event or gunicorn's one-second turn).
+        if not self._accepting and self.busy < self.cfg.threads and self.pending_conns:
+            timeout = min(timeout, FRESH_SECONDS)
+        super().wait_for_and_dispatch_events(timeout)
+
+    def _cap_keepalive(self, deadline: float) -> None:
+        # gunicorn caps its kept-alive connections when it stops (so that it exits within
+        # its linger, not their keep-alive timeout); the pending ones too. The same cap on
+        # each keeps them in the order of their timeouts.
+        super()._cap_keepalive(deadline)
+        for conn in self.pending_conns:
+            conn.timeout = min(conn.timeout, deadline)
 
     def set_accept_enabled(self, enabled: bool) -> None:
         # gunicorn's loop asks for accepting again at each turn (woken when a request is
