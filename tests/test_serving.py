@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -38,14 +39,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[int]:
-    (tmp_path / "slow_app.py").write_text(APP)
+@contextmanager
+def gunicorn(folder: Path, workers: int, threads: int) -> Iterator[tuple[int, subprocess.Popen]]:
+    """The slow page under gunicorn with our worker: its port and process, once every web
+    process listens; stopped (SIGTERM) at the end unless the test did."""
+    (folder / "slow_app.py").write_text(APP)
     port = free_port()
     process = subprocess.Popen(  # noqa: S603 - this interpreter, gunicorn, our worker
         [sys.executable, "-m", "gunicorn", "--worker-class", "moderation.serving.ThreadWorker",
-         "--workers", "2", "--threads", "4", "--bind", f"127.0.0.1:{port}",
-         "--chdir", str(tmp_path), "slow_app:app"],
+         "--workers", str(workers), "--threads", str(threads), "--bind", f"127.0.0.1:{port}",
+         "--chdir", str(folder), "slow_app:app"],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
@@ -58,11 +61,18 @@ def server(tmp_path: Path) -> Iterator[int]:
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise AssertionError("gunicorn did not start") from None
                 time.sleep(0.1)
-        time.sleep(1)  # both web processes listening, not only the first one up
-        yield port
+        time.sleep(1)  # every web process listening, not only the first one up
+        yield port, process
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[int]:
+    with gunicorn(tmp_path, workers=2, threads=4) as (port, _):
+        yield port
 
 
 def test_a_burst_of_eight_connections_is_served_four_by_each_of_two_processes(
@@ -128,23 +138,7 @@ def test_a_stopping_server_closes_connections_that_sent_nothing_within_its_linge
     # Like a kept-alive connection, one that never sent anything is given gunicorn's 2 s
     # linger when the server stops, not its whole wait of 7 s (graceful_timeout is 10 s
     # in `make run`, and the scoring worker needs some of it to finish its batch).
-    (tmp_path / "slow_app.py").write_text(APP)
-    port = free_port()
-    process = subprocess.Popen(  # noqa: S603 - this interpreter, gunicorn, our worker
-        [sys.executable, "-m", "gunicorn", "--worker-class", "moderation.serving.ThreadWorker",
-         "--workers", "1", "--threads", "2", "--bind", f"127.0.0.1:{port}",
-         "--chdir", str(tmp_path), "slow_app:app"],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline and process.poll() is None
-                time.sleep(0.1)
+    with gunicorn(tmp_path, workers=1, threads=2) as (port, process):
         silent = socket.create_connection(("127.0.0.1", port), timeout=30)
         time.sleep(0.3)
         stopping = time.monotonic()
@@ -153,7 +147,3 @@ def test_a_stopping_server_closes_connections_that_sent_nothing_within_its_linge
         took = time.monotonic() - stopping
         silent.close()
         assert took < 4, f"stopping took {took:.1f} s with one silent connection open"
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=30)
