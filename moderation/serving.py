@@ -12,10 +12,10 @@ this out later.
 This worker stops listening while each of its threads has a request (``busy``, counted by
 the poller thread, which alone submits requests and finishes them) or a connection
 accepted in the last few milliseconds that is about to bring one (``full``), and listens
-again as soon as one is done: connections that arrive meanwhile wait in the kernel's queue for the
-first process with a free thread, where they would otherwise have waited in this process's
-queue for a thread. Kept-alive connections are not affected: their next request is queued
-for a thread as before.
+again as soon as one is done: connections that arrive meanwhile wait in the kernel's
+queue for the first process with a free thread, where they would otherwise have waited in
+this process's queue for a thread. Kept-alive connections are not affected: their next
+request is queued for a thread as before.
 
 A new connection waits for its first bytes in the poller, not in a thread. gunicorn's
 worker gives it a thread at once, which waits up to 5 s for the request to start: a few

@@ -107,9 +107,8 @@ class RecentAnswers:
     """Answers that a commit writing comments, threads or sites may change (the comment
     counts of a set of pages), kept in this process while no such transaction has committed
     since they were made (``db.content_commits_so_far``) and for at most ``seconds``: exact
-    for changes made in this
-    process, at most ``seconds`` late for those of other processes (`make run`'s other
-    web process, a worker process, another machine)."""
+    for changes made in this process, at most ``seconds`` late for those of other processes
+    (`make run`'s other web process, a worker process, another machine)."""
 
     def __init__(self, seconds: float, max_entries: int = 4096) -> None:
         self.seconds = seconds
