@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -75,29 +74,39 @@ def server(tmp_path: Path) -> Iterator[int]:
         yield port
 
 
+REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+
+def answer(sock: socket.socket) -> str:
+    """The body of the next answer on ``sock`` (the answering process's pid), the
+    connection kept alive."""
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+    assert response.status == 200 and not response.will_close
+    return response.read().decode()
+
+
 def test_a_burst_of_eight_connections_is_served_four_by_each_of_two_processes(
     server: int,
 ) -> None:
     # With gunicorn's own gthread worker, the process that woke first often accepted all
-    # eight and answered them four at a time while the other idled.
-    connections = [http.client.HTTPConnection("127.0.0.1", server, timeout=30) for _ in range(8)]
-
-    def ask(connection: http.client.HTTPConnection) -> str:
-        connection.request("GET", "/")
-        response = connection.getresponse()
-        assert response.status == 200
-        return response.read().decode()
-
+    # eight and answered them four at a time while the other idled. Like the bench's
+    # clients, each connection sends its request as soon as it is open.
+    socks: list[socket.socket] = []
     try:
-        with ThreadPoolExecutor(8) as pool:
-            started = time.monotonic()
-            first = list(pool.map(ask, connections))
-            took = time.monotonic() - started
-            # The same connections, kept alive, stay with the process that took them.
-            second = list(pool.map(ask, connections))
+        started = time.monotonic()
+        for _ in range(8):
+            socks.append(socket.create_connection(("127.0.0.1", server), timeout=30))
+            socks[-1].sendall(REQUEST)
+        first = [answer(sock) for sock in socks]
+        took = time.monotonic() - started
+        # The same connections, kept alive, stay with the process that took them.
+        for sock in socks:
+            sock.sendall(REQUEST)
+        second = [answer(sock) for sock in socks]
     finally:
-        for connection in connections:
-            connection.close()
+        for sock in socks:
+            sock.close()
     assert sorted(collections.Counter(first).values()) == [4, 4], first
     assert second == first
     assert took < 0.8 * 2, f"eight requests of 0.4 s on eight threads took {took:.2f} s"
