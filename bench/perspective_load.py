@@ -4,11 +4,12 @@
         [--scorers lite,onnx] [--batching on|off|both] [--onnx-dir DIR]
 
 For each scorer it serves the application as `make run` does (gunicorn with
-config/gunicorn.conf.py: two processes of 4 request threads on two cores; SQLite), creates
-a site and a scoring key, then runs --clients client threads, each on its own keep-alive connection,
-posting comments:analyze for TOXICITY with texts of ../shared/data/toxicity (a fixed
-shuffled sample) for --seconds after a short warm-up. It prints requests/second and the
-p50/p99 latency per scorer (and per batching setting with --batching both).
+config/gunicorn.conf.py: two processes of two request threads on two cores; SQLite),
+creates a site and a scoring key, then runs --clients client threads, each on its own
+keep-alive connection, posting comments:analyze for TOXICITY with texts of
+../shared/data/toxicity (a fixed shuffled sample) for --seconds after a short warm-up. It
+prints requests/second and the p50/p99 latency per scorer (and per batching setting with
+--batching both).
 
 Scorers: ``lite``; ``onnx`` is an int8 ONNX export of a Detoxify model of bert-base's
 geometry: the folder given by --onnx-dir (or MODERATION_ONNX_MODEL_DIR) if it holds an

@@ -87,10 +87,11 @@ THREAD_CACHE_SECONDS = 600
 # change made through another process (another web process, the command line) takes
 # effect within this many seconds; one made in the same process at once. 0: no cache.
 SITE_CACHE_SECONDS = 1.0
-# The comment counts of a set of pages are kept by each web process until its next
-# commit: one made by another process is seen within this many seconds. 0: no cache.
+# The comment counts of a set of pages are kept by each web process until its next commit
+# that writes comments, threads or sites: one made by another process (unless it shares
+# COMMIT_COUNT_FILE) is seen within this many seconds. 0: no cache.
 COUNTS_CACHE_SECONDS = 1.0
-# A file through which the processes of one server count their commits together, so that
+# A file through which the processes of one server count those commits together, so that
 # each one's counts see the others' commits at once (`make run` sets it for its web
 # processes; db.SharedCount). None: each process counts its own.
 COMMIT_COUNT_FILE = None

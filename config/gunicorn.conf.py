@@ -17,10 +17,10 @@ _CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else o
 # PostgreSQL and Redis, set MODERATION_WEB_PROCESSES to the cores (README, Scaling out).
 workers = int(os.environ.get("MODERATION_WEB_PROCESSES") or min(2, _CORES or 1))
 # Request threads in each: two where there are two processes or more, four in a lone one.
-# Fewer threads wait less for each other's turn at the interpreter's lock: two measured
-# faster than four in every paired run, posts and reads alike, and take 9 MiB less; more
-# measured no faster (README, Performance). A connection that has sent nothing yet holds
-# no thread (moderation/serving.py).
+# Fewer threads wait less for each other's turn at the interpreter's lock: two posted faster
+# than four at 8 clients in each of five paired runs (and read faster in most), with a
+# lower p99 and 9 MiB less; more measured no faster (README, Performance). A connection
+# that has sent nothing yet holds no thread (moderation/serving.py).
 threads = 2 if workers > 1 else 4
 # gthread, listening only while a thread is free: the web processes share the connections
 # of a burst instead of the first one awake taking them all (moderation/serving.py).
@@ -38,8 +38,8 @@ control_socket_disable = True
 
 # Files of this server's own, shared by its web processes however many there are (-w,
 # TTIN): the scoring worker's lock, the rate limits' counts and the count of commits
-# (_own below). In instance/run/ (which
-# no /tmp cleaner empties under a running server), named by the master's pid: gunicorn
+# (_own below). In instance/run/ (which no /tmp cleaner empties under a running server),
+# named by the master's pid: gunicorn
 # runs this file again on HUP, in the same master, and finds the same names; a new master
 # (USR2) has its own. The processes make them when they first use them; the master removes
 # its own when it exits, and those of masters that are gone when it starts.

@@ -94,8 +94,8 @@ def _content_write_undone(conn: Any) -> None:
 
 class SharedCount:
     """A number in a file that the processes of one server (`make run`'s web processes)
-    add their commits to, so that each one's cache of what any commit may change sees the
-    others' commits at once. Mapped into memory: reading it is no system call; adding to
+    add their content commits to (see ``_commits``), so that each one's counts cache sees
+    the others' changes at once. Mapped into memory: reading it is no system call; adding to
     it takes the file's lock. Each process opens the file itself after the fork (a lock
     belongs to an open file, and one opened before would be the same in every process)."""
 

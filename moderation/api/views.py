@@ -645,7 +645,8 @@ def flag_comment(comment_id: int) -> Any:
 def thread_counts(site: str) -> Any:
     keys = [k for k in request.args.getlist("thread") if k.strip()]
     # Blogs ask for the same pages' counts over and over (every view of an index page):
-    # the answer is kept until the next commit in this process (RecentAnswers). An entry
+    # the answer is kept until the next commit that writes comments, threads or sites, in
+    # this process or (`make run`) the server's other one (RecentAnswers). An entry
     # exists only for a site that did (deleting it commits), and for valid keys.
     recent: RecentAnswers = current_app.extensions["moderation.recent_counts"]
     cache_key = (current_app.extensions["moderation.cache_namespace"], site, tuple(keys))
