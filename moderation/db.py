@@ -83,13 +83,17 @@ def _note_content_write(
 @event.listens_for(Engine, "commit")
 def _content_write_committing(conn: Any) -> None:
     # Or'ed: a session bound to two connections commits them one after the other.
-    wrote = conn.info.pop(_WROTE_CONTENT, False)
+    wrote = not conn.invalidated and conn.info.pop(_WROTE_CONTENT, False)
     _committing.content = getattr(_committing, "content", False) or wrote
 
 
 @event.listens_for(Engine, "rollback")
 def _content_write_undone(conn: Any) -> None:
-    conn.info.pop(_WROTE_CONTENT, None)
+    # A connection the database dropped is invalidated before this rollback, and reading
+    # its info would try to reconnect inside it (PendingRollbackError: a 500 instead of
+    # the 503 the lost database is). Its record empties its info when it reconnects.
+    if not conn.invalidated:
+        conn.info.pop(_WROTE_CONTENT, None)
 
 
 class SharedCount:

@@ -10,10 +10,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session
 
 from app import create_app
@@ -176,3 +177,40 @@ def test_a_database_that_does_not_answer_is_a_503_with_retry_after(
     assert retried.status_code == 201
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Comment)) == 1
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("statement", [
+    "SELECT author_standing", "INSERT INTO thread", "INSERT INTO comment", "INSERT INTO score",
+    "INSERT INTO idempotent_request",
+])  # fmt: skip
+def test_a_connection_the_database_drops_mid_post_is_a_503_and_the_next_posts_are_stored(
+    app: Flask, client: FlaskClient, session: Session, statement: str
+) -> None:
+    """PostgreSQL ends the post's connection between its statements (a restart, an
+    administrator, a failover): that post answers 503 and stores nothing, and the posts
+    after it, in the same process, are stored (a connection dropped mid-transaction must
+    not leave its session unusable: every later request on it would be a 500)."""
+    make_site(session, "blog")
+    session.commit()
+    cut: list[int] = []
+
+    @event.listens_for(db.engine, "before_cursor_execute")
+    def drop_on_insert(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
+        if not cut and sql.startswith(statement):
+            cut.append(cursor.connection.info.backend_pid)
+            with psycopg.connect(db.engine.url.set(drivername="postgresql")
+                                 .render_as_string(hide_password=False)) as admin:  # fmt: skip
+                admin.execute("SELECT pg_terminate_backend(%s)", (cut[0],))
+
+    try:
+        dropped = post(client, "dropped")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", drop_on_insert)
+    assert cut, "no INSERT was cut: the test tested nothing"
+    assert dropped.status_code == 503, dropped.get_data(as_text=True)
+    assert dropped.headers["Retry-After"]
+    assert comment_count(session) == 0
+    answers = [post(client, "dropped"), *(post(client, f"after-{n}") for n in range(4))]
+    assert [a.status_code for a in answers] == [201] * 5
+    assert comment_count(session) == 5

@@ -6,11 +6,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+import psycopg
+import pytest
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from moderation.current_scorer import get_scorer
+from moderation.db import db
 from moderation.models import Comment, ModerationAction, OutboxEvent, Score, Site
 from moderation.services import comments, lifecycle, worker
 from moderation.types import Actor, CommentStatus, utcnow
@@ -251,3 +255,34 @@ def test_event_delivery_drains_a_backlog_without_pausing_and_gathers_a_trickle(
         select(func.count(OutboxEvent.id)).where(OutboxEvent.published_at.is_(None))
     )
     assert undispatched == 0
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_the_worker_goes_on_after_the_database_drops_its_connection(
+    session: Session, site: Site
+) -> None:
+    """PostgreSQL ends the worker's connection in the middle of a batch (a restart, a
+    failover): the loop rolls back, waits, and scores the comments with a new connection,
+    where a rollback that failed on the dead connection used to end the worker for good."""
+    made = pending(session, site, ["first", "second"])
+    cut: list[int] = []
+
+    @event.listens_for(db.engine, "before_cursor_execute")
+    def drop_on_claim(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if not cut and statement.startswith("UPDATE comment"):
+            cut.append(cursor.connection.info.backend_pid)
+            url = db.engine.url.set(drivername="postgresql").render_as_string(False)
+            with psycopg.connect(url) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (cut[0],))
+
+    loop = worker.Worker(
+        session, get_scorer(), batch_size=5, lease_seconds=60, poll_seconds=0.01, max_attempts=3
+    )
+    try:
+        scored = loop.run(once=True)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", drop_on_claim)
+    assert cut, "no claim was cut: the test tested nothing"
+    assert scored == 2
+    session.expire_all()
+    assert [c.status for c in made] == [CommentStatus.VISIBLE] * 2
