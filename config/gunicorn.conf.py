@@ -16,12 +16,17 @@ _CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else o
 # SQLite takes one writer at a time, so more processes add memory more than posts; with
 # PostgreSQL and Redis, set MODERATION_WEB_PROCESSES to the cores (README, Scaling out).
 workers = int(os.environ.get("MODERATION_WEB_PROCESSES") or min(2, _CORES or 1))
-# Request threads in each: two where there are two processes or more, four in a lone one.
-# Fewer threads wait less for each other's turn at the interpreter's lock: two posted faster
-# than four at 8 clients in each of five paired runs (and read faster in most), with a
-# lower p99 and 9 MiB less; more measured no faster (README, Performance). A connection
-# that has sent nothing yet holds no thread (moderation/serving.py).
-threads = 2 if workers > 1 else 4
+# Request threads in each. On SQLite with two processes or more, one: a post's writer then
+# never waits for the interpreter's lock while it holds SQLite's, which every writer of
+# both processes waits for (a thread running Python keeps that lock up to 5 ms at a time).
+# One thread against two, five paired runs: the posts' p99 at 8 clients 26 to 42 ms
+# against 65 to 78, as many posts or more (README, Performance). Two with PostgreSQL, whose
+# writers do not wait for each other, and four in a lone process. A connection that has
+# sent nothing yet holds no thread (moderation/serving.py); a slow reader is the reverse
+# proxy's to wait for, which takes the answer at once. GUNICORN_CMD_ARGS="--threads N"
+# chooses otherwise.
+_SQLITE = os.environ.get("MODERATION_DATABASE_URL", "sqlite").startswith("sqlite")
+threads = 4 if workers == 1 else 1 if _SQLITE else 2
 # gthread, listening only while a thread is free: the web processes share the connections
 # of a burst instead of the first one awake taking them all (moderation/serving.py).
 worker_class = "moderation.serving.ThreadWorker"
