@@ -42,6 +42,13 @@ TEST_DATABASE_PREFIX = "moderation_test_"
 STALE_AFTER_SECONDS = 24 * 3600
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for a server a test starts)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def _server_label() -> str:
     url = make_url(normalize_database_url(PG_SERVER_URL))
     return url.set(drivername="postgresql").render_as_string(hide_password=True)

@@ -25,8 +25,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.conftest import REPO
-from tests.test_serve import free_port
+from tests.conftest import REPO, free_port
 
 pytestmark = pytest.mark.slow
 

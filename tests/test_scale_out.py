@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -24,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from moderation.models import Comment
-from tests.conftest import POSTGRES, POSTGRES_PROBLEM, REPO, make_site
+from tests.conftest import POSTGRES, POSTGRES_PROBLEM, REPO, free_port, make_site
 from tests.redis_server import redis_server
 
 pytestmark = [
@@ -66,12 +65,6 @@ def call(url: str, payload: dict[str, Any] | None = None, **headers: str) -> Ans
         with error:
             raw = error.read()
             return Answer(error.code, error.headers, json.loads(raw) if raw else None)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

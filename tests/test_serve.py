@@ -8,7 +8,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -22,7 +21,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from werkzeug.security import check_password_hash
 
-from tests.conftest import REPO
+from tests.conftest import REPO, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -53,12 +52,6 @@ def call(method: str, url: str, payload: dict[str, Any] | None = None) -> Respon
         with error:
             raw = error.read()
             return Response(error.code, error.headers, json.loads(raw) if raw else None)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -15,8 +15,8 @@ from app import create_app
 from moderation.db import db
 from moderation.extensions import FallbackStorage, SQLiteStorage
 from tests import factories
-from tests.conftest import app_config, database_state, make_site, reset_database
-from tests.redis_server import free_port, redis_server, start_redis
+from tests.conftest import app_config, database_state, free_port, make_site, reset_database
+from tests.redis_server import redis_server, start_redis
 
 LIMITS = {
     "RATELIMIT_ENABLED": True,
