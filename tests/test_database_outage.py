@@ -137,9 +137,13 @@ def post(base_url: str, key: str, body: str) -> Answer | None:
 
 
 def _first_traceback(log: str) -> str:
-    """The server log from its first traceback on (what made a 500), or its tail."""
-    start = log.find("Traceback")
-    return log[start : start + 6000] if start >= 0 else log[-3000:]
+    """The server log from Flask's first "Exception on" (what made a 500) on, or from its
+    first traceback (a logged one may be harmless), or its tail."""
+    for mark in ("Exception on ", "Traceback"):
+        start = log.find(mark)
+        if start >= 0:
+            return log[start : start + 6000]
+    return log[-3000:]
 
 
 def test_a_postgres_restart_under_load_loses_nothing_and_duplicates_nothing(

@@ -249,6 +249,19 @@ def process_batch(
     return BatchResult(len(claimed), scored, failed=failed + len(exhausted))
 
 
+def _roll_back(session: Session) -> None:
+    """Roll back after a failed round. The ROLLBACK itself fails when the database went
+    away after the round's error and before it: the session is then closed (its
+    connection goes back to the pool, which replaces it), so that the loop goes on to its
+    next try rather than ending on an error of its own error handling."""
+    try:
+        session.rollback()
+    except Exception:
+        log.warning("worker: the rollback after a failure failed too; closing the session",
+                    exc_info=True)  # fmt: skip
+        session.close()
+
+
 class Worker:
     """The loop around ``process_batch``. ``stop()`` (or SIGTERM, in the CLI) lets the
     current batch finish, then the loop returns."""
@@ -323,7 +336,7 @@ class Worker:
                     )
                 except Exception:  # the database went away, say: wait and try again
                     log.exception("worker %s: batch failed; retrying", self.worker_id)
-                    self.session.rollback()
+                    _roll_back(self.session)
                     self._stop.wait(self.poll_seconds * 4)
                     continue
                 total += result.scored
@@ -368,7 +381,7 @@ class Worker:
             self.session.commit()
         except Exception:
             log.exception("worker %s: learning from moderators failed", self.worker_id)
-            self.session.rollback()
+            _roll_back(self.session)
             return
         for outcome in outcomes:
             log.info("site %s: %s", outcome.calibration.site.slug, outcome.calibration.note)
@@ -395,7 +408,7 @@ class Worker:
             return self._deliver_round(session)
         except Exception:  # the database went away, say: wait and try again
             log.exception("worker %s: delivering events failed; retrying", self.worker_id)
-            session.rollback()
+            _roll_back(session)
             self._stop.wait(self.poll_seconds * 4)
             return "idle"
 

@@ -21,7 +21,7 @@ from app import create_app
 from moderation.db import db
 from moderation.models import Comment, IdempotentRequest, Site
 from moderation.types import utcnow
-from tests.conftest import app_config, database_state, make_site
+from tests.conftest import app_config, database_state, make_site, postgres_only
 
 COMMENTS = "/api/v1/sites/blog/comments"
 PAYLOAD = {"thread": "post-42", "author_name": "Ada", "body": "Lovely post."}
@@ -179,35 +179,48 @@ def test_a_database_that_does_not_answer_is_a_503_with_retry_after(
         assert db.session.scalar(select(func.count()).select_from(Comment)) == 1
 
 
-@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+@postgres_only
 @pytest.mark.parametrize("statement", [
     "SELECT author_standing", "INSERT INTO thread", "INSERT INTO comment", "INSERT INTO score",
-    "INSERT INTO idempotent_request",
+    "INSERT INTO idempotent_request", "COMMIT",
 ])  # fmt: skip
 def test_a_connection_the_database_drops_mid_post_is_a_503_and_the_next_posts_are_stored(
     app: Flask, client: FlaskClient, session: Session, statement: str
 ) -> None:
-    """PostgreSQL ends the post's connection between its statements (a restart, an
-    administrator, a failover): that post answers 503 and stores nothing, and the posts
-    after it, in the same process, are stored (a connection dropped mid-transaction must
-    not leave its session unusable: every later request on it would be a 500)."""
+    """PostgreSQL ends the post's connection before one of its statements or its COMMIT (a
+    restart, an administrator, a failover): that post answers 503 and stores nothing, and
+    the posts after it, in the same process, are stored. The key's row is written by the
+    commit's flush, whose rollback on the dropped connection once raised an error of its
+    own (a 500 instead of the 503)."""
     make_site(session, "blog")
     session.commit()
     cut: list[int] = []
 
-    @event.listens_for(db.engine, "before_cursor_execute")
-    def drop_on_insert(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
-        if not cut and sql.startswith(statement):
-            cut.append(cursor.connection.info.backend_pid)
-            with psycopg.connect(db.engine.url.set(drivername="postgresql")
-                                 .render_as_string(hide_password=False)) as admin:  # fmt: skip
-                admin.execute("SELECT pg_terminate_backend(%s)", (cut[0],))
+    def terminate(backend_pid: int) -> None:
+        cut.append(backend_pid)
+        url = db.engine.url.set(drivername="postgresql").render_as_string(False)
+        with psycopg.connect(url) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s, 5000)", (backend_pid,))
 
+    posting: list[bool] = []
+
+    def before_statement(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
+        posting.append(sql.startswith("INSERT INTO comment"))
+        if not cut and sql.startswith(statement):
+            terminate(cursor.connection.info.backend_pid)
+
+    def before_commit(conn: Any) -> None:  # the engine's commit event: before COMMIT is sent
+        if not cut and statement == "COMMIT" and any(posting):
+            terminate(conn.connection.dbapi_connection.info.backend_pid)
+
+    event.listen(db.engine, "before_cursor_execute", before_statement)
+    event.listen(db.engine, "commit", before_commit)
     try:
         dropped = post(client, "dropped")
     finally:
-        event.remove(db.engine, "before_cursor_execute", drop_on_insert)
-    assert cut, "no INSERT was cut: the test tested nothing"
+        event.remove(db.engine, "before_cursor_execute", before_statement)
+        event.remove(db.engine, "commit", before_commit)
+    assert cut, "nothing was cut: the test tested nothing"
     assert dropped.status_code == 503, dropped.get_data(as_text=True)
     assert dropped.headers["Retry-After"]
     assert comment_count(session) == 0

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from moderation.models import Site
 from tests import factories
-from tests.conftest import database_state
+from tests.conftest import database_state, postgres_only
 
 HUGE = "99999999999999999999"
 
@@ -77,7 +77,7 @@ def test_json_nested_thousands_deep_is_a_400(client: FlaskClient, site: Site) ->
     assert response.json["detail"] == "the body's JSON is nested too deeply"
 
 
-@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)  # SQLite ids were 64-bit
+@postgres_only  # SQLite ids were 64-bit
 def test_ids_past_32_bits_work(client: FlaskClient, session: Session, site: Site) -> None:
     """A busy site's ids pass 2,147,483,647 (PostgreSQL's `integer`): comments, replies,
     reports and their outbox events go on working (ids are BIGINT since migration 0015)."""

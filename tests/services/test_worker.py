@@ -9,7 +9,6 @@ from datetime import timedelta
 from typing import Any
 
 import psycopg
-import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
@@ -18,6 +17,7 @@ from moderation.db import db
 from moderation.models import Comment, ModerationAction, OutboxEvent, Score, Site
 from moderation.services import comments, lifecycle, worker
 from moderation.types import Actor, CommentStatus, utcnow
+from tests.conftest import postgres_only
 
 
 def pending(session: Session, site: Site, bodies: Sequence[str]) -> list[Comment]:
@@ -257,7 +257,15 @@ def test_event_delivery_drains_a_backlog_without_pausing_and_gathers_a_trickle(
     assert undispatched == 0
 
 
-@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def _terminate(backend_pid: int) -> None:
+    """End a connection of the test's database from the server's side, as a restart does,
+    and wait until it is gone."""
+    url = db.engine.url.set(drivername="postgresql").render_as_string(False)
+    with psycopg.connect(url) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s, 5000)", (backend_pid,))
+
+
+@postgres_only
 def test_the_worker_goes_on_after_the_database_drops_its_connection(
     session: Session, site: Site
 ) -> None:
@@ -271,9 +279,7 @@ def test_the_worker_goes_on_after_the_database_drops_its_connection(
     def drop_on_claim(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if not cut and statement.startswith("UPDATE comment"):
             cut.append(cursor.connection.info.backend_pid)
-            url = db.engine.url.set(drivername="postgresql").render_as_string(False)
-            with psycopg.connect(url) as admin:
-                admin.execute("SELECT pg_terminate_backend(%s)", (cut[0],))
+            _terminate(cut[0])
 
     loop = worker.Worker(
         session, get_scorer(), batch_size=5, lease_seconds=60, poll_seconds=0.01, max_attempts=3
@@ -286,3 +292,40 @@ def test_the_worker_goes_on_after_the_database_drops_its_connection(
     assert scored == 2
     session.expire_all()
     assert [c.status for c in made] == [CommentStatus.VISIBLE] * 2
+
+
+@postgres_only
+def test_the_worker_goes_on_when_the_rollback_after_a_failure_fails_too(
+    session: Session, site: Site
+) -> None:
+    """A batch fails (here: an error raised at its claim), and the database goes away
+    before the loop's ROLLBACK reaches it, so the rollback fails as well: the loop closes
+    the session and scores the comments on its next try, instead of ending."""
+    ids = [c.id for c in pending(session, site, ["first", "second"])]
+    failed: list[str] = []
+
+    @event.listens_for(db.engine, "before_cursor_execute")
+    def fail_the_claim(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if not failed and statement.startswith("UPDATE comment"):
+            failed.append("claim")
+            raise RuntimeError("the batch failed")
+
+    @event.listens_for(db.engine, "rollback")
+    def drop_before_the_rollback(conn: Any) -> None:
+        if failed == ["claim"]:
+            failed.append("rollback")
+            _terminate(conn.connection.dbapi_connection.info.backend_pid)
+
+    loop = worker.Worker(
+        session, get_scorer(), batch_size=5, lease_seconds=60, poll_seconds=0.01, max_attempts=3
+    )
+    try:
+        scored = loop.run(once=True)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", fail_the_claim)
+        event.remove(db.engine, "rollback", drop_before_the_rollback)
+    assert failed == ["claim", "rollback"], "the test tested nothing"
+    assert scored == 2
+    # (the loop closed the session: its objects are gone with it)
+    statuses = session.scalars(select(Comment.status).where(Comment.id.in_(ids))).all()
+    assert statuses == [CommentStatus.VISIBLE] * 2
