@@ -4,7 +4,7 @@
         [--scorers lite,onnx] [--batching on|off|both] [--onnx-dir DIR]
 
 For each scorer it serves the application as `make run` does (gunicorn with
-config/gunicorn.conf.py: two processes of two request threads on two cores; SQLite),
+config/gunicorn.conf.py: two processes of one request thread on two cores; SQLite),
 creates a site and a scoring key, then runs --clients client threads, each on its own
 keep-alive connection, posting comments:analyze for TOXICITY with texts of
 ../shared/data/toxicity (a fixed shuffled sample) for --seconds after a short warm-up. It

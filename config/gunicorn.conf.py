@@ -1,5 +1,5 @@
 """gunicorn settings for `make run`: a web process per core, two at most
-(MODERATION_WEB_PROCESSES sets the number), each with several request threads, and the
+(MODERATION_WEB_PROCESSES sets the number), each with its request threads, and the
 scoring worker a thread of one of them (README, Performance). The application is loaded
 once, in gunicorn's master, before it forks the web processes: they share its memory.
 MODERATION_WORKER_IN_PROCESS, when set, is the operator's choice instead (true: a worker
@@ -19,14 +19,19 @@ workers = int(os.environ.get("MODERATION_WEB_PROCESSES") or min(2, _CORES or 1))
 # Request threads in each. On SQLite with two processes or more, one: a post's writer then
 # never waits for the interpreter's lock while it holds SQLite's, which every writer of
 # both processes waits for (a thread running Python keeps that lock up to 5 ms at a time).
-# One thread against two, five paired runs: the posts' p99 at 8 clients 26 to 42 ms
-# against 65 to 78, as many posts or more (README, Performance). Two with PostgreSQL, whose
-# writers do not wait for each other, and four in a lone process. A connection that has
-# sent nothing yet holds no thread (moderation/serving.py); a slow reader is the reverse
-# proxy's to wait for, which takes the answer at once. GUNICORN_CMD_ARGS="--threads N"
-# chooses otherwise.
-_SQLITE = os.environ.get("MODERATION_DATABASE_URL", "sqlite").startswith("sqlite")
-threads = 4 if workers == 1 else 1 if _SQLITE else 2
+# One thread against two, five paired runs: the posts' p99 at 8 clients 26 to 37 ms
+# against 65 to 79, and more posts on average (README, Performance). Two with PostgreSQL,
+# whose writers do not wait for each other, and four in a lone process. A connection that
+# has sent nothing yet holds no thread (moderation/serving.py); a slow reader is for the
+# reverse proxy to wait for (nginx reads each answer at once). GUNICORN_CMD_ARGS="--threads
+# N" chooses otherwise. The database's URL is read as the application reads it
+# (moderation.wiring).
+_URL = (
+    os.environ.get("MODERATION_SQLALCHEMY_DATABASE_URI")
+    or os.environ.get("MODERATION_DATABASE_URL")
+    or "sqlite"
+)
+threads = 4 if workers == 1 else 1 if _URL.startswith("sqlite") else 2
 # gthread, listening only while a thread is free: the web processes share the connections
 # of a burst instead of the first one awake taking them all (moderation/serving.py).
 worker_class = "moderation.serving.ThreadWorker"
