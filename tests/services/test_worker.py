@@ -4,7 +4,7 @@ and the inline budget. (tests/test_worker_processes.py kills real worker process
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -265,6 +265,21 @@ def _terminate(backend_pid: int) -> None:
         admin.execute("SELECT pg_terminate_backend(%s, 5000)", (backend_pid,))
 
 
+def _run_once_with(session: Session, **listeners: Callable[..., None]) -> int:
+    """The worker loop until the queue is empty (``run(once=True)``), with the engine's
+    events ``listeners`` (event name: function) in place; how many comments it scored."""
+    for name, listener in listeners.items():
+        event.listen(db.engine, name, listener)
+    loop = worker.Worker(
+        session, get_scorer(), batch_size=5, lease_seconds=60, poll_seconds=0.01, max_attempts=3
+    )
+    try:
+        return loop.run(once=True)
+    finally:
+        for name, listener in listeners.items():
+            event.remove(db.engine, name, listener)
+
+
 @postgres_only
 def test_the_worker_goes_on_after_the_database_drops_its_connection(
     session: Session, site: Site
@@ -275,19 +290,12 @@ def test_the_worker_goes_on_after_the_database_drops_its_connection(
     made = pending(session, site, ["first", "second"])
     cut: list[int] = []
 
-    @event.listens_for(db.engine, "before_cursor_execute")
     def drop_on_claim(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if not cut and statement.startswith("UPDATE comment"):
             cut.append(cursor.connection.info.backend_pid)
             _terminate(cut[0])
 
-    loop = worker.Worker(
-        session, get_scorer(), batch_size=5, lease_seconds=60, poll_seconds=0.01, max_attempts=3
-    )
-    try:
-        scored = loop.run(once=True)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", drop_on_claim)
+    scored = _run_once_with(session, before_cursor_execute=drop_on_claim)
     assert cut, "no claim was cut: the test tested nothing"
     assert scored == 2
     session.expire_all()
@@ -304,26 +312,19 @@ def test_the_worker_goes_on_when_the_rollback_after_a_failure_fails_too(
     ids = [c.id for c in pending(session, site, ["first", "second"])]
     failed: list[str] = []
 
-    @event.listens_for(db.engine, "before_cursor_execute")
     def fail_the_claim(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if not failed and statement.startswith("UPDATE comment"):
             failed.append("claim")
             raise RuntimeError("the batch failed")
 
-    @event.listens_for(db.engine, "rollback")
     def drop_before_the_rollback(conn: Any) -> None:
         if failed == ["claim"]:
             failed.append("rollback")
             _terminate(conn.connection.dbapi_connection.info.backend_pid)
 
-    loop = worker.Worker(
-        session, get_scorer(), batch_size=5, lease_seconds=60, poll_seconds=0.01, max_attempts=3
+    scored = _run_once_with(
+        session, before_cursor_execute=fail_the_claim, rollback=drop_before_the_rollback
     )
-    try:
-        scored = loop.run(once=True)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", fail_the_claim)
-        event.remove(db.engine, "rollback", drop_before_the_rollback)
     assert failed == ["claim", "rollback"], "the test tested nothing"
     assert scored == 2
     # (the loop closed the session: its objects are gone with it)
