@@ -25,7 +25,8 @@ workers = int(os.environ.get("MODERATION_WEB_PROCESSES") or min(2, _CORES or 1))
 # has sent nothing yet holds no thread (moderation/serving.py); a slow reader is for the
 # reverse proxy to wait for (nginx reads each answer at once). GUNICORN_CMD_ARGS="--threads
 # N" chooses otherwise. The database's URL is read as the application reads it
-# (moderation.wiring).
+# (moderation.wiring); without one, config/default.py's SQLite file. (Read here, not
+# imported: this file is loaded before the project is on gunicorn's path.)
 _URL = (
     os.environ.get("MODERATION_SQLALCHEMY_DATABASE_URI")
     or os.environ.get("MODERATION_DATABASE_URL")
@@ -49,10 +50,10 @@ control_socket_disable = True
 # Files of this server's own, shared by its web processes however many there are (-w,
 # TTIN): the scoring worker's lock, the rate limits' counts and the count of commits
 # (_own below). In instance/run/ (which no /tmp cleaner empties under a running server),
-# named by the master's pid: gunicorn
-# runs this file again on HUP, in the same master, and finds the same names; a new master
-# (USR2) has its own. The processes make them when they first use them; the master removes
-# its own when it exits, and those of masters that are gone when it starts.
+# named by the master's pid: gunicorn runs this file again on HUP, in the same master, and
+# finds the same names; a new master (USR2) has its own. The processes make them when they
+# first use them; the master removes its own when it exits, and those of masters that are
+# gone when it starts.
 _RUN = Path(__file__).resolve().parent.parent / "instance" / "run"
 _MASTER = os.getpid()
 _RUN.mkdir(parents=True, exist_ok=True)

@@ -90,8 +90,8 @@ def _content_write_committing(conn: Any) -> None:
 @event.listens_for(Engine, "rollback")
 def _content_write_undone(conn: Any) -> None:
     # A connection the database dropped is invalidated before this rollback, and reading
-    # its info would try to reconnect inside it (PendingRollbackError: a 500 instead of
-    # the 503 the lost database is). Its record empties its info when it reconnects.
+    # its info would try to reconnect inside it (PendingRollbackError: a 500 where a lost
+    # database answers 503). Its pool record empties its info when it reconnects.
     if not conn.invalidated:
         conn.info.pop(_WROTE_CONTENT, None)
 

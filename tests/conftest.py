@@ -248,6 +248,14 @@ def postgres_only(test: Any) -> Any:
     return pytest.mark.skipif(not POSTGRES, reason=f"PostgreSQL: {POSTGRES_PROBLEM}")(test)
 
 
+def end_connection(backend_pid: int) -> None:
+    """End a connection of the app's PostgreSQL database (in context) from the server's
+    side, as a restart or an administrator does, and wait until it is gone."""
+    url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s, 5000)", (backend_pid,))
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)

@@ -10,7 +10,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -21,7 +20,7 @@ from app import create_app
 from moderation.db import db
 from moderation.models import Comment, IdempotentRequest, Site
 from moderation.types import utcnow
-from tests.conftest import app_config, database_state, make_site, postgres_only
+from tests.conftest import app_config, database_state, end_connection, make_site, postgres_only
 
 COMMENTS = "/api/v1/sites/blog/comments"
 PAYLOAD = {"thread": "post-42", "author_name": "Ada", "body": "Lovely post."}
@@ -198,9 +197,7 @@ def test_a_connection_the_database_drops_mid_post_is_a_503_and_the_next_posts_ar
 
     def terminate(backend_pid: int) -> None:
         cut.append(backend_pid)
-        url = db.engine.url.set(drivername="postgresql").render_as_string(False)
-        with psycopg.connect(url) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s, 5000)", (backend_pid,))
+        end_connection(backend_pid)
 
     posting: list[bool] = []
 

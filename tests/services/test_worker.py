@@ -8,7 +8,6 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-import psycopg
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
@@ -17,7 +16,7 @@ from moderation.db import db
 from moderation.models import Comment, ModerationAction, OutboxEvent, Score, Site
 from moderation.services import comments, lifecycle, worker
 from moderation.types import Actor, CommentStatus, utcnow
-from tests.conftest import postgres_only
+from tests.conftest import end_connection, postgres_only
 
 
 def pending(session: Session, site: Site, bodies: Sequence[str]) -> list[Comment]:
@@ -257,14 +256,6 @@ def test_event_delivery_drains_a_backlog_without_pausing_and_gathers_a_trickle(
     assert undispatched == 0
 
 
-def _terminate(backend_pid: int) -> None:
-    """End a connection of the test's database from the server's side, as a restart does,
-    and wait until it is gone."""
-    url = db.engine.url.set(drivername="postgresql").render_as_string(False)
-    with psycopg.connect(url) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s, 5000)", (backend_pid,))
-
-
 def _run_once_with(session: Session, **listeners: Callable[..., None]) -> int:
     """The worker loop until the queue is empty (``run(once=True)``), with the engine's
     events ``listeners`` (event name: function) in place; how many comments it scored."""
@@ -293,7 +284,7 @@ def test_the_worker_goes_on_after_the_database_drops_its_connection(
     def drop_on_claim(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if not cut and statement.startswith("UPDATE comment"):
             cut.append(cursor.connection.info.backend_pid)
-            _terminate(cut[0])
+            end_connection(cut[0])
 
     scored = _run_once_with(session, before_cursor_execute=drop_on_claim)
     assert cut, "no claim was cut: the test tested nothing"
@@ -320,7 +311,7 @@ def test_the_worker_goes_on_when_the_rollback_after_a_failure_fails_too(
     def drop_before_the_rollback(conn: Any) -> None:
         if failed == ["claim"]:
             failed.append("rollback")
-            _terminate(conn.connection.dbapi_connection.info.backend_pid)
+            end_connection(conn.connection.dbapi_connection.info.backend_pid)
 
     scored = _run_once_with(
         session, before_cursor_execute=fail_the_claim, rollback=drop_before_the_rollback
